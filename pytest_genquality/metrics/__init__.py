@@ -26,6 +26,12 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
+# Function and module share names (metrics.fid is both): import the existing families eagerly
+# so the package attribute is always the function, whatever was imported first.
+from .fid import fid  # noqa: E402
+from .frechet import frechet_distance, frechet_distance_to_samples  # noqa: E402
+
+
 def __getattr__(name: str):
     if name in _EXPORTS:
         module = importlib.import_module(f"{__name__}.{_EXPORTS[name]}")

@@ -1,0 +1,122 @@
+"""Frechet distance: closed forms, the scipy-sqrtm formula, low-rank = full, identity, symmetry."""
+
+import numpy as np
+import pytest
+import scipy.linalg
+
+from pytest_genquality.metrics import fid, frechet_distance, frechet_distance_to_samples
+from pytest_genquality.metrics.fid import ExtractorMismatchError
+from pytest_genquality.metrics.frechet import FrechetSubsets
+from pytest_genquality.reference import ReferenceStats
+
+
+def scipy_reference(mu1, sigma1, mu2, sigma2):
+    """The textbook formula with scipy's sqrtm (what pytorch-fid computes), for comparison only."""
+    covmean = scipy.linalg.sqrtm(sigma1 @ sigma2)
+    covmean = np.real(covmean)
+    diff = mu1 - mu2
+    return diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean)
+
+
+def well_conditioned(dim, seed):
+    rng = np.random.default_rng(seed)
+    factor = rng.normal(size=(dim, dim)) / np.sqrt(dim)
+    return factor @ factor.T + 0.5 * np.eye(dim), rng.normal(size=dim)
+
+
+def test_closed_form_diagonal_gaussians():
+    # For diagonal covariances: |mu1-mu2|^2 + sum (sqrt(a_i) - sqrt(b_i))^2
+    a = np.array([1.0, 4.0, 9.0])
+    b = np.array([4.0, 1.0, 16.0])
+    mu1, mu2 = np.zeros(3), np.array([1.0, 2.0, 2.0])
+    expected = 9.0 + ((np.sqrt(a) - np.sqrt(b)) ** 2).sum()
+    assert frechet_distance(mu1, np.diag(a), mu2, np.diag(b)) == pytest.approx(expected, rel=1e-12)
+
+
+def test_closed_form_commuting_scaled_covariance():
+    sigma, mu = well_conditioned(16, 1)
+    # N(mu, S) vs N(mu, 4S): Tr S + 4 Tr S - 2 Tr(2S) = Tr S
+    assert frechet_distance(mu, sigma, mu, 4 * sigma) == pytest.approx(np.trace(sigma), rel=1e-10)
+
+
+@pytest.mark.parametrize("dim", [64, 2048])
+def test_agrees_with_scipy_sqrtm_formula(dim):
+    sigma1, mu1 = well_conditioned(dim, 2)
+    sigma2, mu2 = well_conditioned(dim, 3)
+    ours = frechet_distance(mu1, sigma1, mu2, sigma2)
+    assert ours == pytest.approx(scipy_reference(mu1, sigma1, mu2, sigma2), rel=1e-6)
+
+
+def test_identity_and_symmetry():
+    sigma1, mu1 = well_conditioned(32, 4)
+    sigma2, mu2 = well_conditioned(32, 5)
+    assert frechet_distance(mu1, sigma1, mu1, sigma1) == 0.0
+    assert frechet_distance(mu1, sigma1, mu2, sigma2) == pytest.approx(frechet_distance(mu2, sigma2, mu1, sigma1), rel=1e-10)
+
+
+@pytest.mark.parametrize("count", [5, 40, 63])
+def test_low_rank_path_equals_full_path(count):
+    rng = np.random.default_rng(count)
+    sigma, mu = well_conditioned(64, 6)
+    rows = rng.normal(size=(count, 64)) * 1.3 + 0.2
+    full = frechet_distance(mu, sigma, rows.mean(0), np.cov(rows, rowvar=False))
+    # The d x d path takes square roots of ~d-N round-off eigenvalues (sqrt(1e-15) ~ 3e-8 each);
+    # the N x N path never sees them, so the two agree to ~1e-8, not to machine precision.
+    assert frechet_distance_to_samples(mu, sigma, rows) == pytest.approx(full, rel=1e-7)
+
+
+def test_subsets_helper_matches_direct_computation():
+    rng = np.random.default_rng(7)
+    sigma, mu = well_conditioned(48, 8)
+    pooled = rng.normal(size=(60, 48))
+    subsets = FrechetSubsets(mu, sigma, pooled)
+    for indices in (np.arange(30), rng.permutation(60)[:25]):
+        assert subsets.distance(indices) == pytest.approx(frechet_distance_to_samples(mu, sigma, pooled[indices]), rel=1e-9)
+
+
+def test_fid_of_a_sample_with_itself_is_zero():
+    rows = np.random.default_rng(0).normal(size=(300, 16))
+    stats = ReferenceStats.from_features(rows, extractor_id="x")
+    assert fid(stats, rows) == pytest.approx(0.0, abs=1e-9)
+    assert fid(rows, rows) == 0.0
+
+
+def test_fid_prefers_the_low_rank_path_and_agrees():
+    rng = np.random.default_rng(1)
+    reference = ReferenceStats.from_features(rng.normal(size=(500, 64)), extractor_id="x")
+    sample = rng.normal(size=(20, 64)) + 0.1
+    expected = frechet_distance(reference.mu, reference.sigma, sample.mean(0), np.cov(sample, rowvar=False))
+    assert fid(reference, sample) == pytest.approx(expected, rel=1e-7)  # see the low-rank test above
+    assert fid(sample, reference) == pytest.approx(expected, rel=1e-7)
+
+
+def test_fid_refuses_different_extractors():
+    rows = np.random.default_rng(0).normal(size=(50, 8))
+    with pytest.raises(ExtractorMismatchError, match="different extractors"):
+        fid(ReferenceStats.from_features(rows, extractor_id="a"), ReferenceStats.from_features(rows, extractor_id="b"))
+
+
+def test_round_off_negative_is_zero_but_material_negative_raises():
+    sigma = np.eye(4)
+    assert frechet_distance(np.zeros(4), sigma, np.zeros(4), sigma * (1 + 1e-15)) >= 0.0
+    not_psd = -np.eye(4)
+    with pytest.raises(ArithmeticError, match="materially negative"):
+        frechet_distance(np.zeros(4), np.eye(4) * 10, np.zeros(4), not_psd * 100)
+
+
+@pytest.mark.parametrize("args,match", [
+    ((np.zeros((2, 2)), np.eye(2), np.zeros(2), np.eye(2)), "mu1: expected a 1-D mean vector"),
+    ((np.zeros(2), np.eye(3), np.zeros(2), np.eye(2)), "sigma1: expected a 2x2 covariance"),
+    ((np.zeros(2), np.eye(2), np.zeros(3), np.eye(3)), "mu1, mu2: dimensions differ"),
+    ((np.array([np.nan, 0]), np.eye(2), np.zeros(2), np.eye(2)), "mu1: contains NaN"),
+])
+def test_input_validation(args, match):
+    with pytest.raises(ValueError, match=match):
+        frechet_distance(*args)
+
+
+def test_samples_validation():
+    with pytest.raises(ValueError, match="need at least 2 samples"):
+        frechet_distance_to_samples(np.zeros(3), np.eye(3), np.zeros((1, 3)))
+    with pytest.raises(ValueError, match="features: dimension 4 does not match mu1's 3"):
+        frechet_distance_to_samples(np.zeros(3), np.eye(3), np.zeros((5, 4)))

@@ -7,6 +7,8 @@ metric whose optional dependency is missing fails only when it is used.
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 
 _EXPORTS = {
     "frechet_distance": "frechet",
@@ -37,3 +39,21 @@ def __getattr__(name: str):
         module = importlib.import_module(f"{__name__}.{_EXPORTS[name]}")
         return getattr(module, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+class _MetricsPackage(types.ModuleType):
+    """Keeps ``metrics.kid`` the function although ``metrics/kid.py`` shares its name.
+
+    Importing a submodule makes Python set it as an attribute of the package, which would
+    shadow the function of the same name (``from pytest_genquality.metrics import kid`` would
+    then return the module). Exported names are never bound to submodules; they resolve
+    through ``__getattr__``. Import a submodule itself with ``from ...metrics.kid import kid``.
+    """
+
+    def __setattr__(self, name, value):
+        if name in _EXPORTS and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _MetricsPackage

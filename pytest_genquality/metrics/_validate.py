@@ -1,0 +1,147 @@
+"""Input checks shared by every metric function.
+
+Every metric receives features or images from user code, and a wrong shape or a NaN would
+otherwise surface as a meaningless number or a numpy broadcasting error far from the cause.
+Each check raises ``TypeError`` (wrong kind of object) or ``ValueError`` (right kind, wrong
+content) naming the argument, the value seen and what was expected.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+
+def describe(x: Any) -> str:
+    if isinstance(x, (torch.Tensor, np.ndarray)):
+        return f"{type(x).__name__} of shape {tuple(x.shape)} and dtype {x.dtype}"
+    return type(x).__name__
+
+
+def as_float_array(x: Any, name: str) -> np.ndarray:
+    """A float numpy view of ``x`` (numpy array or torch tensor), without copying when possible.
+
+    float32 and float64 are kept as they are (callers upcast chunk by chunk, so large float32
+    feature sets are not duplicated in memory); integers become float64; half precision
+    becomes float32.
+    """
+    if isinstance(x, torch.Tensor):
+        tensor = x.detach().to("cpu")
+        if tensor.dtype in (torch.float16, torch.bfloat16):
+            tensor = tensor.float()
+        if tensor.dtype == torch.bool or tensor.is_complex():
+            raise TypeError(f"{name}: expected real numbers, got a tensor of dtype {tensor.dtype}")
+        array = tensor.numpy()
+    elif isinstance(x, np.ndarray):
+        array = x
+    else:
+        raise TypeError(f"{name}: expected a numpy array or a torch tensor, got {describe(x)}")
+    if array.dtype == np.bool_ or array.dtype.kind not in "fiu":
+        raise TypeError(f"{name}: expected real numbers, got an array of dtype {array.dtype}")
+    if array.dtype == np.float16:
+        array = array.astype(np.float32)
+    elif array.dtype.kind in "iu":
+        array = array.astype(np.float64)
+    return array
+
+
+def check_finite(array: np.ndarray, name: str, *, rows_per_check: int = 4096) -> None:
+    """Reject NaN/inf, checking a few thousand rows at a time (no full-size boolean copy)."""
+    for start in range(0, max(len(array), 1), rows_per_check):
+        part = array[start:start + rows_per_check]
+        if not np.isfinite(part).all():
+            bad = int(np.size(part) - np.isfinite(part).sum())
+            row = start + int(np.argwhere(~np.isfinite(part))[0][0])
+            raise ValueError(
+                f"{name}: contains non-finite values (NaN or inf; {bad} in rows {start}.."
+                f"{start + len(part) - 1}, the first at row {row}); expected finite numbers"
+            )
+
+
+def as_features(x: Any, name: str, *, min_rows: int = 1, why: str = "") -> np.ndarray:
+    """Validate a feature matrix [N, D] and return it as a float numpy array (see as_float_array)."""
+    array = as_float_array(x, name)
+    if array.ndim != 2:
+        raise ValueError(f"{name}: expected a 2-D feature matrix [N, D], got {describe(x)}")
+    if array.shape[1] == 0:
+        raise ValueError(f"{name}: features have 0 dimensions (shape {tuple(array.shape)}); expected D >= 1")
+    if array.shape[0] < min_rows:
+        reason = f" ({why})" if why else ""
+        raise ValueError(
+            f"{name}: got {array.shape[0]} rows; expected at least {min_rows}{reason}"
+        )
+    check_finite(array, name)
+    return array
+
+
+def check_same_dim(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> None:
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(
+            f"{name_b}: has {b.shape[1]} feature dimensions but {name_a} has {a.shape[1]}; "
+            "expected features from the same extractor"
+        )
+
+
+def check_same_rows(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> None:
+    if a.shape[0] != b.shape[0]:
+        raise ValueError(
+            f"{name_b}: has {b.shape[0]} rows but {name_a} has {a.shape[0]}; expected one row per pair"
+        )
+
+
+def check_int(value: Any, name: str, *, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name}: expected an int, got {value!r} ({type(value).__name__})")
+    if value < minimum:
+        raise ValueError(f"{name}: expected an int >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_positive_float(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name}: expected a number, got {value!r} ({type(value).__name__})")
+    if not np.isfinite(value) or value <= 0:
+        raise ValueError(f"{name}: expected a finite number > 0, got {value!r}")
+    return float(value)
+
+
+def as_image_tensor(x: Any, name: str) -> torch.Tensor:
+    """uint8 images [N, 3, H, W] from an ImageBatch or a uint8 tensor (no implicit rescaling)."""
+    from ..batch import ImageBatch
+
+    if isinstance(x, ImageBatch):
+        return x.images
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(
+            f"{name}: expected an ImageBatch or a uint8 torch tensor [N, 3, H, W], got {describe(x)}; "
+            "wrap other images with ImageBatch.from_any(x, value_range=...)"
+        )
+    if x.dtype != torch.uint8:
+        raise TypeError(
+            f"{name}: expected uint8 pixels 0..255, got dtype {x.dtype}; convert float images with "
+            "ImageBatch.from_any(x, value_range=(0, 1))"
+        )
+    if x.ndim != 4 or x.shape[1] != 3:
+        raise ValueError(f"{name}: expected shape [N, 3, H, W], got {tuple(x.shape)}")
+    if x.shape[0] == 0:
+        raise ValueError(f"{name}: got 0 images; expected N >= 1")
+    return x.detach().to("cpu")
+
+
+def as_image_pairs(a: Any, b: Any, name_a: str = "a", name_b: str = "b") -> tuple[torch.Tensor, torch.Tensor]:
+    """Two image tensors of identical shape, image i of ``a`` paired with image i of ``b``."""
+    images_a = as_image_tensor(a, name_a)
+    images_b = as_image_tensor(b, name_b)
+    if images_a.shape[0] != images_b.shape[0]:
+        raise ValueError(
+            f"{name_b}: has {images_b.shape[0]} images but {name_a} has {images_a.shape[0]}; "
+            "expected one image per pair"
+        )
+    if images_a.shape != images_b.shape:
+        raise ValueError(
+            f"{name_b}: images are {tuple(images_b.shape[2:])} (HxW) but {name_a} images are "
+            f"{tuple(images_a.shape[2:])}; expected the same size for a paired comparison"
+        )
+    return images_a, images_b

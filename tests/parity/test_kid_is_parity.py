@@ -1,0 +1,52 @@
+"""KID and IS against torch-fidelity (same subsets / shuffling by seed) and torchmetrics' KID math."""
+
+import numpy as np
+import pytest
+import torch
+
+from pytest_genquality.metrics import inception_score, kid
+
+fidelity_kid = pytest.importorskip("torch_fidelity.metric_kid", reason="torch-fidelity is the KID/IS peer")
+fidelity_isc = pytest.importorskip("torch_fidelity.metric_isc", reason="torch-fidelity is the KID/IS peer")
+
+
+def features(n, d=64, *, shift=0.0, seed=0):
+    return np.random.default_rng(seed).normal(shift, 1.0, size=(n, d))
+
+
+@pytest.mark.parametrize("n_a, n_b, subsets, subset_size, seed", [
+    (300, 250, 20, 100, 0),
+    (120, 400, 10, 120, 5),   # one set used whole in every subset (precomputed Gram path)
+    (500, 500, 3, 400, 11),
+])
+def test_kid_matches_torch_fidelity(n_a, n_b, subsets, subset_size, seed):
+    a, b = features(n_a, seed=1), features(n_b, shift=0.2, seed=2)
+    ours = kid(a, b, subsets=subsets, subset_size=subset_size, seed=seed)
+    theirs = fidelity_kid.kid_features_to_metric(
+        torch.from_numpy(a), torch.from_numpy(b), kid_subsets=subsets, kid_subset_size=subset_size,
+        rng_seed=seed, verbose=False)
+    assert ours[0] == pytest.approx(theirs["kernel_inception_distance_mean"], rel=1e-6)
+    assert ours[1] == pytest.approx(theirs["kernel_inception_distance_std"], rel=1e-6)
+
+
+def test_kid_matches_torchmetrics_on_whole_sets():
+    """torchmetrics draws subsets with torch.randperm: compare where that is deterministic."""
+    torchmetrics_kid = pytest.importorskip("torchmetrics.image.kid", reason="torchmetrics is a KID peer")
+    a, b = features(200, seed=1), features(200, shift=0.2, seed=2)
+    ours, _ = kid(a, b, subsets=1, subset_size=200)
+    k_xx = torchmetrics_kid.poly_kernel(torch.from_numpy(a), torch.from_numpy(a))
+    k_yy = torchmetrics_kid.poly_kernel(torch.from_numpy(b), torch.from_numpy(b))
+    k_xy = torchmetrics_kid.poly_kernel(torch.from_numpy(a), torch.from_numpy(b))
+    theirs = float(torchmetrics_kid.maximum_mean_discrepancy(k_xx, k_xy, k_yy))
+    assert ours == pytest.approx(theirs, rel=1e-9)
+    assert ours > 0
+
+
+@pytest.mark.parametrize("n, classes, splits, seed", [(500, 1008, 10, 2020), (203, 1008, 7, 3), (64, 30, 1, 0)])
+def test_inception_score_matches_torch_fidelity(n, classes, splits, seed):
+    logits = np.random.default_rng(n).normal(0, 3, size=(n, classes)).astype(np.float32)
+    ours = inception_score(logits, splits=splits, seed=seed)
+    theirs = fidelity_isc.isc_features_to_metric(torch.from_numpy(logits), splits=splits, rng_seed=seed)
+    assert ours[0] == pytest.approx(theirs["inception_score_mean"], rel=1e-6)
+    assert ours[1] == pytest.approx(theirs["inception_score_std"], rel=1e-6, abs=1e-12)
+    assert ours[0] > 1.5

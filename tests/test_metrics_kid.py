@@ -1,0 +1,89 @@
+"""KID: properties and input validation (parity with torch-fidelity is in tests/parity/)."""
+
+import importlib
+
+import numpy as np
+import pytest
+import torch
+
+from pytest_genquality.metrics import kid
+
+
+def features(n, d=64, *, shift=0.0, seed=0):
+    return np.random.default_rng(seed).normal(shift, 1.0, size=(n, d))
+
+
+def test_same_distribution_is_near_zero_and_a_shift_is_not():
+    same, _ = kid(features(400, seed=1), features(400, seed=2), subsets=20, subset_size=200)
+    shifted, _ = kid(features(400, seed=1), features(400, shift=0.5, seed=2), subsets=20, subset_size=200)
+    assert abs(same) < 0.02
+    assert shifted > 10 * max(abs(same), 1e-3)
+
+
+def test_grows_with_the_shift():
+    values = [kid(features(200, seed=1), features(200, shift=s, seed=2), subsets=5, subset_size=100)[0]
+              for s in (0.2, 0.5, 1.0)]
+    assert values[0] < values[1] < values[2]
+
+
+def test_seed_fixes_the_value_and_changes_with_it():
+    a, b = features(300, seed=1), features(300, shift=0.3, seed=2)
+    first = kid(a, b, subsets=10, subset_size=100, seed=7)
+    assert kid(a, b, subsets=10, subset_size=100, seed=7) == first
+    assert kid(a, b, subsets=10, subset_size=100, seed=8) != first
+
+
+def test_float32_torch_and_float64_numpy_agree():
+    a, b = features(150, seed=1).astype(np.float32), features(150, shift=0.3, seed=2).astype(np.float32)
+    from_numpy = kid(a.astype(np.float64), b.astype(np.float64), subsets=5, subset_size=100)
+    from_torch = kid(torch.from_numpy(a), torch.from_numpy(b), subsets=5, subset_size=100)
+    assert from_torch == pytest.approx(from_numpy, rel=1e-12)
+
+
+def test_precomputed_and_per_subset_gram_paths_agree(monkeypatch):
+    kid_module = importlib.import_module("pytest_genquality.metrics.kid")
+
+    a, b = features(120, seed=1), features(90, shift=0.3, seed=2)
+    precomputed = kid(a, b, subsets=50, subset_size=60, seed=3)
+    monkeypatch.setattr(kid_module, "PRECOMPUTED_GRAM_MAX_ENTRIES", 0)
+    per_subset = kid(a, b, subsets=50, subset_size=60, seed=3)
+    assert precomputed == pytest.approx(per_subset, rel=1e-10)
+
+
+def test_whole_set_subsets_have_zero_spread():
+    a, b = features(80, seed=1), features(80, shift=0.3, seed=2)
+    mean, std = kid(a, b, subsets=4, subset_size=80)
+    assert mean > 0
+    assert std == pytest.approx(0.0, abs=1e-12)
+
+
+def test_subset_size_is_clipped_with_a_warning():
+    a, b = features(50, seed=1), features(70, seed=2)
+    with pytest.warns(UserWarning, match="subset_size=1000 is larger"):
+        clipped = kid(a, b, subsets=3)
+    assert clipped == kid(a, b, subsets=3, subset_size=50)
+
+
+@pytest.mark.parametrize("feats_a, feats_b, error, match", [
+    (np.zeros((10, 4)), np.zeros((10, 5)), ValueError, "feats_b: has 5 feature dimensions but feats_a has 4"),
+    (np.zeros((1, 4)), np.zeros((10, 4)), ValueError, "feats_a: got 1 rows; expected at least 2"),
+    (np.zeros(10), np.zeros((10, 4)), ValueError, "feats_a: expected a 2-D feature matrix"),
+    (np.full((10, 4), np.nan), np.zeros((10, 4)), ValueError, "feats_a: contains non-finite"),
+    (np.zeros((10, 4)), np.full((10, 4), np.inf), ValueError, "feats_b: contains non-finite"),
+    ([[0.0] * 4] * 10, np.zeros((10, 4)), TypeError, "feats_a: expected a numpy array or a torch tensor"),
+    (np.zeros((10, 4), dtype=bool), np.zeros((10, 4)), TypeError, "feats_a: expected real numbers"),
+])
+def test_invalid_features_are_named(feats_a, feats_b, error, match):
+    with pytest.raises(error, match=match):
+        kid(feats_a, feats_b, subset_size=5)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"subsets": 0}, ValueError, "subsets: expected an int >= 1, got 0"),
+    ({"subset_size": 1}, ValueError, "subset_size: expected an int >= 2, got 1"),
+    ({"subsets": 2.5}, TypeError, "subsets: expected an int"),
+    ({"seed": -1}, ValueError, "seed: expected an int >= 0"),
+])
+def test_invalid_parameters_are_named(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        kid(features(10), features(10), **kwargs)

@@ -1,59 +1,32 @@
 """Pure metric functions: arrays/tensors in, numbers out; no pytest, no file I/O.
 
-Names are imported lazily so that ``import pytest_genquality.metrics`` stays cheap and a
-metric whose optional dependency is missing fails only when it is used.
+Every family is imported here, eagerly, because most functions share their module's name
+(``metrics/kid.py`` defines ``kid``): binding the function after the submodule is loaded keeps
+``pytest_genquality.metrics.kid`` the function, whatever was imported first. Heavy optional
+dependencies (transformers, the lpips package) are imported inside the functions that use them.
 """
 
-from __future__ import annotations
+from .clip_score import clip_score
+from .cmmd import cmmd
+from .fid import fid
+from .frechet import frechet_distance, frechet_distance_to_samples
+from .inception_score import inception_score
+from .kid import kid
+from .lpips import lpips
+from .pixel import psnr, ssim
+from .prdc import density_coverage, precision_recall
 
-import importlib
-import sys
-import types
-
-_EXPORTS = {
-    "frechet_distance": "frechet",
-    "frechet_distance_to_samples": "frechet",
-    "fid": "fid",
-    "kid": "kid",
-    "inception_score": "inception_score",
-    "clip_score": "clip_score",
-    "precision_recall": "prdc",
-    "density_coverage": "prdc",
-    "cmmd": "cmmd",
-    "psnr": "pixel",
-    "ssim": "pixel",
-    "lpips": "lpips",
-}
-
-__all__ = sorted(_EXPORTS)
-
-
-# Function and module share names (metrics.fid is both): import the existing families eagerly
-# so the package attribute is always the function, whatever was imported first.
-from .fid import fid  # noqa: E402
-from .frechet import frechet_distance, frechet_distance_to_samples  # noqa: E402
-
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        module = importlib.import_module(f"{__name__}.{_EXPORTS[name]}")
-        return getattr(module, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-class _MetricsPackage(types.ModuleType):
-    """Keeps ``metrics.kid`` the function although ``metrics/kid.py`` shares its name.
-
-    Importing a submodule makes Python set it as an attribute of the package, which would
-    shadow the function of the same name (``from pytest_genquality.metrics import kid`` would
-    then return the module). Exported names are never bound to submodules; they resolve
-    through ``__getattr__``. Import a submodule itself with ``from ...metrics.kid import kid``.
-    """
-
-    def __setattr__(self, name, value):
-        if name in _EXPORTS and isinstance(value, types.ModuleType):
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _MetricsPackage
+__all__ = [
+    "clip_score",
+    "cmmd",
+    "density_coverage",
+    "fid",
+    "frechet_distance",
+    "frechet_distance_to_samples",
+    "inception_score",
+    "kid",
+    "lpips",
+    "precision_recall",
+    "psnr",
+    "ssim",
+]

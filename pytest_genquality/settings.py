@@ -50,7 +50,73 @@ def active() -> RunSettings:
     return _active if _active is not None else from_environment()
 
 
-def configure(run_settings: RunSettings | None) -> None:
-    """Install the session's settings (None restores the environment defaults)."""
+def configure(run_settings: RunSettings | None) -> RunSettings | None:
+    """Install the session's settings (None: the environment defaults); returns the previous."""
     global _active
-    _active = run_settings
+    previous, _active = _active, run_settings
+    return previous
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """One run option, shared by the pytest plugin and the ``genquality`` CLI."""
+
+    flag: str
+    dest: str
+    help: str
+    is_flag: bool = False
+    env: str | None = None
+    cli: bool = True  # also offered by the genquality command
+
+
+OPTIONS = (
+    OptionSpec("--gen-device", "gen_device", f"device for generation and feature extraction: auto|cpu|cuda|cuda:N|mps (default auto)", env="GENQUALITY_DEVICE"),
+    OptionSpec("--gen-store", "gen_store", "snapshot store folder (default <rootdir>/.genquality)", env="GENQUALITY_STORE"),
+    OptionSpec("--gen-weights-dir", "gen_weights_dir", "folder searched first for pretrained weights files", env="GENQUALITY_WEIGHTS_DIR"),
+    OptionSpec("--gen-offline", "gen_offline", "never download weights or models", is_flag=True, env="GENQUALITY_OFFLINE"),
+    OptionSpec("--update-refs", "update_refs", "(re)write the baselines of the tests that run", is_flag=True, cli=False),
+    OptionSpec("--prune-refs", "prune_refs", "with --update-refs: delete baselines of tests that no longer exist", is_flag=True, cli=False),
+    OptionSpec("--gen-cache", "gen_cache", "cache generated images in the store, keyed by model fingerprint, seeds and kwargs", is_flag=True, env="GENQUALITY_CACHE", cli=False),
+    OptionSpec("--gen-report", "gen_report", "write a report of all quality results: .html, .json or .md", cli=False),
+)
+
+
+def add_options(add_option, *, for_cli: bool = False) -> None:
+    """Register the options with ``add_option`` (pytest's group.addoption or argparse's add_argument)."""
+    for spec in OPTIONS:
+        if for_cli and not spec.cli:
+            continue
+        if spec.is_flag:
+            add_option(spec.flag, action="store_true", default=None, dest=spec.dest, help=spec.help)
+        else:
+            add_option(spec.flag, action="store", default=None, dest=spec.dest, help=spec.help)
+
+
+def resolve(values: dict, *, root: Path) -> RunSettings:
+    """Combine command-line/ini ``values`` (dest -> value or None) with the environment.
+
+    Precedence: command line, then ini, then environment variable, then default.
+    """
+    def pick(dest: str):
+        spec = next(s for s in OPTIONS if s.dest == dest)
+        value = values.get(dest)
+        if value not in (None, ""):
+            return value
+        if spec.env and os.environ.get(spec.env):
+            return env_flag(spec.env) if spec.is_flag else os.environ[spec.env]
+        return None
+
+    store = pick("gen_store")
+    weights_dir = pick("gen_weights_dir")
+    report = pick("gen_report")
+    offline = bool(pick("gen_offline")) or env_flag("HF_HUB_OFFLINE")
+    return RunSettings(
+        device=str(pick("gen_device") or "auto"),
+        store_dir=(root / store) if store else root / ".genquality",
+        weights_dir=Path(weights_dir) if weights_dir else None,
+        offline=offline,
+        update_refs=bool(pick("update_refs")),
+        prune_refs=bool(pick("prune_refs")),
+        cache=bool(pick("gen_cache")),
+        report_path=Path(report) if report else None,
+    )

@@ -1,0 +1,138 @@
+"""The `genquality` command: build-ref, history, diff."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import settings as settings_module
+
+
+def _progress(total: int | None, label: str):
+    """A callable taking the number of images done; tqdm when installed, else a plain line."""
+    try:
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, unit="img", desc=label, file=sys.stderr, disable=None)  # None: off when not a TTY
+
+        def update(done: int) -> None:
+            bar.update(done - bar.n)
+
+        update.close = bar.close  # type: ignore[attr-defined]
+        return update
+    except ImportError:
+        def update(done: int) -> None:
+            print(f"\r{label}: {done}/{total or '?'} images", end="", file=sys.stderr, flush=True)
+
+        update.close = lambda: print(file=sys.stderr)  # type: ignore[attr-defined]
+        return update
+
+
+def _settings(args) -> settings_module.RunSettings:
+    values = {spec.dest: getattr(args, spec.dest, None) for spec in settings_module.OPTIONS}
+    return settings_module.resolve(values, root=Path.cwd())
+
+
+def cmd_build_ref(args) -> int:
+    from .device import resolve_device
+    from .features.inception import InceptionFID
+    from .reference import IMAGE_SUFFIXES, ReferenceStats
+    from .store import Store
+
+    run_settings = _settings(args)
+    settings_module.configure(run_settings)
+    folder = Path(args.image_dir)
+    if not folder.is_dir():
+        print(f"genquality build-ref: {folder} is not a directory", file=sys.stderr)
+        return 2
+    total = sum(1 for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    extractor = InceptionFID(args.weights, device=resolve_device(run_settings.device), resize=args.resize)
+    progress = _progress(total, f"build-ref {args.name}")
+    try:
+        stats = ReferenceStats.from_images(folder, extractor, batch_size=args.batch_size, progress=progress,
+                                           name=args.name)
+    finally:
+        progress.close()
+    path = Store(run_settings.store_dir).save_reference(args.name, stats)
+    print(f"wrote {path.with_suffix('.npz')} and {path.name}: n={stats.n}, extractor {stats.extractor_id}")
+    return 0
+
+
+def _runs(args):
+    from .store import Store
+
+    store = Store(_settings(args).store_dir)
+    return store, store.run_files()
+
+
+def cmd_history(args) -> int:
+    from .history import history_lines, plot, series
+
+    store, files = _runs(args)
+    runs = [(path.name, store.load_run(path)) for path in files]
+    all_series = series(runs, test=args.test, metric=args.metric)
+    print("\n".join(history_lines(all_series)))
+    if args.plot:
+        print(f"wrote {plot(all_series, Path(args.plot))}")
+    return 0
+
+
+def cmd_diff(args) -> int:
+    from .history import diff, diff_lines, find_run
+
+    store, files = _runs(args)
+    old_path, new_path = find_run(files, args.rev_a), find_run(files, args.rev_b)
+    changes = diff(store.load_run(old_path), store.load_run(new_path), max_drift=args.max_drift)
+    print(f"{old_path.stem} -> {new_path.stem}")
+    print("\n".join(diff_lines(changes)))
+    worse = [c for c in changes if c.worse]
+    if worse:
+        print(f"{len(worse)} metric(s) worse beyond max_drift={args.max_drift}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _max_drift(text: str):
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="genquality", description="pytest-genquality store tools")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    build = sub.add_parser("build-ref", help="turn a folder of real images into stored reference statistics")
+    build.add_argument("image_dir")
+    build.add_argument("--name", required=True, help="reference name, used as gen_refs[NAME]")
+    build.add_argument("--weights", default=None, help="explicit Inception weights file")
+    build.add_argument("--resize", default="pytorch-fid", help="preprocessing: pytorch-fid | tf1 | clean")
+    build.add_argument("--batch-size", type=int, default=64)
+    settings_module.add_options(build.add_argument, for_cli=True)
+    build.set_defaults(handler=cmd_build_ref)
+
+    history = sub.add_parser("history", help="each metric of each test across recorded runs")
+    history.add_argument("--test", default=None, help="node id glob or substring")
+    history.add_argument("--metric", default=None, help="metric name or key, e.g. fid or fid@coco-val-2k")
+    history.add_argument("--plot", default=None, help="also draw a PNG line plot per metric")
+    settings_module.add_options(history.add_argument, for_cli=True)
+    history.set_defaults(handler=cmd_history)
+
+    compare = sub.add_parser("diff", help="compare two runs; exit 1 on a worsening beyond --max-drift")
+    compare.add_argument("rev_a", help="older run: file name, commit prefix or index (-2)")
+    compare.add_argument("rev_b", help="newer run: file name, commit prefix or index (-1)")
+    compare.add_argument("--max-drift", type=_max_drift, default="5%", help="absolute number or percentage (default 5%%)")
+    settings_module.add_options(compare.add_argument, for_cli=True)
+    compare.set_defaults(handler=cmd_diff)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.handler(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,212 @@
+"""pytest hooks only: options, fixtures, per-test recording, xdist merge, the summary.
+
+All logic lives in modules that know nothing about pytest (settings, device, session,
+store, report); this file wires them to pytest's life cycle.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+
+from . import report as report_module
+from . import session as session_module
+from . import settings as settings_module
+from .device import DeviceUnavailableError, lane as lane_of, resolve_device, xdist_worker_index
+from .store import Store
+
+WORKER_OUTPUT_KEY = "genquality"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("genquality", "generative-model quality tests (pytest-genquality)")
+    settings_module.add_options(group.addoption)
+    for spec in settings_module.OPTIONS:
+        parser.addini(spec.dest, spec.help, type="bool" if spec.is_flag else "string",
+                      default=False if spec.is_flag else None)
+
+
+def _option_values(config: pytest.Config) -> dict:
+    values = {}
+    for spec in settings_module.OPTIONS:
+        value = config.getoption(spec.dest)
+        if value in (None, ""):
+            ini = config.getini(spec.dest)
+            value = ini if ini not in (None, "", False) else None
+        values[spec.dest] = value
+    return values
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "gpu: needs a CUDA device; skipped with a reason when none is present")
+    run_settings = settings_module.resolve(_option_values(config), root=Path(config.rootpath))
+    try:
+        device = resolve_device(run_settings.device, worker_index=xdist_worker_index())
+    except (DeviceUnavailableError, ValueError) as error:
+        raise pytest.UsageError(str(error)) from None
+    recorder = session_module.Recorder(run_settings, Store(run_settings.store_dir), lane_of(device),
+                                       Path(config.rootpath), device=device)
+    config.stash[_PREVIOUS] = (settings_module.configure(run_settings), session_module.install(recorder))
+    config.stash[_RECORDER] = recorder
+
+
+_RECORDER = pytest.StashKey[session_module.Recorder]()
+_PREVIOUS = pytest.StashKey[tuple]()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _PREVIOUS in config.stash:
+        previous_settings, previous_recorder = config.stash[_PREVIOUS]
+        settings_module.configure(previous_settings)
+        session_module.install(previous_recorder)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    recorder = config.stash[_RECORDER]
+    mode = " (updating baselines)" if recorder.settings.update_refs else ""
+    return [f"genquality: lane {recorder.lane}, store {recorder.settings.store_dir}{mode}"]
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("gpu") is not None:
+        import torch
+
+        if not torch.cuda.is_available():
+            pytest.skip("needs a CUDA GPU (marked gpu); none is available here")
+
+
+# ---- collection bookkeeping (for stale-baseline detection) -------------------------------------
+def pytest_itemcollected(item: pytest.Item) -> None:
+    recorder = item.config.stash[_RECORDER]
+    recorder.collected.add(item.nodeid)
+    recorder.collected_files.add(item.nodeid.split("::")[0])
+
+
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    if report.failed and report.nodeid:
+        recorder = session_module.active_recorder()
+        if recorder is not None:
+            recorder.broken_files.add(report.nodeid.split("::")[0])
+
+
+# ---- per test ----------------------------------------------------------------------------------
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    recorder = item.config.stash[_RECORDER]
+    recorder.start_test(item.nodeid, item.nodeid.split("::")[0],
+                        record_property=lambda name, value: item.user_properties.append((name, value)))
+    return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = yield
+    if call.when == "call":
+        item.config.stash[_RECORDER].finish_test(passed=report.passed)
+    return report
+
+
+# ---- end of session, xdist ---------------------------------------------------------------------
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    config = session.config
+    recorder = config.stash[_RECORDER]
+    if hasattr(config, "workerinput"):
+        config.workeroutput[WORKER_OUTPUT_KEY] = json.dumps(recorder.worker_payload())
+        return
+    recorder.finish_session()
+    if recorder.store_errors and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    if recorder.settings.report_path is not None and recorder.results:
+        report_module.write_report(recorder.settings.report_path, recorder.results, recorder.provenance)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    payload = getattr(node, "workeroutput", {}).get(WORKER_OUTPUT_KEY)
+    if payload:
+        node.config.stash[_RECORDER].merge_worker_payload(json.loads(payload))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
+    recorder = config.stash[_RECORDER]
+    if hasattr(config, "workerinput"):
+        return
+    lines = report_module.summary_lines(recorder.results, stale=recorder.stale,
+                                        quiet=config.get_verbosity() < 0,
+                                        update_refs=recorder.settings.update_refs,
+                                        pruned=recorder.settings.prune_refs)
+    if lines or recorder.store_errors:
+        terminalreporter.section("genquality")
+        for line in lines:
+            terminalreporter.write_line(line)
+        for error in recorder.store_errors:
+            terminalreporter.write_line(f"ERROR (store not updated): {error}", red=True)
+
+
+# ---- fixtures ----------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def gen_device(pytestconfig: pytest.Config):
+    """The torch.device that generation and feature extraction use (--gen-device)."""
+    return pytestconfig.stash[_RECORDER].device
+
+
+@pytest.fixture(scope="session")
+def gen_store(pytestconfig: pytest.Config) -> Store:
+    """The snapshot store (--gen-store), for advanced use."""
+    return pytestconfig.stash[_RECORDER].store
+
+
+class ReferenceMapping(Mapping):
+    """Stored ReferenceStats by name, loaded on first access."""
+
+    def __init__(self, store: Store):
+        self._store = store
+        self._loaded: dict = {}
+
+    def __getitem__(self, name: str):
+        if name not in self._loaded:
+            self._loaded[name] = self._store.load_reference(name)
+        return self._loaded[name]
+
+    def __iter__(self):
+        return iter(self._store.reference_names())
+
+    def __len__(self) -> int:
+        return len(self._store.reference_names())
+
+
+@pytest.fixture(scope="session")
+def gen_refs(gen_store: Store) -> ReferenceMapping:
+    """Mapping of stored reference statistics by name (``refs/<name>.npz``)."""
+    return ReferenceMapping(gen_store)
+
+
+@pytest.fixture(scope="session")
+def inception(gen_device):
+    """The FID Inception on gen_device, loaded once per session (official weights or a clear error)."""
+    from .features.inception import InceptionFID
+
+    return session_module.shared_extractor(f"inception:{gen_device}", lambda: InceptionFID(device=gen_device))
+
+
+@pytest.fixture(scope="session")
+def clip(gen_device):
+    """The CLIP embedder on gen_device, loaded once per session (needs transformers)."""
+    from .features.clip import CLIPEmbedder
+
+    return session_module.shared_extractor(f"clip:{gen_device}", lambda: CLIPEmbedder(device=gen_device))
+
+
+@pytest.fixture(scope="session")
+def generate(pytestconfig: pytest.Config, gen_device):
+    """generate(model, *, prompts=None, seeds, batch_size=8, **model_kwargs) -> ImageBatch."""
+    from .generate import make_generate
+
+    recorder = pytestconfig.stash[_RECORDER]
+    cache_dir = recorder.store.cache_dir / "images" if recorder.settings.cache else None
+    show_progress = pytestconfig.get_verbosity() >= 0 and sys.stderr.isatty()
+    return make_generate(gen_device, cache_dir=cache_dir, show_progress=show_progress)

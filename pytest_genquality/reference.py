@@ -1,0 +1,210 @@
+"""ReferenceStats: the Gaussian (and, when small enough, the features) of a real image set.
+
+Saved as ``<name>.npz`` (arrays) + ``<name>.json`` (provenance: extractor id, n, source,
+creation time, sha256 of the npz). The matrix square root of sigma is computed once at build
+time and stored, so that every later FID against this reference needs one eigh, not two.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+import numpy as np
+
+from .batch import ImageBatch, images_to_uint8
+from .files import StoreFileError, atomic_write_json, atomic_write_npz, lock_for, read_json, read_npz
+from .metrics.frechet import sqrtm_psd
+from .stats import RunningMoments
+
+REFERENCE_SCHEMA = 1
+MAX_STORED_FEATURES = 50_000  # keep raw features up to this n, for KID / precision-recall / permutation tests
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+
+
+@dataclass(eq=False)
+class ReferenceStats:
+    """mu [d] and sigma [d, d] in float64 over n images; features float32 [n, d] when n <= 50 000."""
+
+    mu: np.ndarray
+    sigma: np.ndarray
+    n: int
+    extractor_id: str
+    source: str = ""
+    created: str = ""
+    features: np.ndarray | None = None
+    sqrt_sigma: np.ndarray | None = field(default=None, repr=False)
+    name: str = ""
+
+    def __post_init__(self):
+        self.mu = np.asarray(self.mu, dtype=np.float64)
+        self.sigma = np.asarray(self.sigma, dtype=np.float64)
+        dim = self.mu.shape[0] if self.mu.ndim == 1 else -1
+        if self.mu.ndim != 1 or self.sigma.shape != (dim, dim):
+            raise ValueError(f"mu, sigma: expected [d] and [d, d], got {self.mu.shape} and {self.sigma.shape}")
+        if self.features is not None:
+            self.features = np.asarray(self.features, dtype=np.float32)
+            if self.features.shape != (self.n, dim):
+                raise ValueError(f"features: expected shape ({self.n}, {dim}), got {self.features.shape}")
+        if not self.created:
+            self.created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+    @property
+    def dim(self) -> int:
+        return int(self.mu.shape[0])
+
+    def matrix_sqrt(self) -> np.ndarray:
+        """sigma^½, computed once (at build time when made by ``from_images``)."""
+        if self.sqrt_sigma is None:
+            self.sqrt_sigma = sqrtm_psd(self.sigma)
+        return self.sqrt_sigma
+
+    @classmethod
+    def from_features(cls, features, *, extractor_id: str, source: str = "", keep_features: bool | None = None,
+                      name: str = "") -> "ReferenceStats":
+        features = np.asarray(features)
+        if features.ndim != 2 or features.shape[0] < 2:
+            raise ValueError(f"features: expected [n >= 2, d], got shape {features.shape}")
+        moments = RunningMoments(features.shape[1])
+        moments.update(features)
+        keep = features.shape[0] <= MAX_STORED_FEATURES if keep_features is None else keep_features
+        stats = cls(moments.mean, moments.covariance, moments.count, extractor_id, source,
+                    features=features.astype(np.float32) if keep else None, name=name)
+        stats.matrix_sqrt()
+        return stats
+
+    @classmethod
+    def from_images(cls, images: Any, extractor: Callable, *, batch_size: int = 64, feature: str = "pool",
+                    keep_features: bool | None = None, progress: Callable[[int], None] | None = None,
+                    name: str = "") -> "ReferenceStats":
+        """Stream images through ``extractor`` with constant memory in N (features aside).
+
+        images: an ImageBatch, a uint8 tensor/array, a list of PIL images, or a folder of image
+        files (read in sorted order, ``batch_size`` at a time). ``progress(k)`` is called with
+        the number of images done after each batch.
+        """
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
+        source, chunks = _image_chunks(images, batch_size)
+        moments: RunningMoments | None = None
+        kept: list[np.ndarray] = []
+        keep_all = keep_features is not False
+        for chunk in chunks:
+            rows = extractor(chunk)[feature]
+            rows = rows.detach().cpu().numpy() if hasattr(rows, "detach") else np.asarray(rows)
+            if moments is None:
+                moments = RunningMoments(rows.shape[1])
+            moments.update(rows)
+            if keep_all:
+                kept.append(rows.astype(np.float32))
+                if keep_features is None and moments.count > MAX_STORED_FEATURES:
+                    keep_all, kept = False, []
+            if progress is not None:
+                progress(moments.count)
+        if moments is None or moments.count < 2:
+            raise ValueError(f"images: need at least 2 images for reference statistics, got {0 if moments is None else moments.count}")
+        stats = cls(moments.mean, moments.covariance, moments.count, getattr(extractor, "id", type(extractor).__name__),
+                    source, features=np.concatenate(kept) if keep_all else None, name=name)
+        stats.matrix_sqrt()
+        return stats
+
+    # ---- files -------------------------------------------------------------------------
+    @staticmethod
+    def paths(path: str | os.PathLike) -> tuple[Path, Path]:
+        base = Path(path)
+        if base.suffix in (".npz", ".json"):
+            base = base.with_suffix("")
+        return base.with_name(base.name + ".npz"), base.with_name(base.name + ".json")
+
+    def save(self, path: str | os.PathLike, *, with_sqrt: bool = True) -> Path:
+        """Write ``<path>.npz`` and ``<path>.json`` atomically under a lock; returns the json path."""
+        npz_path, json_path = self.paths(path)
+        arrays = {"mu": self.mu, "sigma": self.sigma}
+        if with_sqrt:
+            arrays["sqrt_sigma"] = self.matrix_sqrt()
+        if self.features is not None:
+            arrays["features"] = self.features
+        with lock_for(json_path):
+            atomic_write_npz(npz_path, arrays)
+            atomic_write_json(json_path, {
+                "schema": REFERENCE_SCHEMA, "kind": "reference-stats", "name": self.name or npz_path.stem,
+                "n": self.n, "dim": self.dim, "extractor_id": self.extractor_id, "source": self.source,
+                "created": self.created, "has_features": self.features is not None,
+                "npz_sha256": _sha256(npz_path),
+            })
+        return json_path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "ReferenceStats":
+        npz_path, json_path = cls.paths(path)
+        for required in (json_path, npz_path):
+            if not required.is_file():
+                raise FileNotFoundError(
+                    f"reference statistics file {required} does not exist; build it with "
+                    f"`genquality build-ref IMAGE_DIR --name {npz_path.stem}`"
+                )
+        meta = read_json(json_path, kind="reference statistics", schema=REFERENCE_SCHEMA)
+        if meta.get("npz_sha256") and meta["npz_sha256"] != _sha256(npz_path):
+            raise StoreFileError(
+                f"reference statistics {npz_path} do not match the sha256 recorded in {json_path}: the pair is "
+                "out of sync or corrupt. Rebuild it with `genquality build-ref`."
+            )
+        arrays = read_npz(npz_path, kind="reference statistics")
+        try:
+            return cls(arrays["mu"], arrays["sigma"], int(meta["n"]), meta["extractor_id"], meta.get("source", ""),
+                       meta.get("created", ""), features=arrays.get("features"), sqrt_sigma=arrays.get("sqrt_sigma"),
+                       name=meta.get("name", npz_path.stem))
+        except KeyError as missing:
+            raise StoreFileError(f"reference statistics {npz_path} / {json_path} lack the field {missing}") from None
+
+    def __repr__(self) -> str:
+        return (f"ReferenceStats(name={self.name!r}, n={self.n}, dim={self.dim}, extractor_id={self.extractor_id!r}, "
+                f"features={'yes' if self.features is not None else 'no'})")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _image_chunks(images: Any, batch_size: int) -> tuple[str, Iterator]:
+    if isinstance(images, (str, os.PathLike)):
+        folder = Path(images)
+        if not folder.is_dir():
+            raise ValueError(f"images: {folder} is not a directory of images")
+        files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise ValueError(f"images: no image files ({', '.join(IMAGE_SUFFIXES)}) under {folder}")
+        return str(folder), _folder_chunks(files, batch_size)
+    if not isinstance(images, ImageBatch):
+        images = ImageBatch(images_to_uint8(images, name="images"))
+    return "in-memory images", (images.images[i:i + batch_size] for i in range(0, len(images), batch_size))
+
+
+def _folder_chunks(files: list[Path], batch_size: int) -> Iterator:
+    """Batches of decoded files; images of different sizes go in separate batches."""
+    from PIL import Image
+
+    pending: list = []
+    for file in files:
+        with Image.open(file) as image:
+            tensor = images_to_uint8(image, name=str(file))
+        if pending and (tensor.shape[1:] != pending[0].shape[1:] or len(pending) == batch_size):
+            yield _stack(pending)
+            pending = []
+        pending.append(tensor)
+    if pending:
+        yield _stack(pending)
+
+
+def _stack(tensors: Iterable) -> Any:
+    import torch
+
+    return torch.cat(list(tensors))

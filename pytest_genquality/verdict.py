@@ -1,0 +1,283 @@
+"""The one workflow every quality assertion goes through (STYLE: one workflow, many metrics).
+
+    compute (the caller) -> record -> compare with the baseline of the same metric key,
+    extractor id and lane -> verdict -> message
+
+A metric is described by a ``MetricSpec`` (name, direction, family); the family decides which
+noise test "auto" drift uses: a permutation test on stored features for distribution
+metrics, a bootstrap of the mean for per-sample metrics. Improvements are reported, never
+failed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from . import session as session_module
+from .provenance import utc_now
+from .stats import DriftTest, bootstrap_mean_difference, permutation_test
+from .store import array_name
+
+ALPHA = 0.01  # one-sided level of the "auto" drift test: at most 1% false alarms on a seed-only change
+MIN_DRIFT_SAMPLES = 8  # fewer samples than this per side cannot support a noise test
+
+
+class BaselineMismatchError(AssertionError):
+    """The stored baseline measured a different quantity (other N or extractor): not comparable."""
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    name: str                 # key stem in the store: "fid", "clip_score"
+    label: str                # for people: "FID", "CLIP score"
+    higher_is_better: bool
+    family: str               # "distribution" | "per-sample" | "scalar"
+
+    @property
+    def worse_sign(self) -> int:
+        return -1 if self.higher_is_better else 1
+
+
+SPECS: dict[str, MetricSpec] = {spec.name: spec for spec in (
+    MetricSpec("fid", "FID", False, "distribution"),
+    MetricSpec("kid", "KID", False, "distribution"),
+    MetricSpec("inception_score", "Inception Score", True, "distribution"),
+    MetricSpec("precision", "precision", True, "distribution"),
+    MetricSpec("recall", "recall", True, "distribution"),
+    MetricSpec("density", "density", True, "distribution"),
+    MetricSpec("coverage", "coverage", True, "distribution"),
+    MetricSpec("cmmd", "CMMD", False, "distribution"),
+    MetricSpec("clip_score", "CLIP score", True, "per-sample"),
+    MetricSpec("lpips", "LPIPS", False, "per-sample"),
+    MetricSpec("ssim", "SSIM", True, "per-sample"),
+    MetricSpec("psnr", "PSNR", True, "per-sample"),
+    MetricSpec("max_abs", "max |diff|", False, "per-sample"),
+)}
+
+
+@dataclass
+class DriftEvidence:
+    """What the noise test needs: current samples and how to recompute the metric on rows.
+
+    ``rows``: current feature rows [N, d] (distribution) or per-sample values [N] (per-sample).
+    ``make_statistic(pooled) -> statistic(indices)``: distribution metrics only.
+    ``paired``: per-sample values that belong to the same seeds as the baseline's.
+    """
+
+    rows: np.ndarray
+    make_statistic: Callable | None = None
+    paired: bool = False
+
+
+@dataclass
+class MetricResult:
+    name: str
+    value: float
+    n: int | None
+    extractor_id: str | None
+    baseline: float | None
+    noise: Any
+    verdict: str                       # pass | improved | fail | no-baseline | updated
+    key: str = ""
+    test: str = ""
+    lane: str = ""
+    threshold: float | None = None
+    delta: float | None = None
+    ci: tuple[float, float] | None = None
+    baseline_commit: str | None = None
+    reason: str = ""
+    higher_is_better: bool = False
+    seeds: str = ""
+
+    def as_dict(self) -> dict:
+        noise = self.noise.as_dict() if isinstance(self.noise, DriftTest) else self.noise
+        return {"test": self.test, "metric": self.name, "key": self.key, "value": self.value, "n": self.n,
+                "extractor_id": self.extractor_id, "lane": self.lane, "threshold": self.threshold,
+                "baseline": self.baseline, "baseline_commit": self.baseline_commit, "delta": self.delta,
+                "ci": list(self.ci) if self.ci else None, "noise": noise, "verdict": self.verdict,
+                "reason": self.reason, "higher_is_better": self.higher_is_better, "seeds": self.seeds}
+
+
+# ---- drift rules ---------------------------------------------------------------------------
+_PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
+
+
+def parse_max_drift(max_drift) -> tuple[str, float | None]:
+    """'auto' | None (no drift check) | absolute number | 'N%' -> (mode, amount)."""
+    if max_drift is None or max_drift is False:
+        return "off", None
+    if isinstance(max_drift, str):
+        if max_drift == "auto":
+            return "auto", None
+        match = _PERCENT.match(max_drift)
+        if match:
+            return "percent", float(match.group(1))
+        raise ValueError(f"max_drift: expected 'auto', a number, a percentage like '5%', or None; got {max_drift!r}")
+    if isinstance(max_drift, (int, float)) and not isinstance(max_drift, bool) and max_drift >= 0:
+        return "absolute", float(max_drift)
+    raise ValueError(f"max_drift: expected 'auto', a non-negative number, a percentage like '5%', or None; got {max_drift!r}")
+
+
+def _noise_test(spec: MetricSpec, evidence: DriftEvidence | None, stored: np.ndarray | None) -> DriftTest | str:
+    if evidence is None:
+        return "untested: this metric has no per-sample evidence to test drift against noise"
+    if stored is None:
+        return "untested: the baseline has no stored samples (re-run `pytest --update-refs`)"
+    current = np.asarray(evidence.rows)
+    if min(len(stored), len(current)) < MIN_DRIFT_SAMPLES:
+        return f"untested: fewer than {MIN_DRIFT_SAMPLES} samples per side"
+    if spec.family == "distribution":
+        if evidence.make_statistic is None:
+            return "untested: no statistic to permute"
+        if len(stored) != len(current):
+            return "untested: baseline and current sample counts differ"
+        rounded = current.astype(np.float16).astype(np.float64)
+        return permutation_test(stored.astype(np.float64), rounded, evidence.make_statistic,
+                                worse_sign=spec.worse_sign, resamples=200, seed=0)
+    return bootstrap_mean_difference(stored, current, worse_sign=spec.worse_sign,
+                                     paired=evidence.paired and len(stored) == len(current), seed=0)
+
+
+def drift_verdict(spec: MetricSpec, value: float, baseline_value: float, max_drift, noise) -> tuple[str, str]:
+    """('pass' | 'improved' | 'fail', reason) for a value against its comparable baseline."""
+    mode, amount = parse_max_drift(max_drift)
+    worsening = spec.worse_sign * (value - baseline_value)
+    if mode == "off":
+        return "pass", "drift not checked (max_drift=None)"
+    if mode in ("absolute", "percent"):
+        tolerance = amount if mode == "absolute" else amount / 100.0 * abs(baseline_value)
+        if worsening > tolerance:
+            return "fail", f"worse by {worsening:.4g}, beyond max_drift={max_drift!r} ({tolerance:.4g})"
+        if -worsening > tolerance:
+            return "improved", f"better by {-worsening:.4g}, beyond max_drift={max_drift!r}"
+        return "pass", f"within max_drift={max_drift!r}"
+    if not isinstance(noise, DriftTest):
+        return "pass", str(noise)
+    if worsening > 0 and noise.p_value < ALPHA:
+        return "fail", f"worse beyond sampling noise ({noise.method} p={noise.p_value:.3g} < {ALPHA})"
+    if worsening < 0 and noise.p_better < ALPHA:
+        return "improved", f"better beyond sampling noise ({noise.method} p={noise.p_better:.3g})"
+    return "pass", f"within sampling noise ({noise.method} p={noise.p_value:.3g})"
+
+
+def threshold_failed(spec: MetricSpec, value: float, threshold: float | None) -> bool:
+    if threshold is None:
+        return False
+    return value < threshold if spec.higher_is_better else value > threshold
+
+
+# ---- the workflow --------------------------------------------------------------------------
+def check_metric(spec: MetricSpec, value: float, *, threshold: float | None = None, max_drift="auto",
+                 n: int | None = None, extractor_id: str | None = None, lane: str | None = None,
+                 qualifier: str | None = None, seeds: str = "", evidence: DriftEvidence | None = None,
+                 ci: tuple[float, float] | None = None, context_lines: tuple[str, ...] = (),
+                 images=None, image_seeds: list[int] | None = None) -> MetricResult:
+    """Record ``value``, compare it with its threshold and baseline, and raise on failure."""
+    parse_max_drift(max_drift)
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{spec.label}: the metric came out {value}; expected a finite number")
+    test_context = session_module.current_test()
+    recorder = session_module.active_recorder()
+    lane = lane or (recorder.lane if recorder else "")
+    key = spec.name + (f"@{qualifier}" if qualifier else "")
+    result = MetricResult(spec.name, value, n, extractor_id, None, None, "pass", key=key,
+                          test=test_context.node_id if test_context else "", lane=lane, threshold=threshold,
+                          ci=ci, higher_is_better=spec.higher_is_better, seeds=seeds)
+    failures = []
+    if threshold_failed(spec, value, threshold):
+        relation = "below" if spec.higher_is_better else "above"
+        failures.append(f"{spec.label} {value:.4g} is {relation} the threshold {threshold:.4g}")
+
+    if test_context is not None:
+        _compare_with_baseline(spec, result, recorder, test_context, max_drift, evidence, failures)
+        _record(spec, result, recorder, test_context, evidence, images, image_seeds)
+
+    if failures:
+        result.verdict = "fail" if result.verdict != "no-baseline" else "no-baseline"
+        raise AssertionError(_message(spec, result, failures, context_lines))
+    return result
+
+
+def _compare_with_baseline(spec, result, recorder, test_context, max_drift, evidence, failures) -> None:
+    if recorder.settings.update_refs:
+        result.verdict = "updated"
+        result.reason = "baseline written by --update-refs"
+        return
+    baselines = recorder.store.read_baselines(test_context.test_file)
+    lanes = baselines.get(test_context.node_id, {}).get(result.key, {})
+    entry = lanes.get(result.lane)
+    if entry is None:
+        result.verdict = "no-baseline"
+        other = f" (baselines exist for other lanes: {', '.join(sorted(lanes))}; they are not compared)" if lanes else ""
+        failures.append(f"no baseline for {result.key} in {test_context.node_id} on lane {result.lane}{other}: "
+                        "run `pytest --update-refs`")
+        return
+    if entry.get("extractor_id") != result.extractor_id:
+        raise BaselineMismatchError(
+            f"{spec.label} baseline of {test_context.node_id} was measured with extractor {entry.get('extractor_id')}, "
+            f"this run with {result.extractor_id}: not comparable. Run `pytest --update-refs` to re-baseline."
+        )
+    if entry.get("n") != result.n:
+        raise BaselineMismatchError(
+            f"{spec.label} baseline of {test_context.node_id} was measured at n={entry.get('n')}, this run at "
+            f"n={result.n}: values at different N are different quantities (FID's bias grows like 1/N), not a "
+            "drift. Keep the seeds fixed, or run `pytest --update-refs` to re-baseline at the new N."
+        )
+    result.baseline = float(entry["value"])
+    result.baseline_commit = entry.get("commit")
+    result.delta = result.value - result.baseline
+    stored = recorder.store.load_features(test_context.node_id, array_name(result.key, result.lane)) \
+        if parse_max_drift(max_drift)[0] == "auto" and evidence is not None else None
+    result.noise = _noise_test(spec, evidence, stored) if parse_max_drift(max_drift)[0] == "auto" else None
+    verdict, reason = drift_verdict(spec, result.value, result.baseline, max_drift, result.noise)
+    result.verdict, result.reason = verdict, reason
+    if verdict == "fail":
+        failures.append(f"{spec.label} drifted from its baseline: {reason}")
+
+
+def _record(spec, result, recorder, test_context, evidence, images, image_seeds) -> None:
+    test_context.results.append(result)
+    if test_context.record_property is not None:
+        test_context.record_property(f"genquality:{result.key}", result.value)
+    if not recorder.settings.update_refs:
+        return
+    entry = {"value": result.value, "n": result.n, "extractor_id": result.extractor_id, "lane": result.lane,
+             "threshold": result.threshold, "ci": list(result.ci) if result.ci else None,
+             "seeds": result.seeds, "commit": recorder.provenance.get("commit"),
+             "dirty": recorder.provenance.get("dirty"), "branch": recorder.provenance.get("branch"),
+             "updated": utc_now(), "versions": recorder.provenance.get("versions"),
+             "higher_is_better": spec.higher_is_better}
+    test_context.pending_entries.setdefault(result.key, {})[result.lane] = entry
+    if evidence is not None:
+        rows = np.asarray(evidence.rows)
+        stored = rows.astype(np.float16) if spec.family == "distribution" else rows.astype(np.float32)
+        test_context.pending_arrays[array_name(result.key, result.lane)] = stored
+    if images is not None and image_seeds is not None:
+        test_context.pending_images = (images, list(image_seeds))
+
+
+def _fmt(value) -> str:
+    return "—" if value is None else f"{value:.4g}"
+
+
+def _message(spec, result, failures, context_lines) -> str:
+    where = f"  ({result.test})" if result.test else ""
+    lines = [failures[0] + where, *failures[1:]]
+    lines.extend(context_lines)
+    tail = []
+    if result.ci:
+        tail.append(f"95% CI [{result.ci[0]:.4g}, {result.ci[1]:.4g}]")
+    if result.baseline is not None:
+        commit = f" @ {result.baseline_commit}" if result.baseline_commit else ""
+        noise = ""
+        if isinstance(result.noise, DriftTest):
+            noise = f", noise ±{result.noise.band:.3g}, p={result.noise.p_value:.3g}"
+        tail.append(f"baseline {_fmt(result.baseline)}{commit}  (drift {result.delta:+.4g}{noise})")
+    if tail:
+        lines.append("  " + "      ".join(tail))
+    return "\n".join(lines)

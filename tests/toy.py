@@ -1,0 +1,38 @@
+"""Small, fast stand-ins used by the plugin tests: a toy feature extractor and a toy generator.
+
+The real Inception is exercised by its own parity tests; the store/drift/plugin tests need
+something that runs in milliseconds and still responds to image content.
+"""
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from pytest_genquality import ImageBatch
+
+
+class ToyExtractor:
+    """uint8 images -> 4x4 average-pooled pixels (48 values) -> fixed random projection to 32-d."""
+
+    def __init__(self, dim: int = 32, seed: int = 0):
+        generator = torch.Generator().manual_seed(seed)
+        self.projection = torch.randn(48, dim, generator=generator, dtype=torch.float64) / 48 ** 0.5
+        self.id = f"toy:proj{dim}-seed{seed}"
+
+    def __call__(self, images):
+        if isinstance(images, ImageBatch):
+            images = images.images
+        pooled = F.adaptive_avg_pool2d(images.to(torch.float64) / 255.0, 4).flatten(1)
+        features = torch.tanh(pooled @ self.projection * 4.0)
+        return {"pool": features.to(torch.float32)}
+
+
+def toy_images(seeds, *, shift: float = 0.0, size: int = 16) -> ImageBatch:
+    """Deterministic per-seed images: smooth random fields, brightness shifted by ``shift`` (0..1)."""
+    images = []
+    for seed in seeds:
+        generator = torch.Generator().manual_seed(int(seed))
+        coarse = torch.rand(3, 4, 4, generator=generator, dtype=torch.float64)
+        field = F.interpolate(coarse[None], size=(size, size), mode="bilinear", align_corners=False)[0]
+        images.append(((field * (1 - abs(shift)) + max(shift, 0)) * 255).round().clamp(0, 255).to(torch.uint8))
+    return ImageBatch(torch.stack(images), seeds=list(seeds))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import weakref
 
 import numpy as np
 import pytest
@@ -26,7 +27,7 @@ class CountingSampler:
     miss (a documented limit of fingerprinting callables).
     """
 
-    _calls: dict[int, int] = {}
+    _calls: "weakref.WeakKeyDictionary[CountingSampler, int]" = weakref.WeakKeyDictionary()
 
     def __init__(self):
         torch.manual_seed(0)
@@ -34,10 +35,10 @@ class CountingSampler:
 
     @property
     def calls(self) -> int:
-        return CountingSampler._calls.get(id(self), 0)
+        return CountingSampler._calls.get(self, 0)
 
     def __call__(self, seeds, prompts, device):
-        CountingSampler._calls[id(self)] = self.calls + 1
+        CountingSampler._calls[self] = self.calls + 1
         noise = torch.cat([torch.randn(1, 8, 8, 4, generator=g) for g in seed_generators(seeds)])
         return torch.sigmoid(self.layer(noise)).permute(0, 3, 1, 2).detach()
 

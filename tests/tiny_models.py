@@ -16,7 +16,7 @@ import torch
 
 TINY_IMAGE_SIZE = 32
 TINY_TEXT_WIDTH = 32
-TINY_MAX_TOKENS = 16
+TINY_MAX_TOKENS = 77  # CLIP's context length, as in Stable Diffusion: no prompt is truncated
 TINY_VOCAB_SIZE = 1000  # >= the 514 byte tokens + merges + 2 specials written below
 TINY_MERGES = ("t h", "th e</w>", "r e", "o n", "i n", "a n")
 

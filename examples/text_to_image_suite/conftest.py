@@ -32,7 +32,7 @@ def small_clip_tokenizer(directory):
     tokens = ["<|startoftext|>", "<|endoftext|>", *chars, *(c + "</w>" for c in chars), *(m.replace(" ", "") for m in merges)]
     (directory / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(dict.fromkeys(tokens))}))
     (directory / "merges.txt").write_text("#version: 0.2\n" + "\n".join(merges) + "\n")
-    return CLIPTokenizer.from_pretrained(str(directory), model_max_length=16)
+    return CLIPTokenizer.from_pretrained(str(directory), model_max_length=77)
 
 
 @pytest.fixture(scope="session")
@@ -49,7 +49,7 @@ def t2i_pipeline(tmp_path_factory):
     )
     text_encoder = CLIPTextModel(CLIPTextConfig(
         vocab_size=1000, hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4,
-        max_position_embeddings=16, bos_token_id=0, eos_token_id=1, pad_token_id=1,
+        max_position_embeddings=77, bos_token_id=0, eos_token_id=1, pad_token_id=1,
     ))
     scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
                               clip_sample=False, set_alpha_to_one=False, steps_offset=1)

@@ -63,7 +63,7 @@ class Recorder:
         if context is None:
             return
         self.results.extend(result.as_dict() for result in context.results)
-        if not (self.settings.update_refs and passed and context.pending_entries):
+        if not (self.settings.update_refs and passed and (context.pending_entries or context.pending_images)):
             return
         if context.pending_arrays:
             self.store.save_features(context.node_id, context.pending_arrays)

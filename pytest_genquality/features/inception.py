@@ -65,11 +65,10 @@ class ConvBN(nn.Module):
             return
         conv, bn = self.conv, self.bn
         scale = bn.weight.double() / torch.sqrt(bn.running_var.double() + bn.eps)
-        folded = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size,
-                           stride=conv.stride, padding=conv.padding, bias=True)
-        folded.weight.copy_(conv.weight.double() * scale.view(-1, 1, 1, 1))
-        folded.bias.copy_(bn.bias.double() - bn.running_mean.double() * scale)
-        self.conv = folded.to(conv.weight.device)
+        weight = conv.weight.double() * scale.view(-1, 1, 1, 1)
+        bias = bn.bias.double() - bn.running_mean.double() * scale
+        conv.weight = nn.Parameter(weight.to(conv.weight.dtype), requires_grad=False)
+        conv.bias = nn.Parameter(bias.to(conv.weight.dtype), requires_grad=False)
         self.bn = None
 
 
@@ -270,7 +269,8 @@ def load_fid_inception(path: str | os.PathLike) -> FIDInceptionV3:
         ) from error
     if not isinstance(state_dict, dict):
         raise ValueError(f"weights: {path} holds a {type(state_dict).__name__}, expected a state dict")
-    network = FIDInceptionV3()
+    with torch.device("meta"):  # no throw-away random init: every tensor comes from the file
+        network = FIDInceptionV3()
     missing, unexpected = _key_mismatch(network, state_dict)
     if missing or unexpected:
         raise ValueError(
@@ -278,7 +278,7 @@ def load_fid_inception(path: str | os.PathLike) -> FIDInceptionV3:
             f"{len(missing)} keys missing (e.g. {missing[:3]}), {len(unexpected)} unexpected "
             f"(e.g. {unexpected[:3]})"
         )
-    network.load_state_dict(state_dict, strict=True)
+    network.load_state_dict(state_dict, strict=True, assign=True)
     return network.eval()
 
 
@@ -305,7 +305,7 @@ def _calibration_images(count: int, generator: torch.Generator) -> torch.Tensor:
 
 
 @torch.no_grad()
-def random_fid_inception(seed: int = 0, *, calibration_images: int = 16) -> FIDInceptionV3:
+def random_fid_inception(seed: int = 0, *, calibration_images: int = 8) -> FIDInceptionV3:
     """An FID Inception-v3 with seeded random weights whose activations stay in a sane range.
 
     Convolutions get He-normal weights; batch-norm scale and shift are drawn near (1, 0); the
@@ -314,7 +314,9 @@ def random_fid_inception(seed: int = 0, *, calibration_images: int = 16) -> FIDI
     through all 94 convolutions and the 2048-d pool features neither explode nor vanish.
     """
     generator = torch.Generator().manual_seed(seed)
-    network = FIDInceptionV3()
+    with torch.device("meta"):  # every tensor is drawn below, from the seeded generator
+        network = FIDInceptionV3()
+    network.to_empty(device="cpu")
     for module in network.modules():
         if isinstance(module, ConvBN):
             weight = module.conv.weight
@@ -450,10 +452,11 @@ def _image_chunks(images) -> Iterator[torch.Tensor]:
     if isinstance(images, (torch.Tensor, ImageBatch)):
         yield _as_uint8_tensor(images, "images")
         return
-    if isinstance(images, (str, bytes, os.PathLike)) or not isinstance(images, Iterable):
+    is_array = hasattr(images, "__array__")  # numpy arrays iterate, but row by row
+    if is_array or isinstance(images, (str, bytes, os.PathLike)) or not isinstance(images, Iterable):
         raise TypeError(
             f"images: expected an ImageBatch, a uint8 tensor [N, 3, H, W] or an iterable of them, "
-            f"got {type(images).__name__}"
+            f"got {type(images).__name__}; convert arrays and PIL images with ImageBatch.from_any(...)"
         )
     for index, chunk in enumerate(images):
         yield _as_uint8_tensor(chunk, f"images[{index}]")

@@ -116,12 +116,15 @@ def test_same_image_twice_gives_identical_rows(extractor):
     assert not torch.allclose(features["pool"][0], features["pool"][1])
 
 
-def test_features_do_not_depend_on_batch_size(weights_path):
+def test_features_do_not_depend_on_batch_size(extractor):
     images = random_images(7, 40, seed=6)
-    one_by_one = InceptionFID(weights_path, batch_size=1)(images)
-    all_at_once = InceptionFID(weights_path, batch_size=7)(images)
+    assert extractor.batch_size >= 7
+    all_at_once = extractor(images)
+    one_by_one = list(extractor.iter_features(images, batch_size=1))
+    assert len(one_by_one) == 7
     for name in ("pool", "logits_unbiased"):
-        assert relative_difference(one_by_one[name], all_at_once[name]) <= 1e-5
+        joined = torch.cat([part[name] for part in one_by_one])
+        assert relative_difference(joined, all_at_once[name]) <= 1e-5
 
 
 def test_image_batch_and_uint8_tensor_give_the_same_features(extractor):
@@ -175,9 +178,9 @@ def test_random_weights_refuse_a_name_without_random_seed(tmp_path):
 
 
 def test_random_weights_give_non_degenerate_features(extractor):
-    noise = extractor(random_images(10, 48, seed=30))["pool"]
-    smooth = extractor(smooth_images(10, 48, seed=31))["pool"]
-    noise_again = extractor(random_images(10, 48, seed=32))["pool"]
+    noise = extractor(random_images(8, 32, seed=30))["pool"]
+    smooth = extractor(smooth_images(8, 32, seed=31))["pool"]
+    noise_again = extractor(random_images(8, 32, seed=32))["pool"]
 
     scale = float(noise.mean())
     assert 1e-2 < scale < 1e2, f"pool features should be O(1), mean is {scale}"
@@ -187,7 +190,7 @@ def test_random_weights_give_non_degenerate_features(extractor):
     spectrum = torch.linalg.eigvalsh(centred @ centred.T).flip(0)  # the N-1 non-zero ones
     share_of_top = float(spectrum[0] / spectrum.sum())
     assert share_of_top < 0.9, f"one direction holds {share_of_top:.0%} of the variance"
-    assert float(spectrum[8] / spectrum[0]) > 1e-3, "covariance rank collapsed"
+    assert float(spectrum[6] / spectrum[0]) > 1e-3, "covariance rank collapsed"
 
     mu, sigma = gaussian_stats(noise)
     between = frechet_distance_to_samples(mu, sigma, smooth.double().numpy())
@@ -250,12 +253,15 @@ def test_unknown_resize_mode_is_a_value_error_naming_the_argument(weights_path):
 
 @pytest.mark.parametrize("bad, error, pattern", [
     (torch.rand(2, 3, 32, 32), TypeError, r"images: expected dtype torch.uint8.*float32"),
-    (torch.zeros(2, 1, 32, 32, dtype=torch.uint8), ValueError, r"images: expected shape \[N, 3, H, W\].*\(2, 1, 32, 32\)"),
+    (torch.zeros(2, 1, 32, 32, dtype=torch.uint8), ValueError,
+     r"images: expected shape \[N, 3, H, W\].*\(2, 1, 32, 32\)"),
     (torch.zeros(3, 32, 32, dtype=torch.uint8), ValueError, r"images: expected shape"),
     (torch.zeros(0, 3, 32, 32, dtype=torch.uint8), ValueError, r"images: expected at least one"),
     (np.zeros((2, 32, 32, 3), dtype=np.uint8), TypeError, r"images: .*ImageBatch.from_any"),
     ("folder/of/images", TypeError, r"images: expected an ImageBatch.*str"),
-    ([torch.zeros(1, 3, 8, 8, dtype=torch.uint8), torch.rand(1, 3, 8, 8)], TypeError, r"images\[1\]: expected dtype"),
+    ([], ValueError, r"images: got an empty iterable"),
+    ([torch.zeros(1, 3, 8, 8, dtype=torch.uint8), torch.rand(1, 3, 8, 8)], TypeError,
+     r"images\[1\]: expected dtype"),
 ])
 def test_bad_images_are_rejected_with_the_argument_named(extractor, bad, error, pattern):
     with pytest.raises(error, match=pattern):
@@ -302,7 +308,8 @@ def test_official_name_in_hub_dir_is_found_and_hash_checked(isolated_weights_sea
         InceptionFID(weights=None)
 
 
-def test_official_name_in_weights_dir_is_found_first(isolated_weights_search, weights_path, tmp_path, monkeypatch):
+def test_official_name_in_weights_dir_is_found_first(isolated_weights_search, weights_path, tmp_path,
+                                                     monkeypatch):
     weights_dir = tmp_path / "weights"
     weights_dir.mkdir()
     (weights_dir / OFFICIAL_NAME).write_bytes(weights_path.read_bytes())

@@ -24,7 +24,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..weights import WeightsNotFoundError, resolve_weights, weights_label
+from ..weights import resolve_weights, weights_label
 from .resize import RESIZE_MODES, check_uint8_images, get_resize, resize_pytorch_fid
 
 WEIGHTS_KEY = "inception-fid"
@@ -345,8 +345,9 @@ def build_random_inception_weights(path_or_dir: str | os.PathLike, seed: int = 0
     ``path_or_dir``: a directory (the file is ``pt_inception-random-seed-{seed}.pth`` in it) or a
     ``.pth`` path whose name contains ``random-seed-{seed}``, so that every extractor id made
     from it says so and its numbers are never mixed with official ones. The file is (re)written
-    atomically. Bit-identical across runs on one machine; other CPUs may differ in the last
-    float32 bits of the batch-norm statistics (the id carries the file's sha256 prefix).
+    atomically. The drawn parameters are bit-identical for a seed; the batch-norm running
+    statistics are measured with float32 convolutions and may differ in their last bits between
+    machines or thread counts (ids carry the file's sha256 prefix, so such files stay apart).
     """
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed: expected a non-negative int, got {seed!r}")
@@ -400,6 +401,8 @@ class InceptionFID:
     def __call__(self, images) -> dict[str, torch.Tensor]:
         """Features of an ImageBatch or uint8 tensor [N, 3, H, W], all N rows at once."""
         parts = list(self.iter_features(images))
+        if not parts:
+            raise ValueError("images: got an empty iterable; expected at least one image")
         return {name: torch.cat([part[name] for part in parts]) for name in FEATURE_DIMS}
 
     def iter_features(self, images, batch_size: int | None = None) -> Iterator[dict[str, torch.Tensor]]:
@@ -490,7 +493,6 @@ __all__ = [
     "FIDInceptionV3",
     "InceptionFID",
     "RESIZE_MODES",
-    "WeightsNotFoundError",
     "build_random_inception_weights",
     "load_fid_inception",
     "random_fid_inception",

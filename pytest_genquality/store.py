@@ -41,9 +41,18 @@ def array_name(metric_key: str, lane: str) -> str:
     return "a" + hashlib.sha1(f"{metric_key}\n{lane}".encode()).hexdigest()[:16]
 
 
+STORE_GITIGNORE = "# written by pytest-genquality: lock files and the image cache are not history\n*.lock\ncache/\n"
+
+
 class Store:
     def __init__(self, root: str | Path):
         self.root = Path(root)
+
+    def prepare(self) -> None:
+        """Create the store folder with a .gitignore for its lock files (the rest is meant to be committed)."""
+        ignore = self.root / ".gitignore"
+        if not ignore.exists():
+            atomic_write_bytes(ignore, STORE_GITIGNORE.encode())
 
     # ---- layout --------------------------------------------------------------------------
     @property
@@ -91,6 +100,7 @@ class Store:
         if not re.fullmatch(r"[A-Za-z0-9._-]+", name):
             raise ValueError(f"name: reference names may hold letters, digits, '.', '_' and '-', got {name!r}")
         stats.name = name
+        self.prepare()
         return stats.save(self.refs_dir / name)
 
     # ---- baselines -----------------------------------------------------------------------
@@ -126,6 +136,7 @@ class Store:
         """
         path = self.baseline_file(test_file)
         remove_nodes = set(remove_nodes)
+        self.prepare()
         with lock_for(path):
             tests = self.read_baselines(test_file)
             for node_id, metrics in updates.items():
@@ -146,6 +157,7 @@ class Store:
     def save_features(self, node_id: str, arrays: dict[str, np.ndarray]) -> Path:
         """Merge named arrays into the node's features file (float16 for feature rows)."""
         path = self.features_file(node_id)
+        self.prepare()
         with lock_for(path):
             existing = read_npz(path, kind="baseline features") if path.is_file() else {}
             existing.update(arrays)
@@ -172,6 +184,7 @@ class Store:
         from PIL import Image
 
         folder = self.images_dir(node_id)
+        self.prepare()
         with lock_for(folder.with_suffix(".dir")):
             folder.mkdir(parents=True, exist_ok=True)
             wanted = {f"{seed}.png" for seed in seeds}
@@ -205,6 +218,7 @@ class Store:
         commit = provenance.get("commit") or "nogit"
         name = f"{stamp}_{commit}{'_dirty' if provenance.get('dirty') else ''}.json"
         path = self.runs_dir / name
+        self.prepare()
         with lock_for(path):
             atomic_write_json(path, {"schema": RUN_SCHEMA, "kind": "run", "provenance": provenance,
                                      "results": results})

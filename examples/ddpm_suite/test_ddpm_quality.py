@@ -10,7 +10,10 @@ Run:  pytest examples/ddpm_suite                (CPU)
 
 import torch
 
+from pytest_genquality import assert_fid_below, assert_no_regression, assert_recall_above
+
 SEEDS = range(16)
+QUALITY_SEEDS = range(64)  # FID is compared only at this N: keep it fixed (its bias grows like 1/N)
 STEPS = 4  # a real suite uses the sampler's production setting, e.g. 50 DDIM or 1000 DDPM steps
 
 
@@ -41,5 +44,22 @@ def test_contact_sheet_for_review(generate, ddpm_pipeline, tmp_path):
     sheet = batch.grid(cols=4)
     sheet.save(tmp_path / "ddpm_samples.png")  # attach it as a CI artifact in a real pipeline
     assert sheet.size == (4 * 34 + 2, 4 * 34 + 2)
-    # With the FID Inception in place (see the README), add the distribution gate here:
-    #   assert_fid_below(batch, gen_refs["celeba-64-val"], 12.0)
+
+
+def test_distribution_stays_close_to_the_data(generate, ddpm_pipeline, gen_refs, inception):
+    """The quality gate: an absolute FID bar, drift against the stored baseline, and a diversity check.
+
+    FID alone can improve while the model collapses onto a few modes; recall cannot.
+    (extractor=inception only because the examples may run on demo weights; with the official
+    weights in the torch hub cache the default extractor is the same object.)
+    """
+    batch = generate(ddpm_pipeline, seeds=QUALITY_SEEDS, num_inference_steps=STEPS)
+    reference = gen_refs["demo-real-32"]
+    assert_fid_below(batch, reference, 12_000.0, extractor=inception)  # a team sets its bar from its measured FID
+    assert_recall_above(batch, reference, 0.0, extractor=inception)
+
+
+def test_images_match_the_baseline_images(generate, ddpm_pipeline):
+    """Paired, per seed: a refactor of the sampler must not move the pixels (same batch_size as the baseline)."""
+    batch = generate(ddpm_pipeline, seeds=SEEDS, num_inference_steps=STEPS)
+    assert_no_regression(batch, "max_abs", max_value=1)

@@ -9,30 +9,12 @@ encoder, a real byte-level BPE tokenizer with a small vocabulary written at sess
 stands in for it, so the suite runs offline on a CPU in seconds.
 """
 
-import json
-
 import pytest
 import torch
 from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
-from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+from transformers import CLIPTextConfig, CLIPTextModel
 
-
-def byte_alphabet():
-    """CLIP's reversible byte→unicode table, so any prompt can be tokenized."""
-    printable = [*range(33, 127), *range(161, 173), *range(174, 256)]
-    extra = [256 + i for i in range(256 - len(printable))]
-    missing = [b for b in range(256) if b not in printable]
-    table = dict(zip(printable, printable)) | dict(zip(missing, extra))
-    return [chr(table[b]) for b in range(256)]
-
-
-def small_clip_tokenizer(directory):
-    merges = ["t h", "th e</w>", "r e", "o n", "i n", "a n"]
-    chars = byte_alphabet()
-    tokens = ["<|startoftext|>", "<|endoftext|>", *chars, *(c + "</w>" for c in chars), *(m.replace(" ", "") for m in merges)]
-    (directory / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(dict.fromkeys(tokens))}))
-    (directory / "merges.txt").write_text("#version: 0.2\n" + "\n".join(merges) + "\n")
-    return CLIPTokenizer.from_pretrained(str(directory), model_max_length=77)
+from demo_tokenizer import small_clip_tokenizer
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,8 @@ Run:  pytest examples/text_to_image_suite
 
 import torch
 
+from pytest_genquality import assert_clip_score_above, assert_kid_below, assert_no_regression
+
 PROMPTS = ["a red bicycle leaning on a wall", "a bowl of ramen, top view",
            "a lighthouse at dusk", "a cat asleep on a keyboard"]
 SEEDS = range(8)
@@ -42,6 +44,19 @@ def test_contact_sheet_for_review(generate, t2i_pipeline, tmp_path):
     sheet = batch.grid(cols=len(PROMPTS))  # one column per prompt
     sheet.save(tmp_path / "t2i_samples.png")
     assert sheet.size == (4 * 34 + 2, 2 * 34 + 2)
-    # With the FID Inception and CLIP in place (see the README), add the gates here:
-    #   assert_fid_below(batch, gen_refs["coco-val-2k"], 28.0)
-    #   assert_clip_score_above(batch, 30.0)
+
+
+def test_prompt_alignment_and_distribution(generate, t2i_pipeline, gen_refs, inception, clip):
+    """CLIP score (torchmetrics' 0-100 scale) against each image's own prompt, and KID to the data.
+
+    (embedder=/extractor= only because the examples may run on demo weights; a real suite uses
+    the plugin's clip and inception fixtures, which the assertions pick by default.)
+    """
+    batch = generate(t2i_pipeline, prompts=PROMPTS, seeds=range(32), **SETTINGS)
+    assert_clip_score_above(batch, 0.0, embedder=clip)
+    assert_kid_below(batch, gen_refs["demo-real-32"], 100_000.0, extractor=inception, subset_size=32)  # demo-weights scale
+
+
+def test_images_match_the_baseline_images(generate, t2i_pipeline):
+    batch = generate(t2i_pipeline, prompts=PROMPTS, seeds=SEEDS, **SETTINGS)
+    assert_no_regression(batch, "ssim", min_value=0.99)

@@ -175,8 +175,12 @@ def check_metric(spec: MetricSpec, value: float, *, threshold: float | None = No
                  n: int | None = None, extractor_id: str | None = None, lane: str | None = None,
                  qualifier: str | None = None, seeds: str = "", evidence: DriftEvidence | None = None,
                  ci: tuple[float, float] | None = None, context_lines: tuple[str, ...] = (),
-                 images=None, image_seeds: list[int] | None = None) -> MetricResult:
-    """Record ``value``, compare it with its threshold and baseline, and raise on failure."""
+                 images=None, image_seeds: list[int] | None = None, batch=None) -> MetricResult:
+    """Record ``value``, compare it with its threshold and baseline, and raise on failure.
+
+    ``batch``: the ImageBatch measured; when an HTML report is requested the recorder keeps
+    downscaled copies of its first images for the report's grid.
+    """
     parse_max_drift(max_drift)
     value = float(value)
     if not np.isfinite(value):
@@ -196,6 +200,8 @@ def check_metric(spec: MetricSpec, value: float, *, threshold: float | None = No
     if test_context is not None:
         _compare_with_baseline(spec, result, recorder, test_context, max_drift, evidence, failures)
         _record(spec, result, recorder, test_context, evidence, images, image_seeds)
+        if batch is not None:
+            recorder.keep_thumbnails(test_context, batch)
 
     if failures:
         result.verdict = "fail" if result.verdict != "no-baseline" else "no-baseline"

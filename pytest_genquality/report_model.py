@@ -124,13 +124,14 @@ def _pair_with_baseline(tile: ImageTile, folder: Path) -> None:
     tile.baseline, tile.heatmap, tile.mean_difference = png_base64(baseline), png_base64(heat), mean_difference
 
 
-def _baseline_tiles(folder: Path, size: int) -> list[ImageTile]:
-    """The stored baseline images of one test (no generated images: the dashboard case)."""
+def _baseline_tiles(folder: Path, size: int) -> tuple[list[ImageTile], int]:
+    """(tiles, how many are stored): one test's baseline images (the dashboard: nothing generated)."""
     if not folder.is_dir():
-        return []
-    paths = sorted(folder.glob("*.png"), key=_seed_sort_key)[:MAX_THUMBNAILS]
-    return [ImageTile(int(p.stem) if p.stem.lstrip("-").isdigit() else None, None,
-                      baseline=png_base64(file_thumbnail(p, size))) for p in paths]
+        return [], 0
+    paths = sorted(folder.glob("*.png"), key=_seed_sort_key)
+    tiles = [ImageTile(int(p.stem) if p.stem.lstrip("-").isdigit() else None, None,
+                       baseline=png_base64(file_thumbnail(p, size))) for p in paths[:MAX_THUMBNAILS]]
+    return tiles, len(paths)
 
 
 def _group_by_test(results: list[dict]) -> dict[str, list[dict]]:
@@ -194,9 +195,10 @@ def from_store(store, *, runs: int = 10, size: int = DEFAULT_SIZE) -> ReportMode
             newest[(result["test"], result["key"], result.get("lane", ""))] = {**result, "run": name, "commit": commit}
     results = list(newest.values())
     history = series(loaded)
-    tests = [TestReport(node_id, node_results, _baseline_tiles(store.images_dir(node_id), size), 0,
-                        _charts(node_id, node_results, history))
-             for node_id, node_results in _group_by_test(results).items()]
+    tests = []
+    for node_id, node_results in _group_by_test(results).items():
+        tiles, stored = _baseline_tiles(store.images_dir(node_id), size)
+        tests.append(TestReport(node_id, node_results, tiles, stored, _charts(node_id, node_results, history)))
     provenance = loaded[-1][1].get("provenance", {}) if loaded else {}
     title = f"genquality dashboard: last {len(loaded)} run{'s' if len(loaded) != 1 else ''}"
     return ReportModel(title, provenance, sorted_results(results), _ordered(tests),

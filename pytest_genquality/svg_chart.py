@@ -76,7 +76,7 @@ def line_chart(points: list[ChartPoint], *, title: str, threshold: float | None 
         parts.append(f'<text x="{MARGIN_LEFT - 4}" y="{y(tick) + 4:.1f}" text-anchor="end" '
                      f'class="chart-tick">{_fmt(tick)}</text>')
     if threshold_note:
-        parts.append(f'<text x="{WIDTH - MARGIN_RIGHT}" y="14" text-anchor="end" class="chart-tick" '
+        parts.append(f'<text x="{WIDTH - MARGIN_RIGHT - 3}" y="{MARGIN_TOP + 11}" text-anchor="end" class="chart-tick" '
                      f'fill="#c62828">{escape(threshold_note)}</text>')
     elif threshold is not None:
         parts.append(_horizontal(y(threshold), "#c62828", "5 3", f"threshold {_fmt(threshold)}"))

@@ -181,8 +181,11 @@ def _section(test: TestReport, anchor: str) -> str:
             f'<div class="charts">{charts}</div>{_grid(test)}</section>')
 
 
+MIN_DISPLAY = 80  # CSS px: smaller thumbnails are shown enlarged (pixelated) so tiles and captions stay legible
+
+
 def build_page(model: ReportModel, *, thumb: int = DEFAULT_SIZE) -> str:
-    """The whole HTML document. ``thumb``: displayed image width in CSS pixels."""
+    """The whole HTML document. ``thumb``: the thumbnails' size; images show at least MIN_DISPLAY wide."""
     anchors = {test.node_id: f"test-{index}" for index, test in enumerate(model.tests)}
     notes = "".join(f'<p class="note">{escape(note)}</p>' for note in model.notes)
     versions = ", ".join(f"{k} {v}" for k, v in (model.provenance.get("versions") or {}).items())
@@ -192,7 +195,7 @@ def build_page(model: ReportModel, *, thumb: int = DEFAULT_SIZE) -> str:
             + f'<footer class="meta">{escape(versions)}</footer>')
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-            f"<title>{escape(model.title)}</title><style>{_css(list(_verdict_counts(model)), thumb)}</style></head>"
+            f"<title>{escape(model.title)}</title><style>{_css(list(_verdict_counts(model)), max(thumb, MIN_DISPLAY))}</style></head>"
             f"<body>{body}</body></html>\n")
 
 

@@ -12,6 +12,7 @@ file exactly once.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -34,7 +35,7 @@ class TestContext:
     pending_arrays: dict = field(default_factory=dict)    # npz member -> array
     pending_images: tuple | None = None                   # (uint8 images, seeds)
     thumbnails: dict = field(default_factory=lambda: {"total": 0, "images": []})
-    thumbnailed: set = field(default_factory=set)         # id() of batches already kept
+    thumbnailed: weakref.WeakSet = field(default_factory=weakref.WeakSet)  # batches already kept (not id(): ids are reused)
 
 
 class Recorder:
@@ -62,11 +63,11 @@ class Recorder:
 
     def keep_thumbnails(self, context: TestContext, batch) -> None:
         """Keep small copies of a measured batch for the HTML report (once per batch object)."""
-        if not self.settings.keeps_thumbnails or id(batch) in context.thumbnailed:
+        if not self.settings.keeps_thumbnails or batch in context.thumbnailed:
             return
         from .thumbnails import MAX_THUMBNAILS, batch_thumbnails
 
-        context.thumbnailed.add(id(batch))
+        context.thumbnailed.add(batch)
         kept = context.thumbnails
         room = MAX_THUMBNAILS - len(kept["images"])
         kept["total"] += len(batch)

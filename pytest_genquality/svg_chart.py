@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from html import escape
 
 WIDTH, HEIGHT = 360, 150
-MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 52, 12, 22, 30
+MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 52, 28, 22, 30
 VERDICT_COLOURS = {"fail": "#c62828", "no-baseline": "#ef6c00", "improved": "#2e7d32",
                    "updated": "#1565c0", "pass": "#455a64"}
 
@@ -76,7 +76,7 @@ def line_chart(points: list[ChartPoint], *, title: str, threshold: float | None 
         parts.append(f'<text x="{MARGIN_LEFT - 4}" y="{y(tick) + 4:.1f}" text-anchor="end" '
                      f'class="chart-tick">{_fmt(tick)}</text>')
     if threshold_note:
-        parts.append(f'<text x="{WIDTH - MARGIN_RIGHT - 3}" y="{MARGIN_TOP + 11}" text-anchor="end" class="chart-tick" '
+        parts.append(f'<text x="{MARGIN_LEFT + 4}" y="{MARGIN_TOP + 11}" class="chart-tick" '
                      f'fill="#c62828">{escape(threshold_note)}</text>')
     elif threshold is not None:
         parts.append(_horizontal(y(threshold), "#c62828", "5 3", f"threshold {_fmt(threshold)}"))

@@ -2,7 +2,9 @@
 
 __version__ = "0.1.0"
 
-from .assertions import assert_fid_below, assert_metric
+from .assertions import (assert_clip_score_above, assert_cmmd_below, assert_coverage_above, assert_fid_below,
+                         assert_inception_score_above, assert_kid_below, assert_metric, assert_no_regression,
+                         assert_precision_above, assert_recall_above)
 from .batch import ImageBatch
 from .files import StoreFileError
 from .metrics.fid import ExtractorMismatchError
@@ -20,6 +22,14 @@ __all__ = [
     "WeightsHashMismatchError",
     "WeightsNotFoundError",
     "__version__",
+    "assert_clip_score_above",
+    "assert_cmmd_below",
+    "assert_coverage_above",
     "assert_fid_below",
+    "assert_inception_score_above",
+    "assert_kid_below",
     "assert_metric",
+    "assert_no_regression",
+    "assert_precision_above",
+    "assert_recall_above",
 ]

@@ -83,7 +83,7 @@ class Recorder:
         self.results.extend(result.as_dict() for result in context.results)
         if context.thumbnails["images"]:
             self.thumbnails[context.node_id] = context.thumbnails
-        if not (self.settings.update_refs and passed and context.pending_entries):
+        if not (self.settings.update_refs and passed and (context.pending_entries or context.pending_images)):
             return
         if context.pending_arrays:
             self.store.save_features(context.node_id, context.pending_arrays)

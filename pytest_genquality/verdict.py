@@ -175,9 +175,11 @@ def check_metric(spec: MetricSpec, value: float, *, threshold: float | None = No
                  n: int | None = None, extractor_id: str | None = None, lane: str | None = None,
                  qualifier: str | None = None, seeds: str = "", evidence: DriftEvidence | None = None,
                  ci: tuple[float, float] | None = None, context_lines: tuple[str, ...] = (),
-                 images=None, image_seeds: list[int] | None = None, batch=None) -> MetricResult:
+                 compare_baseline: bool = True, batch=None) -> MetricResult:
     """Record ``value``, compare it with its threshold and baseline, and raise on failure.
 
+    ``compare_baseline=False``: the check carries its own baseline (paired image checks), so
+    no stored value is required or written.
     ``batch``: the ImageBatch measured; when an HTML report is requested the recorder keeps
     downscaled copies of its first images for the report's grid.
     """
@@ -198,8 +200,9 @@ def check_metric(spec: MetricSpec, value: float, *, threshold: float | None = No
         failures.append(f"{spec.label} {value:.4g} is {relation} the threshold {threshold:.4g}")
 
     if test_context is not None:
-        _compare_with_baseline(spec, result, recorder, test_context, max_drift, evidence, failures)
-        _record(spec, result, recorder, test_context, evidence, images, image_seeds)
+        if compare_baseline:
+            _compare_with_baseline(spec, result, recorder, test_context, max_drift, evidence, failures)
+        _record(spec, result, recorder, test_context, evidence if compare_baseline else None, compare_baseline)
         if batch is not None:
             recorder.keep_thumbnails(test_context, batch)
 
@@ -246,11 +249,11 @@ def _compare_with_baseline(spec, result, recorder, test_context, max_drift, evid
         failures.append(f"{spec.label} drifted from its baseline: {reason}")
 
 
-def _record(spec, result, recorder, test_context, evidence, images, image_seeds) -> None:
+def _record(spec, result, recorder, test_context, evidence, write_baseline: bool) -> None:
     test_context.results.append(result)
     if test_context.record_property is not None:
         test_context.record_property(f"genquality:{result.key}", result.value)
-    if not recorder.settings.update_refs:
+    if not (recorder.settings.update_refs and write_baseline):
         return
     entry = {"value": result.value, "n": result.n, "extractor_id": result.extractor_id, "lane": result.lane,
              "threshold": result.threshold, "ci": list(result.ci) if result.ci else None,
@@ -263,8 +266,6 @@ def _record(spec, result, recorder, test_context, evidence, images, image_seeds)
         rows = np.asarray(evidence.rows)
         stored = rows.astype(np.float16) if spec.family == "distribution" else rows.astype(np.float32)
         test_context.pending_arrays[array_name(result.key, result.lane)] = stored
-    if images is not None and image_seeds is not None:
-        test_context.pending_images = (images, list(image_seeds))
 
 
 def _fmt(value) -> str:

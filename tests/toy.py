@@ -17,6 +17,7 @@ class ToyExtractor:
     def __init__(self, dim: int = 32, seed: int = 0):
         generator = torch.Generator().manual_seed(seed)
         self.projection = torch.randn(48, dim, generator=generator, dtype=torch.float64) / 48 ** 0.5
+        self.classifier = torch.randn(dim, 10, generator=generator, dtype=torch.float64)
         self.id = f"toy:proj{dim}-seed{seed}"
 
     def __call__(self, images):
@@ -24,7 +25,7 @@ class ToyExtractor:
             images = images.images
         pooled = F.adaptive_avg_pool2d(images.to(torch.float64) / 255.0, 4).flatten(1)
         features = torch.tanh(pooled @ self.projection * 4.0)
-        return {"pool": features.to(torch.float32)}
+        return {"pool": features.to(torch.float32), "logits_unbiased": (features @ self.classifier * 3).to(torch.float32)}
 
 
 def toy_images(seeds, *, shift: float = 0.0, size: int = 16) -> ImageBatch:

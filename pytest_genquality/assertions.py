@@ -121,7 +121,7 @@ def assert_fid_below(batch, ref, threshold: float, *, extractor=None, max_drift=
     )
     return check_metric(SPECS["fid"], value, threshold=threshold, max_drift=max_drift, n=len(batch),
                         extractor_id=extractor_id, lane=lane, qualifier=reference.name or None,
-                        seeds=batch.seed_range(), evidence=evidence, context_lines=context)
+                        seeds=batch.seed_range(), evidence=evidence, context_lines=context, batch=batch)
 
 
 def assert_metric(name: str, value: float, *, higher_is_better: bool, threshold: float | None = None,

@@ -1,4 +1,4 @@
-"""The `genquality` command: build-ref, history, diff."""
+"""The `genquality` command: build-ref, history, diff, report."""
 
 from __future__ import annotations
 
@@ -93,6 +93,45 @@ def cmd_diff(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    """The HTML (or Markdown) report of the last N stored runs, without running any test."""
+    from . import report_model
+    from .report_html import write_page
+    from .report_markdown import write_markdown
+
+    store, files = _runs(args)
+    if not files:
+        print(f"genquality report: no run files in {store.runs_dir}; run pytest first", file=sys.stderr)
+        return 1
+    output = Path(args.output)
+    if output.suffix.lower() not in (".html", ".htm", ".md"):
+        print(f"genquality report: -o must end in .html or .md, got {output}", file=sys.stderr)
+        return 2
+    model = report_model.from_store(store, runs=args.runs, size=args.thumb)
+    if output.suffix.lower() == ".md":
+        write_markdown(output, model.results, model.provenance)
+    else:
+        write_page(output, model, thumb=args.thumb)
+    for note in model.notes:
+        print(f"warning: {note}", file=sys.stderr)
+    print(f"wrote {output}: {len(model.tests)} tests, {len(model.results)} metrics from the last {len(model.runs)} runs")
+    return 0
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
+def _thumb_size(text: str) -> int:
+    try:
+        return settings_module.parse_thumb_size(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def _max_drift(text: str):
     try:
         return float(text)
@@ -126,6 +165,14 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--max-drift", type=_max_drift, default="5%", help="absolute number or percentage (default 5%%)")
     settings_module.add_options(compare.add_argument, for_cli=True)
     compare.set_defaults(handler=cmd_diff)
+
+    report = sub.add_parser("report", help="HTML dashboard of the last N stored runs: results, history, baseline images")
+    report.add_argument("-o", "--output", default="genquality-report.html", help="output file, .html or .md")
+    report.add_argument("--runs", type=_positive_int, default=10, help="how many of the newest runs to show (default 10)")
+    report.add_argument("--gen-report-thumb", dest="thumb", type=_thumb_size, default=96,
+                        help="longest side in px of the embedded images (default 96)")
+    settings_module.add_options(report.add_argument, for_cli=True)
+    report.set_defaults(handler=cmd_report)
     return parser
 
 

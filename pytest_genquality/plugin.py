@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from . import report as report_module
+from . import report_markdown
 from . import session as session_module
 from . import settings as settings_module
 from .device import DeviceUnavailableError, lane as lane_of, resolve_device, xdist_worker_index
@@ -43,8 +44,8 @@ def _option_values(config: pytest.Config) -> dict:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "gpu: needs a CUDA device; skipped with a reason when none is present")
-    run_settings = settings_module.resolve(_option_values(config), root=Path(config.rootpath))
     try:
+        run_settings = settings_module.resolve(_option_values(config), root=Path(config.rootpath))
         device = resolve_device(run_settings.device, worker_index=xdist_worker_index())
     except (DeviceUnavailableError, ValueError) as error:
         raise pytest.UsageError(str(error)) from None
@@ -117,11 +118,15 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if hasattr(config, "workerinput"):
         config.workeroutput[WORKER_OUTPUT_KEY] = json.dumps(recorder.worker_payload())
         return
-    recorder.finish_session()
+    run_file = recorder.finish_session()
     if recorder.store_errors and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    provenance = {**recorder.provenance, "lane": recorder.lane}
     if recorder.settings.report_path is not None and recorder.results:
-        report_module.write_report(recorder.settings.report_path, recorder.results, recorder.provenance)
+        report_module.write_report(recorder.settings.report_path, recorder.results, provenance,
+                                   thumbnails=recorder.thumbnails, store=recorder.store, current_run=run_file,
+                                   thumb=recorder.settings.report_thumb)
+    report_markdown.append_step_summary(recorder.results, provenance)
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -71,12 +71,28 @@ def summary_lines(results: list[dict], *, stale: list[str] = (), quiet: bool = F
     return lines
 
 
-def write_report(path: Path, results: list[dict], provenance: dict) -> Path:
-    """--gen-report: .json (the same as the run file's results)."""
+def write_report(path: Path, results: list[dict], provenance: dict, *, thumbnails: dict | None = None,
+                 store=None, current_run: Path | None = None, thumb: int = 96) -> Path:
+    """--gen-report: .json (the same as the run file's results), .md (summary) or .html (page).
+
+    The HTML page also uses ``thumbnails`` (node id -> kept images), the ``store`` (baseline
+    images, history) and ``current_run`` (this session's run file, not to count twice).
+    """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".json":
         atomic_write_json(path, {"schema": REPORT_SCHEMA, "kind": "report", "provenance": provenance,
                                  "results": sorted_results(results)})
         return path
-    raise ValueError(f"--gen-report: expected a path ending in .json, got {path}")
+    if suffix == ".md":
+        from .report_markdown import write_markdown
+
+        return write_markdown(path, results, provenance)
+    if suffix in (".html", ".htm"):
+        from . import report_model
+        from .report_html import write_page
+
+        model = report_model.from_session(results, provenance, thumbnails=thumbnails, store=store,
+                                          current_run=current_run)
+        return write_page(path, model, thumb=thumb)
+    raise ValueError(f"--gen-report: expected a path ending in .html, .json or .md, got {path}")

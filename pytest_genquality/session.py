@@ -12,6 +12,7 @@ file exactly once.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -33,6 +34,8 @@ class TestContext:
     pending_entries: dict = field(default_factory=dict)   # key -> lane -> entry
     pending_arrays: dict = field(default_factory=dict)    # npz member -> array
     pending_images: tuple | None = None                   # (uint8 images, seeds)
+    thumbnails: dict = field(default_factory=lambda: {"total": 0, "images": []})
+    thumbnailed: weakref.WeakSet = field(default_factory=weakref.WeakSet)  # batches already kept (not id(): ids are reused)
 
 
 class Recorder:
@@ -51,11 +54,26 @@ class Recorder:
         self.broken_files: set[str] = set()
         self.stale: list[str] = []
         self.store_errors: list[str] = []
+        self.thumbnails: dict[str, dict] = {}            # node id -> {"total", "images"} (HTML report only)
 
     # ---- per test ------------------------------------------------------------------------
     def start_test(self, node_id: str, test_file: str, record_property=None) -> TestContext:
         self.current = TestContext(node_id, test_file, record_property)
         return self.current
+
+    def keep_thumbnails(self, context: TestContext, batch) -> None:
+        """Keep small copies of a measured batch for the HTML report (once per batch object)."""
+        if not self.settings.keeps_thumbnails or batch in context.thumbnailed:
+            return
+        from .thumbnails import MAX_THUMBNAILS, batch_thumbnails
+
+        context.thumbnailed.add(batch)
+        kept = context.thumbnails
+        room = MAX_THUMBNAILS - len(kept["images"])
+        kept["total"] += len(batch)
+        if room > 0:
+            kept["images"].extend(batch_thumbnails(batch.images, batch.seeds, batch.prompts,
+                                                   size=self.settings.report_thumb, limit=room))
 
     def finish_test(self, passed: bool) -> None:
         """Commit the test's baseline updates (only under --update-refs, only if it passed)."""
@@ -63,6 +81,8 @@ class Recorder:
         if context is None:
             return
         self.results.extend(result.as_dict() for result in context.results)
+        if context.thumbnails["images"]:
+            self.thumbnails[context.node_id] = context.thumbnails
         if not (self.settings.update_refs and passed and (context.pending_entries or context.pending_images)):
             return
         if context.pending_arrays:
@@ -78,7 +98,7 @@ class Recorder:
     def worker_payload(self) -> dict:
         return {"results": self.results, "baseline_updates": self.baseline_updates,
                 "collected": sorted(self.collected), "collected_files": sorted(self.collected_files),
-                "broken_files": sorted(self.broken_files)}
+                "broken_files": sorted(self.broken_files), "thumbnails": self.thumbnails}
 
     def merge_worker_payload(self, payload: dict) -> None:
         self.results.extend(payload.get("results", []))
@@ -90,6 +110,7 @@ class Recorder:
         self.collected.update(payload.get("collected", []))
         self.collected_files.update(payload.get("collected_files", []))
         self.broken_files.update(payload.get("broken_files", []))
+        self.thumbnails.update(payload.get("thumbnails", {}))
 
     # ---- end of session ------------------------------------------------------------------
     def find_stale(self) -> list[str]:

@@ -28,6 +28,12 @@ class RunSettings:
     prune_refs: bool = False
     cache: bool = False
     report_path: Path | None = None
+    report_thumb: int = 96   # px, longest side of the images kept for the HTML report
+
+    @property
+    def keeps_thumbnails(self) -> bool:
+        """Only an HTML report shows images: otherwise none are kept (memory)."""
+        return self.report_path is not None and self.report_path.suffix.lower() in (".html", ".htm")
 
     def with_changes(self, **changes) -> "RunSettings":
         return replace(self, **changes)
@@ -78,6 +84,7 @@ OPTIONS = (
     OptionSpec("--prune-refs", "prune_refs", "with --update-refs: delete baselines of tests that no longer exist", is_flag=True, cli=False),
     OptionSpec("--gen-cache", "gen_cache", "cache generated images in the store, keyed by model fingerprint, seeds and kwargs", is_flag=True, env="GENQUALITY_CACHE", cli=False),
     OptionSpec("--gen-report", "gen_report", "write a report of all quality results: .html, .json or .md", cli=False),
+    OptionSpec("--gen-report-thumb", "gen_report_thumb", "longest side in px of the images the HTML report embeds (default 96)", cli=False),
 )
 
 
@@ -110,6 +117,7 @@ def resolve(values: dict, *, root: Path) -> RunSettings:
     weights_dir = pick("gen_weights_dir")
     report = pick("gen_report")
     offline = bool(pick("gen_offline")) or env_flag("HF_HUB_OFFLINE")
+    thumb = pick("gen_report_thumb")
     return RunSettings(
         device=str(pick("gen_device") or "auto"),
         store_dir=(root / store) if store else root / ".genquality",
@@ -119,4 +127,16 @@ def resolve(values: dict, *, root: Path) -> RunSettings:
         prune_refs=bool(pick("prune_refs")),
         cache=bool(pick("gen_cache")),
         report_path=Path(report) if report else None,
+        report_thumb=parse_thumb_size(thumb) if thumb is not None else 96,
     )
+
+
+def parse_thumb_size(value) -> int:
+    """--gen-report-thumb: a pixel count from 8 to 1024 (beyond that the report file gets huge)."""
+    try:
+        size = int(value)
+    except (TypeError, ValueError):
+        size = None
+    if size is None or not 8 <= size <= 1024:
+        raise ValueError(f"--gen-report-thumb: expected a size in pixels from 8 to 1024, got {value!r}")
+    return size

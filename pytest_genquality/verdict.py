@@ -175,11 +175,13 @@ def check_metric(spec: MetricSpec, value: float, *, threshold: float | None = No
                  n: int | None = None, extractor_id: str | None = None, lane: str | None = None,
                  qualifier: str | None = None, seeds: str = "", evidence: DriftEvidence | None = None,
                  ci: tuple[float, float] | None = None, context_lines: tuple[str, ...] = (),
-                 compare_baseline: bool = True) -> MetricResult:
+                 compare_baseline: bool = True, batch=None) -> MetricResult:
     """Record ``value``, compare it with its threshold and baseline, and raise on failure.
 
     ``compare_baseline=False``: the check carries its own baseline (paired image checks), so
     no stored value is required or written.
+    ``batch``: the ImageBatch measured; when an HTML report is requested the recorder keeps
+    downscaled copies of its first images for the report's grid.
     """
     parse_max_drift(max_drift)
     value = float(value)
@@ -201,6 +203,8 @@ def check_metric(spec: MetricSpec, value: float, *, threshold: float | None = No
         if compare_baseline:
             _compare_with_baseline(spec, result, recorder, test_context, max_drift, evidence, failures)
         _record(spec, result, recorder, test_context, evidence if compare_baseline else None, compare_baseline)
+        if batch is not None:
+            recorder.keep_thumbnails(test_context, batch)
 
     if failures:
         result.verdict = "fail" if result.verdict != "no-baseline" else "no-baseline"

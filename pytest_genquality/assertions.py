@@ -191,7 +191,7 @@ def _distribution_check(name: str, batch: ImageBatch, reference: ReferenceStats,
     return check_metric(SPECS[name], value, threshold=threshold, max_drift=max_drift, n=len(batch),
                         extractor_id=extractor_id, lane=_lane_of(batch), qualifier=reference.name or None,
                         seeds=batch.seed_range(), evidence=DriftEvidence(rows, make_statistic=make_statistic),
-                        context_lines=_reference_context(reference, batch) + tuple(extra_context))
+                        context_lines=_reference_context(reference, batch) + tuple(extra_context), batch=batch)
 
 
 def assert_kid_below(batch, ref, threshold: float, *, extractor=None, max_drift="auto",
@@ -267,7 +267,8 @@ def assert_inception_score_above(batch, threshold: float, *, extractor=None, max
         SPECS["inception_score"], mean, threshold=threshold, max_drift=max_drift, n=len(batch),
         extractor_id=extractor.id, lane=_lane_of(batch), seeds=batch.seed_range(),
         evidence=DriftEvidence(logits, make_statistic=lambda pooled: lambda idx: inception_score(pooled[idx], splits=splits)[0]),
-        context_lines=(_generated_line(batch, _lane_of(batch)), f"  IS std over {splits} splits: {std:.4g}"))
+        context_lines=(_generated_line(batch, _lane_of(batch)), f"  IS std over {splits} splits: {std:.4g}"),
+        batch=batch)
 
 
 # ---- CLIP-based ------------------------------------------------------------------------------
@@ -298,7 +299,7 @@ def assert_clip_score_above(batch, threshold: float, prompts=None, *, embedder=N
         SPECS["clip_score"], clip_score(image_rows, text_rows), threshold=threshold, max_drift=max_drift,
         n=len(batch), extractor_id=embedder.id, lane=_lane_of(batch), seeds=batch.seed_range(),
         evidence=DriftEvidence(per_pair, paired=True), ci=ci,
-        context_lines=(_generated_line(batch, _lane_of(batch)), f"  embedder   {embedder.id}"))
+        context_lines=(_generated_line(batch, _lane_of(batch)), f"  embedder   {embedder.id}"), batch=batch)
 
 
 def _clip_reference_rows(ref, embedder) -> tuple[np.ndarray, str]:
@@ -337,7 +338,7 @@ def assert_cmmd_below(batch, ref, threshold: float, *, embedder=None, max_drift=
         SPECS["cmmd"], value, threshold=threshold, max_drift=max_drift, n=len(batch), extractor_id=embedder.id,
         lane=_lane_of(batch), seeds=batch.seed_range(),
         evidence=DriftEvidence(rows, make_statistic=lambda pooled: KernelMMDSubsets(real, pooled, kernel="rbf", sigma=sigma).distance),
-        context_lines=(f"  reference  {described}", _generated_line(batch, _lane_of(batch))))
+        context_lines=(f"  reference  {described}", _generated_line(batch, _lane_of(batch))), batch=batch)
 
 
 # ---- paired, same-seed comparison with stored baseline images --------------------------------
@@ -416,4 +417,4 @@ def assert_no_regression(batch, metric: str, *, max_value: float | None = None, 
                f"  mean       {values.mean():.4g}")
     return check_metric(spec, worst, threshold=bound, max_drift=None, n=len(batch),
                         extractor_id=f"paired:{metric}", lane=_lane_of(batch), qualifier="paired",
-                        seeds=batch.seed_range(), context_lines=context, compare_baseline=False)
+                        seeds=batch.seed_range(), context_lines=context, compare_baseline=False, batch=batch)

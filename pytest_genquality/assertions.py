@@ -92,17 +92,9 @@ def assert_fid_below(batch, ref, threshold: float, *, extractor=None, max_drift=
     with its baseline only at equal N: it is biased upward at small N (bias ~ 1/N), and a loss
     of diversity can *lower* it — pair it with ``assert_recall_above``.
     """
-    batch = _as_batch(batch)
-    reference = _reference(ref)
+    batch, reference = _as_batch(batch), _reference(ref)
     _check_threshold("threshold", threshold)
-    extractor = extractor or default_inception()
-    extractor_id = getattr(extractor, "id", None)
-    if extractor_id != reference.extractor_id:
-        raise ExtractorMismatchError(
-            f"ref: reference statistics {reference.name or ''} were built with extractor {reference.extractor_id}, "
-            f"but the batch is measured with {extractor_id}; FID between them is meaningless. Rebuild the reference "
-            "with the same weights and resize mode (`genquality build-ref DIR --name NAME`)."
-        )
+    extractor = _checked_extractor(reference, extractor, default_inception)
     rows = batch_features(batch, extractor, "pool")
     if len(rows) < 2:
         raise ValueError(f"batch: FID needs at least 2 images, got {len(rows)}")
@@ -111,17 +103,12 @@ def assert_fid_below(batch, ref, threshold: float, *, extractor=None, max_drift=
     else:
         value = frechet_distance(reference.mu, reference.sigma, rows.mean(axis=0), np.cov(rows, rowvar=False),
                                  sqrt_sigma1=reference.matrix_sqrt())
-    evidence = DriftEvidence(rows, make_statistic=lambda pooled: FrechetSubsets(reference.mu, reference.sigma, pooled).distance)
-    lane = _lane_of(batch)
-    context = (
-        f"  reference  {reference.name or 'in-memory'}  (n={reference.n}, extractor {reference.extractor_id})",
-        _generated_line(batch, lane),
-        f"  note       FID at n={len(batch)} is biased upward (~1/N) and a loss of diversity can lower it; "
-        "pair it with assert_recall_above",
-    )
-    return check_metric(SPECS["fid"], value, threshold=threshold, max_drift=max_drift, n=len(batch),
-                        extractor_id=extractor_id, lane=lane, qualifier=reference.name or None,
-                        seeds=batch.seed_range(), evidence=evidence, context_lines=context, batch=batch)
+    note = (f"  note       FID at n={len(batch)} is biased upward (~1/N) and a loss of diversity can lower it; "
+            "pair it with assert_recall_above")
+    return _distribution_check(
+        "fid", batch, reference, value, rows,
+        lambda pooled: FrechetSubsets(reference.mu, reference.sigma, pooled).distance,
+        threshold=threshold, max_drift=max_drift, extractor_id=extractor.id, extra_context=(note,))
 
 
 def assert_metric(name: str, value: float, *, higher_is_better: bool, threshold: float | None = None,

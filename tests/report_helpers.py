@@ -7,23 +7,10 @@ from pathlib import Path
 
 from PIL import Image
 
-TESTS_DIR = Path(__file__).parent
+from toy import project_conftest
 
-CONFTEST = f"""
-import os, sys
-import pytest
-sys.path.insert(0, {str(TESTS_DIR)!r})
-from toy import ToyExtractor, toy_images
-from pytest_genquality import ReferenceStats
 
-@pytest.fixture(scope="session")
-def extractor():
-    return ToyExtractor()
-
-@pytest.fixture(scope="session")
-def ref(extractor):
-    return ReferenceStats.from_images(toy_images(range(10000, 10400)), extractor, name="real")
-"""
+CONFTEST = project_conftest()
 
 # test_a worsens with TOY_SHIFT; a percentage max_drift keeps the sessions fast (no permutation test).
 TESTS = """

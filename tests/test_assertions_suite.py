@@ -5,23 +5,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from toy import project_conftest
+
 TESTS_DIR = Path(__file__).parent
 
-CONFTEST = f"""
-import os, sys
-import pytest
-sys.path.insert(0, {str(TESTS_DIR)!r})
-from toy import ToyExtractor, toy_images
-from pytest_genquality import ReferenceStats
-
-@pytest.fixture(scope="session")
-def extractor():
-    return ToyExtractor()
-
-@pytest.fixture(scope="session")
-def ref(extractor):
-    return ReferenceStats.from_images(toy_images(range(10000, 10300)), extractor, name="real")
-
+CONFTEST = project_conftest("range(10000, 10300)", extra="""
 @pytest.fixture(scope="session")
 def embedder(tmp_path_factory):
     from clip_helpers import build_tiny_clip
@@ -37,7 +25,7 @@ def batch(shift):
     batch = toy_images(range(48), shift=shift, size=32)
     batch.prompts = ["a red square", "a blue circle", "a green field"] * 16
     return batch
-"""
+""")
 
 
 @pytest.fixture

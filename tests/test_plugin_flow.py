@@ -1,31 +1,16 @@
 """The regression-testing workflow end to end, as a user's project runs it (pytester)."""
 
 import json
-from pathlib import Path
 
 import pytest
 
-TESTS_DIR = Path(__file__).parent
+from toy import project_conftest
 
-CONFTEST = f"""
-import os, sys
-import pytest
-sys.path.insert(0, {str(TESTS_DIR)!r})
-from toy import ToyExtractor, toy_images
-from pytest_genquality import ReferenceStats
-
-@pytest.fixture(scope="session")
-def extractor():
-    return ToyExtractor()
-
-@pytest.fixture(scope="session")
-def ref(extractor):
-    return ReferenceStats.from_images(toy_images(range(10000, 10400)), extractor, name="real")
-
+CONFTEST = project_conftest(extra="""
 @pytest.fixture
 def shift():
     return float(os.environ.get("TOY_SHIFT", "0.2"))
-"""
+""")
 
 TESTS = """
 from toy import toy_images

@@ -37,3 +37,24 @@ def toy_images(seeds, *, shift: float = 0.0, size: int = 16) -> ImageBatch:
         field = F.interpolate(coarse[None], size=(size, size), mode="bilinear", align_corners=False)[0]
         images.append(((field * (1 - abs(shift)) + max(shift, 0)) * 255).round().clamp(0, 255).to(torch.uint8))
     return ImageBatch(torch.stack(images), seeds=list(seeds))
+
+
+def project_conftest(reference_seeds: str = "range(10000, 10400)", extra: str = "") -> str:
+    """conftest.py text for a pytester project using the toy extractor and a toy reference named 'real'."""
+    from pathlib import Path
+
+    return f"""
+import os, sys
+import pytest
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+from toy import ToyExtractor, toy_images
+from pytest_genquality import ReferenceStats
+
+@pytest.fixture(scope="session")
+def extractor():
+    return ToyExtractor()
+
+@pytest.fixture(scope="session")
+def ref(extractor):
+    return ReferenceStats.from_images(toy_images({reference_seeds}), extractor, name="real")
+""" + extra

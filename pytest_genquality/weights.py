@@ -81,17 +81,35 @@ def file_sha256(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
+def state_dict_sha256(path: str | os.PathLike) -> str:
+    """sha256 of a checkpoint's tensors (names, dtypes, shapes, values), not of its file bytes.
+
+    ``torch.save`` writes a fresh serialization id into every file, so two saves of identical
+    weights differ byte-wise; their content hash does not.
+    """
+    import torch
+
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    digest = hashlib.sha256()
+    for name in sorted(state):
+        tensor = state[name].detach().reshape(-1).contiguous()  # 1-D: 0-d tensors cannot be viewed as bytes
+        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+    return digest.hexdigest()
+
+
 def weights_label(path: str | os.PathLike) -> str:
     """Short label of a weights file for extractor ids.
 
     Files whose name says ``random-seed-N`` (built by tests and demos) are labelled so, so that
-    their numbers can never be mistaken for numbers made with official weights.
+    their numbers can never be mistaken for numbers made with official weights; they are
+    fingerprinted by content, so rebuilding the same seed gives the same id. Other files are
+    labelled by the sha256 of their bytes, the hash their official names carry.
     """
-    sha12 = file_sha256(path)[:12]
     random_match = _RANDOM_LABEL.search(os.path.basename(os.fspath(path)))
     if random_match:
-        return f"random-seed-{random_match.group(1)}-{sha12}"
-    return sha12
+        return f"random-seed-{random_match.group(1)}-{state_dict_sha256(path)[:12]}"
+    return file_sha256(path)[:12]
 
 
 def verify_file(path: Path, expected_prefix: str | None) -> None:

@@ -9,7 +9,6 @@ from PIL import Image
 
 from toy import project_conftest
 
-
 CONFTEST = project_conftest()
 
 # test_a worsens with TOY_SHIFT; a percentage max_drift keeps the sessions fast (no permutation test).

@@ -16,6 +16,7 @@ channels-last layout, which oneDNN's convolutions are fastest with.
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -24,6 +25,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..files import atomic_write_bytes
 from ..weights import resolve_weights, weights_label
 from .resize import RESIZE_MODES, check_uint8_images, get_resize, resize_pytorch_fid
 
@@ -331,7 +333,13 @@ def random_fid_inception(seed: int = 0, *, calibration_images: int = 8) -> FIDIn
     network.fc.bias.copy_(0.1 * torch.randn(NUM_CLASSES, generator=generator))
 
     network.train()
-    network(resize_pytorch_fid(_calibration_images(calibration_images, generator)))
+    calibration = resize_pytorch_fid(_calibration_images(calibration_images, generator))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # one thread, one summation order: the same running statistics on every run
+    try:
+        network(calibration)
+    finally:
+        torch.set_num_threads(threads)
     for module in network.modules():
         if isinstance(module, ConvBN):
             module.bn.momentum = 0.1  # torch's default, so the saved module state is ordinary
@@ -345,9 +353,10 @@ def build_random_inception_weights(path_or_dir: str | os.PathLike, seed: int = 0
     ``path_or_dir``: a directory (the file is ``pt_inception-random-seed-{seed}.pth`` in it) or a
     ``.pth`` path whose name contains ``random-seed-{seed}``, so that every extractor id made
     from it says so and its numbers are never mixed with official ones. The file is (re)written
-    atomically. The drawn parameters are bit-identical for a seed; the batch-norm running
-    statistics are measured with float32 convolutions and may differ in their last bits between
-    machines or thread counts (ids carry the file's sha256 prefix, so such files stay apart).
+    atomically. Its tensors are reproducible on one torch build and CPU type, whatever the thread
+    count (the committed example baselines rely on it): the drawn parameters are bit-identical
+    for a seed and the batch-norm statistics are measured single-threaded. On other hardware the
+    statistics could differ in their last bits; ids carry a content hash, so such files stay apart.
     """
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed: expected a non-negative int, got {seed!r}")
@@ -362,9 +371,11 @@ def build_random_inception_weights(path_or_dir: str | os.PathLike, seed: int = 0
         )
     target.parent.mkdir(parents=True, exist_ok=True)
     state_dict = random_fid_inception(seed).state_dict()
-    partial = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    torch.save(state_dict, partial)
-    os.replace(partial, target)
+    # Serialise to memory first: torch.save names the zip records after the file, so saving
+    # to a per-process temp name would make every file's bytes (and sha256) different.
+    buffer = io.BytesIO()
+    torch.save(state_dict, buffer)
+    atomic_write_bytes(target, buffer.getvalue())
     return target
 
 

@@ -35,17 +35,24 @@ def _settings(args) -> settings_module.RunSettings:
 
 
 def cmd_build_ref(args) -> int:
+    run_settings = _settings(args)
+    folder = Path(args.image_dir)
+    if not folder.is_dir():
+        print(f"genquality build-ref: {folder} is not a directory", file=sys.stderr)
+        return 2
+    previous = settings_module.configure(run_settings)  # weights search reads them; restored below
+    try:
+        return _build_ref(args, run_settings, folder)
+    finally:
+        settings_module.configure(previous)
+
+
+def _build_ref(args, run_settings, folder: Path) -> int:
     from .device import resolve_device
     from .features.inception import InceptionFID
     from .reference import IMAGE_SUFFIXES, ReferenceStats
     from .store import Store
 
-    run_settings = _settings(args)
-    settings_module.configure(run_settings)
-    folder = Path(args.image_dir)
-    if not folder.is_dir():
-        print(f"genquality build-ref: {folder} is not a directory", file=sys.stderr)
-        return 2
     total = sum(1 for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
     extractor = InceptionFID(args.weights, device=resolve_device(run_settings.device), resize=args.resize)
     progress = _progress(total, f"build-ref {args.name}")
@@ -82,7 +89,11 @@ def cmd_diff(args) -> int:
     from .history import diff, diff_lines, find_run
 
     store, files = _runs(args)
-    old_path, new_path = find_run(files, args.rev_a), find_run(files, args.rev_b)
+    try:
+        old_path, new_path = find_run(files, args.rev_a), find_run(files, args.rev_b)
+    except SystemExit as error:  # exit status 1 means "worse": a revision that is not there is a usage error
+        print(f"genquality diff: {error}", file=sys.stderr)
+        return 2
     changes = diff(store.load_run(old_path), store.load_run(new_path), max_drift=args.max_drift)
     print(f"{old_path.stem} -> {new_path.stem}")
     print("\n".join(diff_lines(changes)))
@@ -133,10 +144,21 @@ def _thumb_size(text: str) -> int:
 
 
 def _max_drift(text: str):
+    """--max-drift: an absolute number or a percentage; checked here so a typo is a usage error."""
+    from .verdict import parse_max_drift
+
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
-        return text
+        value = text
+    if value == "auto":
+        raise argparse.ArgumentTypeError("'auto' needs stored features; `genquality diff` takes a number or a "
+                                         "percentage like 5%")
+    try:
+        parse_max_drift(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:

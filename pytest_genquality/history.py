@@ -127,15 +127,19 @@ def diff_lines(changes: list[Change]) -> list[str]:
 
 
 def find_run(run_files: list[Path], revision: str) -> Path:
-    """A run by file name, by commit prefix (newest match), or by index (-1 = newest)."""
+    """A run by index (-1 = newest), by file name, or by commit prefix (newest match).
+
+    An integer within the range of stored runs is an index; any other string of digits is a
+    commit prefix (a 7-digit short hash is all decimal digits about one time in 27).
+    """
     if not run_files:
         raise SystemExit("no run files in the store yet: run pytest first")
     try:
-        return run_files[int(revision)]
+        index = int(revision)
     except ValueError:
-        pass
-    except IndexError:
-        raise SystemExit(f"run index {revision} out of range: {len(run_files)} runs are stored") from None
+        index = None
+    if index is not None and -len(run_files) <= index < len(run_files):
+        return run_files[index]
     for path in reversed(run_files):
         if path.name == revision or path.stem == revision:
             return path
@@ -143,4 +147,6 @@ def find_run(run_files: list[Path], revision: str) -> Path:
         commit = path.stem.split("_")[1] if "_" in path.stem else ""
         if commit and (commit.startswith(revision) or revision.startswith(commit)):
             return path
+    if index is not None:  # all digits and no commit starts so: an index out of range
+        raise SystemExit(f"run index {revision} out of range: {len(run_files)} runs are stored")
     raise SystemExit(f"no run matches {revision!r}; runs: {', '.join(p.stem for p in run_files[-5:])} ...")

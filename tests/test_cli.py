@@ -1,0 +1,167 @@
+"""The genquality command: history, diff (exit codes), build-ref with real random Inception weights."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pytest_genquality import settings
+from pytest_genquality.cli import main
+from pytest_genquality.store import Store
+
+LANE = "cpu/fp32"
+
+
+@pytest.fixture(autouse=True)
+def restore_settings(monkeypatch):
+    for name in ("GENQUALITY_STORE", "GENQUALITY_OFFLINE", "GENQUALITY_WEIGHTS_DIR", "GENQUALITY_DEVICE"):
+        monkeypatch.delenv(name, raising=False)
+    previous = settings.configure(None)
+    yield
+    settings.configure(previous)
+
+
+def result(test, value, *, metric="fid", higher_is_better=False):
+    return {"test": test, "metric": metric, "key": metric, "value": value, "n": 64, "lane": LANE,
+            "verdict": "pass", "higher_is_better": higher_is_better}
+
+
+def make_store(root, values_by_run):
+    store = Store(root)
+    for index, values in enumerate(values_by_run):
+        store.write_run([result(test, value) for test, value in values.items()],
+                        {"commit": f"c{index}abcdef"[:7], "dirty": False, "time": f"2025-02-0{index + 1}"})
+    return store
+
+
+def test_history_prints_every_run(tmp_path, capsys):
+    make_store(tmp_path / "s", [{"t::a": 20.0}, {"t::a": 22.5, "t::b": 1.0}])
+    assert main(["history", "--gen-store", str(tmp_path / "s")]) == 0
+    out = capsys.readouterr().out
+    assert f"t::a  fid  [{LANE}]" in out and f"t::b  fid  [{LANE}]" in out
+    assert "+2.5" in out and "c0abcde" in out and "c1abcde" in out
+
+
+def test_history_filters_and_plots(tmp_path, capsys):
+    make_store(tmp_path / "s", [{"t::a": 20.0, "t::b": 3.0}, {"t::a": 22.5, "t::b": 4.0}])
+    out_png = tmp_path / "plot.png"
+    assert main(["history", "--test", "*::a", "--plot", str(out_png), "--gen-store", str(tmp_path / "s")]) == 0
+    out = capsys.readouterr().out
+    assert "t::a" in out and "t::b" not in out and f"wrote {out_png}" in out
+    assert out_png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_history_on_an_empty_store(tmp_path, capsys):
+    assert main(["history", "--gen-store", str(tmp_path / "empty")]) == 0
+    assert "no recorded results match" in capsys.readouterr().out
+
+
+def test_history_store_from_the_environment(tmp_path, monkeypatch, capsys):
+    make_store(tmp_path / "envstore", [{"t::env": 1.0}])
+    monkeypatch.setenv("GENQUALITY_STORE", str(tmp_path / "envstore"))
+    assert main(["history"]) == 0
+    assert "t::env" in capsys.readouterr().out
+
+
+def test_diff_exits_1_on_a_worsening(tmp_path, capsys):
+    make_store(tmp_path / "s", [{"t::a": 20.0, "t::b": 5.0}, {"t::a": 25.0, "t::b": 5.0}])
+    assert main(["diff", "-2", "-1", "--gen-store", str(tmp_path / "s")]) == 1
+    captured = capsys.readouterr()
+    worse_row = next(line for line in captured.out.splitlines() if line.startswith("t::a"))
+    assert "+5" in worse_row and "WORSE" in worse_row
+    assert "WORSE" not in next(line for line in captured.out.splitlines() if line.startswith("t::b"))
+    assert "1 metric(s) worse beyond max_drift=5%" in captured.err
+
+
+@pytest.mark.parametrize("second, drift, code", [
+    (20.9, [], 0),                          # within the default 5%
+    (10.0, [], 0),                          # an improvement never fails
+    (25.0, ["--max-drift", "10"], 0),       # absolute tolerance
+    (25.0, ["--max-drift", "30%"], 0),      # percent tolerance
+    (25.0, ["--max-drift", "4.9"], 1),
+])
+def test_diff_exit_codes(tmp_path, capsys, second, drift, code):
+    make_store(tmp_path / "s", [{"t::a": 20.0}, {"t::a": second}])
+    assert main(["diff", "-2", "-1", *drift, "--gen-store", str(tmp_path / "s")]) == code
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].endswith("_c1abcde") and "_c0abcde -> " in out.splitlines()[0]
+
+
+def test_diff_by_commit(tmp_path, capsys):
+    make_store(tmp_path / "s", [{"t::a": 20.0}, {"t::a": 50.0}, {"t::a": 20.5}])
+    assert main(["diff", "c0ab", "c2ab", "--gen-store", str(tmp_path / "s")]) == 0
+    assert main(["diff", "c0ab", "c1ab", "--gen-store", str(tmp_path / "s")]) == 1
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["diff", "-2", "-1", "--max-drift", "auto"], "'auto' needs stored features"),
+    (["diff", "-2", "-1", "--max-drift", "lots"], "max_drift"),
+    (["diff", "-9", "-1"], "run index -9 out of range"),
+    (["diff", "nope", "-1"], "no run matches 'nope'"),
+])
+def test_diff_usage_errors_exit_2_with_a_message(tmp_path, capsys, argv, message):
+    make_store(tmp_path / "s", [{"t::a": 20.0}, {"t::a": 50.0}])
+    assert exit_code([*argv, "--gen-store", str(tmp_path / "s")]) == 2  # never 1: that means "worse"
+    assert message in capsys.readouterr().err
+
+
+def test_diff_on_an_empty_store(tmp_path, capsys):
+    assert exit_code(["diff", "-2", "-1", "--gen-store", str(tmp_path / "none")]) == 2
+    assert "no run files in the store yet" in capsys.readouterr().err
+
+
+def exit_code(argv) -> int:
+    """main's return value, or the status of the SystemExit it raised (argparse usage errors)."""
+    try:
+        return main(argv)
+    except SystemExit as exit:
+        return exit.code
+
+
+def test_build_ref_with_random_inception_weights(tmp_path, capsys):
+    from pytest_genquality.features import build_random_inception_weights
+
+    weights = build_random_inception_weights(tmp_path / "weights", seed=0)
+    images = tmp_path / "images"
+    images.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(6):
+        Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(images / f"{i}.png")
+    store_dir = tmp_path / "store"
+    code = main(["build-ref", str(images), "--name", "x", "--weights", str(weights), "--gen-store", str(store_dir),
+                 "--gen-device", "cpu", "--batch-size", "4"])
+    assert code == 0
+    npz, meta_path = store_dir / "refs" / "x.npz", store_dir / "refs" / "x.json"
+    assert npz.is_file() and meta_path.is_file()
+    meta = json.loads(meta_path.read_text())
+    assert meta["n"] == 6 and meta["dim"] == 2048 and "random-seed-0" in meta["extractor_id"]
+    assert meta["source"] == str(images)
+    stats = Store(store_dir).load_reference("x")
+    assert stats.n == 6 and stats.features.shape == (6, 2048) and np.isfinite(stats.sigma).all()
+    assert "wrote" in capsys.readouterr().out
+    assert settings.active() == settings.from_environment()  # the command did not leave its settings behind
+
+
+def test_build_ref_on_a_missing_folder(tmp_path, capsys):
+    assert main(["build-ref", str(tmp_path / "absent"), "--name", "x", "--gen-store", str(tmp_path)]) == 2
+    assert "is not a directory" in capsys.readouterr().err
+
+
+def test_console_script_help():
+    script = shutil.which("genquality", path=str(Path(sys.executable).parent)) or shutil.which("genquality")
+    command = [script, "--help"] if script else [sys.executable, "-m", "pytest_genquality.cli", "--help"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    for word in ("build-ref", "history", "diff"):
+        assert word in done.stdout
+
+
+def test_module_help():
+    done = subprocess.run([sys.executable, "-m", "pytest_genquality.cli", "diff", "--help"], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0 and "--max-drift" in done.stdout and "--gen-store" in done.stdout

@@ -185,9 +185,20 @@ def test_unknown_key():
 
 
 def test_weights_label(tmp_path):
-    random_file = write(tmp_path / "pt_inception-random-seed-7.pth")
+    import torch
+
+    # Random-seed files are labelled by content: two saves of the same tensors (torch.save
+    # writes a fresh serialization id each time, so their bytes differ) get one label.
+    state = {"layer.weight": torch.arange(6.0).reshape(2, 3), "layer.count": torch.tensor(3)}
+    first, second = tmp_path / "a" / "net-random-seed-7.pth", tmp_path / "b" / "net-random-seed-7.pth"
+    for path in (first, second):
+        path.parent.mkdir()
+        torch.save(state, path)
+    assert weights_label(first) == weights_label(second)
+    assert weights_label(first).startswith("random-seed-7-") and len(weights_label(first)) == len("random-seed-7-") + 12
+    torch.save({**state, "layer.count": torch.tensor(4)}, second)
+    assert weights_label(first) != weights_label(second)
     sha12 = hashlib.sha256(PAYLOAD).hexdigest()[:12]
-    assert weights_label(random_file) == f"random-seed-7-{sha12}"
     official = write(tmp_path / f"toy-net-{PREFIX}.pth")
     assert weights_label(official) == sha12
     other = write(tmp_path / "other.pth", b"other bytes")

@@ -13,10 +13,6 @@ Times are wall-clock seconds, median of ``--repeats`` (ours) and ``--peer-repeat
     python benchmarks/bench_frechet.py
     python benchmarks/bench_frechet.py --dim 1024 --repeats 5
     python benchmarks/bench_frechet.py --threads 1     # steadier on a loaded machine
-
-Also timed, as a proposal (not used by the package): the trace term through a Cholesky factor,
-S1 = L Lᵀ, since S1 S2 is similar to Lᵀ S2 L (symmetric PSD): one cholesky + eigvalsh instead of
-eigh-with-vectors + eigvalsh; exact whenever S1 is positive definite.
 """
 
 from __future__ import annotations
@@ -40,16 +36,6 @@ def random_covariance(rng: np.random.Generator, dim: int) -> np.ndarray:
 def sample_rows(rng: np.random.Generator, mu: np.ndarray, sigma: np.ndarray, count: int) -> np.ndarray:
     root = np.linalg.cholesky(sigma)
     return (mu + rng.standard_normal((count, mu.shape[0])) @ root.T).astype(np.float32)
-
-
-def cholesky_frechet(mu1, sigma1, mu2, sigma2) -> float:
-    """Tr√(S1 S2) = Σ √eig(Lᵀ S2 L) with S1 = L Lᵀ; S1 must be positive definite."""
-    factor = np.linalg.cholesky(sigma1)
-    middle = factor.T @ sigma2 @ factor
-    eigenvalues = np.linalg.eigvalsh((middle + middle.T) / 2)
-    diff = mu1 - mu2
-    trace_sqrt = np.sqrt(np.clip(eigenvalues, 0.0, None)).sum()
-    return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * trace_sqrt)
 
 
 def timed(function, repeats: int) -> tuple[float, float]:
@@ -107,8 +93,6 @@ def main(argv=None) -> int:
     ours_t, ours_v = timed(lambda: frechet_distance(mu1, sigma1, mu2, sigma2), args.repeats)
     peer_t, peer_v = timed(lambda: peer(mu1, sigma1, mu2, sigma2), args.peer_repeats)
     rows_out.append(("(a) plain d x d", ours_t, peer_t, ours_v, peer_v, 5))
-    chol_t, chol_v = timed(lambda: cholesky_frechet(mu1, sigma1, mu2, sigma2), args.repeats)
-    rows_out.append(("(a') proposed: cholesky", chol_t, peer_t, chol_v, peer_v, 5))
 
     # (b) batch of N >= d rows against stored reference statistics (sqrt precomputed at build time)
     reference = ReferenceStats(mu1, sigma1, 50_000, "bench")

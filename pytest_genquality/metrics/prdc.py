@@ -145,23 +145,76 @@ def _kth_neighbour_sq_radii(space: _Screen, k: int) -> np.ndarray:
 
     With v the (k+1)-th smallest screened value of a row and e its error bound, the true radius
     is at most v + e, so every row at or inside it screens at most v + 2e: those candidates (a
-    handful per row) are recomputed in float64 and the k-th of them is the radius.
+    handful per row) are recomputed in float64 and the k-th of them is the radius. Near-duplicate
+    sets, where most pairs are candidates, are computed in float64 strips instead.
     """
-    radii_sq = np.empty(len(space.features), dtype=np.float64)
-    for rows, strip in _screened_strips(space, space):
-        local = np.arange(len(strip))
-        strip[local, rows.start + local] = 0.0
-        error = space.error(rows, space)
-        kth_screened = np.partition(strip, k, axis=1)[:, k]
-        cand_rows, cand_cols = np.nonzero(strip <= _float32_above(kth_screened + 2 * error)[:, None])
-        if len(cand_rows) > strip.size * MAX_RECOMPUTED_SHARE:
+    candidates = _radius_candidates(space, k)
+    if candidates is None:
+        radii_sq = np.empty(len(space.features), dtype=np.float64)
+        for rows in _row_slices(len(space.features), space):
             radii_sq[rows] = np.partition(_exact_strip(space, space, rows), k, axis=1)[:, k]
-            continue
-        distances = space.exact_sq_distances(cand_rows + rows.start, space, cand_cols)
-        order = np.lexsort((distances, cand_rows))
-        first_of_row = np.searchsorted(cand_rows[order], local)
-        radii_sq[rows] = distances[order][first_of_row + k]
-    return radii_sq
+        return radii_sq
+    cand_rows, cand_cols = candidates
+    distances = space.exact_sq_distances(cand_rows, space, cand_cols)
+    order = np.lexsort((distances, cand_rows))
+    first_of_row = np.searchsorted(cand_rows[order], np.arange(len(space.features)))
+    return distances[order][first_of_row + k]
+
+
+def _radius_candidates(space: _Screen, k: int):
+    """(rows, cols) of the pairs that may decide a radius, or None when there are too many.
+
+    Distances are symmetric, so each strip only covers the columns from its own first row on:
+    a pair above the diagonal block serves both its row and (transposed) its column, half the
+    products. The (k+1) smallest screened values per row are kept as they arrive; a pair is
+    kept when it screens within the row's current bound, which only tightens, and the pairs are
+    filtered against the final bound at the end.
+    """
+    n = len(space.features)
+    smallest = np.full((n, k + 1), np.inf, dtype=np.float32)
+    row_error = 2 * space.error(slice(None), space)
+    kept_rows, kept_cols, kept_values, kept = [], [], [], 0
+    budget = n * n * MAX_RECOMPUTED_SHARE
+    for rows, strip in _screened_strips(space, space, upper=True):
+        local = np.arange(len(strip))
+        strip[local, local] = 0.0  # the strip starts at column rows.start: its diagonal is self
+        below_diagonal = strip[:, len(strip):]
+        _merge_smallest(smallest, rows, strip, axis=1)
+        columns = slice(rows.stop, n)
+        _merge_smallest(smallest, columns, below_diagonal, axis=0)
+        bound = _float32_above(smallest.max(axis=1).astype(np.float64) + row_error)
+        r, c = np.nonzero(strip <= bound[rows, None])
+        c_t, r_t = np.nonzero(below_diagonal <= bound[None, columns])
+        for pair_rows, pair_cols in ((r + rows.start, c + rows.start), (r_t + rows.stop, c_t + rows.start)):
+            kept_rows.append(pair_rows)
+            kept_cols.append(pair_cols)
+        kept_values += [strip[r, c], below_diagonal[c_t, r_t]]
+        kept += len(r) + len(r_t)
+        if kept > budget:
+            return None
+    rows, cols, values = (np.concatenate(parts) for parts in (kept_rows, kept_cols, kept_values))
+    final_bound = _float32_above(smallest.max(axis=1).astype(np.float64) + row_error)
+    keep = values <= final_bound[rows]
+    return rows[keep], cols[keep]
+
+
+def _merge_smallest(smallest: np.ndarray, rows: slice, values: np.ndarray, *, axis: int) -> None:
+    """smallest[rows] <- the k+1 smallest of itself and ``values`` along ``axis`` (rows of it)."""
+    if values.size == 0:
+        return
+    if axis == 0:
+        values = values.T
+    width = smallest.shape[1]
+    if values.shape[1] > width:
+        values = np.partition(values, width - 1, axis=1)[:, :width]
+    merged = np.concatenate([smallest[rows], values], axis=1)
+    smallest[rows] = np.partition(merged, width - 1, axis=1)[:, :width]
+
+
+def _row_slices(n_rows: int, col_space: _Screen):
+    strip_rows = max(1, STRIP_BYTES // (8 * len(col_space.features)))
+    for start in range(0, n_rows, strip_rows):
+        yield slice(start, min(start + strip_rows, n_rows))
 
 
 def _strip_inside(strip, row_space: _Screen, col_space: _Screen, rows: slice, radii_sq, *, per_row: bool):
@@ -196,21 +249,25 @@ def _float32_above(thresholds: np.ndarray) -> np.ndarray:
     return np.nextafter(thresholds.astype(np.float32), np.float32(np.inf))
 
 
-def _screened_strips(row_space: _Screen, col_space: _Screen):
-    """Yield (row slice, float32 screened squared distances [strip, N_cols]) strip by strip."""
-    rows_total, cols = len(row_space.features), col_space.features
-    strip_rows = max(1, STRIP_BYTES // (8 * len(cols)))
-    buffer = np.empty((min(strip_rows, rows_total), len(cols)), dtype=np.float32)
-    for start in range(0, rows_total, strip_rows):
-        row_block = row_space.features[start:start + strip_rows].astype(np.float32, copy=False)
-        strip = buffer[:len(row_block)]
-        for col_start in range(0, len(cols), COLUMN_BLOCK_ROWS):
+def _screened_strips(row_space: _Screen, col_space: _Screen, *, upper: bool = False):
+    """Yield (row slice, float32 screened squared distances [strip, N_cols]) strip by strip;
+    ``upper`` (row_space is col_space): only the columns from the strip's first row on."""
+    cols = col_space.features
+    buffer = None
+    for rows in _row_slices(len(row_space.features), col_space):
+        first_col = rows.start if upper else 0
+        row_block = row_space.features[rows].astype(np.float32, copy=False)
+        if buffer is None:
+            buffer = np.empty(len(row_block) * len(cols), dtype=np.float32)
+        strip = buffer[:len(row_block) * (len(cols) - first_col)].reshape(len(row_block), -1)
+        for col_start in range(first_col, len(cols), COLUMN_BLOCK_ROWS):
             col_block = cols[col_start:col_start + COLUMN_BLOCK_ROWS].astype(np.float32, copy=False)
-            np.matmul(row_block, col_block.T, out=strip[:, col_start:col_start + len(col_block)])
+            out = strip[:, col_start - first_col:col_start - first_col + len(col_block)]
+            np.matmul(row_block, col_block.T, out=out)
         strip *= -2.0
-        strip += row_space.norms_sq32[start:start + len(row_block), None]
-        strip += col_space.norms_sq32[None, :]
-        yield slice(start, start + len(row_block)), strip
+        strip += row_space.norms_sq32[rows, None]
+        strip += col_space.norms_sq32[None, first_col:]
+        yield rows, strip
 
 
 def _exact_strip(row_space: _Screen, col_space: _Screen, rows: slice) -> np.ndarray:

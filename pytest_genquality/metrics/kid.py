@@ -26,9 +26,9 @@ KERNEL_DEGREE = 3  # cubic polynomial kernel, Binkowski et al. 2018
 KERNEL_COEF = 1.0
 
 # Tiles of the whole-set kernel matrix, float64: row blocks of TILE_ROWS x column blocks of
-# TILE_COLS. OpenBLAS on 2 cores runs 1000-row products at full speed but 500-row ones at a
-# third of it (measured). Peak memory at d = 2048: the two upcast blocks (16 + 4 MB) and the
-# 2 MB tile, below torch-fidelity's per-subset float32 copies and kernel matrices.
+# TILE_COLS. Peak memory at d = 2048: the two upcast blocks (16 + 4 MB) and the 2 MB tile,
+# below torch-fidelity's per-subset float32 copies and kernel matrices; 1000-row products keep
+# BLAS near its full rate.
 TILE_ROWS = 1000
 TILE_COLS = 250
 
@@ -92,11 +92,11 @@ class _KernelSums(NamedTuple):
 def _whole_set_is_cheaper(n_a: int, n_b: int, subsets: int, subset_size: int, dim: int) -> bool:
     """Compare multiply-adds: every pair once (symmetric halves), plus the membership products,
     against three subset-sized products per subset. The within-subset ones use ``syrk``, which
-    has half the multiply-adds but on OpenBLAS runs at about 60% of ``gemm``'s rate (measured:
-    1000 x 2048 syrk 99 ms vs gemm 120 ms on 2 cores), so it is counted as 0.75 of a product."""
+    has half the multiply-adds but runs at a lower rate (OpenBLAS, 2 cores, 1000 x 2048: 19 ms
+    against 34 ms for ``gemm``), so it is counted as 0.6 of a product."""
     pairs = n_a * n_a / 2 + n_b * n_b / 2 + n_a * n_b
     whole_set = pairs * (dim + subsets)
-    per_subset = subsets * 2.5 * subset_size * subset_size * dim
+    per_subset = subsets * 2.2 * subset_size * subset_size * dim
     return whole_set <= per_subset
 
 

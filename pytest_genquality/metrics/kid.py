@@ -217,20 +217,17 @@ def _kernel_sums_by_subset(a, b, rows_a, rows_b, gamma) -> _KernelSums:
     for i, (subset_a, subset_b) in enumerate(zip(rows_a, rows_b)):
         x = a[subset_a].astype(np.float64, copy=False)
         y = b[subset_b].astype(np.float64, copy=False)
-        within_a[i] = _sum_off_diagonal(_poly_kernel(x @ x.T, gamma))
-        within_b[i] = _sum_off_diagonal(_poly_kernel(y @ y.T, gamma))
-        cross[i] = _poly_kernel(x @ y.T, gamma).sum()
+        within_a[i] = _sum_off_diagonal(_kernel(x, x, gamma))
+        within_b[i] = _sum_off_diagonal(_kernel(y, y, gamma))
+        cross[i] = _kernel(x, y, gamma).sum()
     return _KernelSums(within_a, within_b, cross)
+
+
+def _kernel(x: np.ndarray, y: np.ndarray, gamma: float) -> np.ndarray:
+    kernel = x @ y.T
+    _poly_kernel_in_place(kernel, gamma)
+    return kernel
 
 
 def _sum_off_diagonal(kernel: np.ndarray) -> float:
     return float(kernel.sum() - np.trace(kernel))
-
-
-def _poly_kernel(gram: np.ndarray, gamma: float) -> np.ndarray:
-    """(gamma * x.y + 1)^3, in place on a fresh Gram block (cubing by products, not pow)."""
-    gram *= gamma
-    gram += KERNEL_COEF
-    kernel = gram * gram
-    kernel *= gram
-    return kernel

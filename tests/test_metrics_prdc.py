@@ -128,3 +128,12 @@ def test_large_offsets_leave_the_screen_undecided_but_not_wrong():
     fake = 1e4 + rng.integers(0, 3, size=(100, 6)).astype(np.float64)
     expected = brute_force(real, fake, 3)
     assert (*precision_recall(real, fake, k=3), *density_coverage(real, fake, k=3)) == pytest.approx(expected, abs=1e-12)
+
+
+def test_radii_accept_a_plain_array_as_resampling_passes_them():
+    """metrics.resampling.NeighbourhoodSubsets calls the radius function with an [N, D] array."""
+    prdc_module = importlib.import_module("pytest_genquality.metrics.prdc")
+
+    real = np.random.default_rng(3).integers(0, 4, size=(90, 8)).astype(np.float64)
+    expected = np.sort(((real[:, None, :] - real[None, :, :]) ** 2).sum(-1), axis=1)[:, 3]
+    np.testing.assert_array_equal(prdc_module._kth_neighbour_sq_radii(real, 3), expected)

@@ -140,14 +140,17 @@ class _Screen:
         return distances
 
 
-def _kth_neighbour_sq_radii(space: _Screen, k: int) -> np.ndarray:
+def _kth_neighbour_sq_radii(features: np.ndarray | _Screen, k: int) -> np.ndarray:
     """Squared float64 distance from each row to its k-th nearest other row (index k, self at 0).
+
+    features: [N, D] array (``resampling.NeighbourhoodSubsets`` passes one) or a prepared _Screen.
 
     With v the (k+1)-th smallest screened value of a row and e its error bound, the true radius
     is at most v + e, so every row at or inside it screens at most v + 2e: those candidates (a
     handful per row) are recomputed in float64 and the k-th of them is the radius. Near-duplicate
     sets, where most pairs are candidates, are computed in float64 strips instead.
     """
+    space = features if isinstance(features, _Screen) else _Screen(features)
     candidates = _radius_candidates(space, k)
     if candidates is None:
         radii_sq = np.empty(len(space.features), dtype=np.float64)

@@ -3,10 +3,12 @@
 Each case runs in a fresh subprocess so its peak memory can be measured: the peak resident set
 size (ru_maxrss) minus the resident size after the features are loaded, i.e. the memory the
 metric itself adds. Times are wall-clock seconds of the metric call alone. Ratios are ours /
-peer, measured in the same run on the same features.
+peer, measured in the same run on the same features. With ``--repeat R`` the cases run R times,
+interleaved (ours, peer, ours, peer, ...), and the medians are compared: on a shared machine a
+load spike then hits both sides instead of one; the spread (min..max) is printed too.
 
     python benchmarks/bench_kid_prdc.py                # 10k x 10k, 2048-d (a few minutes on 2 cores)
-    python benchmarks/bench_kid_prdc.py --n 5000
+    python benchmarks/bench_kid_prdc.py --n 5000 --repeat 3
 """
 
 from __future__ import annotations
@@ -81,6 +83,7 @@ def main() -> None:
     parser.add_argument("--d", type=int, default=2048)
     parser.add_argument("--subsets", type=int, default=100)
     parser.add_argument("--subset-size", type=int, default=1000)
+    parser.add_argument("--repeat", type=int, default=1, help="interleaved runs per case; medians are compared")
     parser.add_argument("--case", help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -92,19 +95,34 @@ def main() -> None:
         data = Path(tmp) / "features.npz"
         make_features(data, args.n, args.d)
         print(f"{args.n} x {args.n} features, {args.d}-d float32; KID {args.subsets} subsets of {args.subset_size}")
-        results = {}
-        for case in ("kid/ours", "kid/torch-fidelity", "kid/torchmetrics-math", "pr/ours", "pr/torch-fidelity"):
-            output = subprocess.run(
-                [sys.executable, __file__, "--case", case, "--data", str(data), "--subsets", str(args.subsets),
-                 "--subset-size", str(args.subset_size)], capture_output=True, text=True, check=True)
-            results[case] = json.loads(output.stdout.strip().splitlines()[-1])
-            r = results[case]
-            print(f"  {case:24s} {r['seconds']:8.2f} s  {r['extra_mib']:8.0f} MiB extra  value {r['value']}", flush=True)
+        cases = ("kid/ours", "kid/torch-fidelity", "kid/torchmetrics-math", "pr/ours", "pr/torch-fidelity")
+        runs = {case: [] for case in cases}
+        for repeat in range(args.repeat):
+            for case in cases:
+                output = subprocess.run(
+                    [sys.executable, __file__, "--case", case, "--data", str(data), "--subsets", str(args.subsets),
+                     "--subset-size", str(args.subset_size)], capture_output=True, text=True, check=True)
+                r = json.loads(output.stdout.strip().splitlines()[-1])
+                runs[case].append(r)
+                print(f"  [{repeat + 1}/{args.repeat}] {case:24s} {r['seconds']:8.2f} s  {r['extra_mib']:8.0f} MiB extra"
+                      f"  value {r['value']}", flush=True)
+        results = {case: _median_run(runs[case]) for case in cases}
+        print("medians:")
+        for case in cases:
+            r, seconds = results[case], [run["seconds"] for run in runs[case]]
+            print(f"  {case:24s} {r['seconds']:8.2f} s ({min(seconds):.2f}..{max(seconds):.2f})"
+                  f"  {r['extra_mib']:8.0f} MiB extra")
         for ours, peers in (("kid/ours", ("kid/torch-fidelity", "kid/torchmetrics-math")), ("pr/ours", ("pr/torch-fidelity",))):
             for peer in peers:
                 time_ratio = results[ours]["seconds"] / results[peer]["seconds"]
                 memory_ratio = results[ours]["extra_mib"] / max(results[peer]["extra_mib"], 1e-9)
                 print(f"  {ours} / {peer}: time x{time_ratio:.2f}, extra memory x{memory_ratio:.2f}")
+
+
+def _median_run(runs: list[dict]) -> dict:
+    """Median seconds and median extra memory over the repeats of one case."""
+    return {"seconds": float(np.median([r["seconds"] for r in runs])),
+            "extra_mib": float(np.median([r["extra_mib"] for r in runs]))}
 
 
 if __name__ == "__main__":

@@ -40,14 +40,28 @@ def test_float32_torch_and_float64_numpy_agree():
     assert from_torch == pytest.approx(from_numpy, rel=1e-12)
 
 
-def test_precomputed_and_per_subset_gram_paths_agree(monkeypatch):
+@pytest.mark.parametrize("tile_rows, tile_cols", [(1000, 500), (7, 3), (16, 5), (4, 16)])
+def test_tiled_and_per_subset_paths_agree(monkeypatch, tile_rows, tile_cols):
+    """Every tile shape, including ones that straddle the diagonal band and set ends, gives the
+    per-subset value (a pair counted twice or a self-pair kept would show at 1e-3)."""
     kid_module = importlib.import_module("pytest_genquality.metrics.kid")
 
     a, b = features(120, seed=1), features(90, shift=0.3, seed=2)
-    precomputed = kid(a, b, subsets=50, subset_size=60, seed=3)
-    monkeypatch.setattr(kid_module, "PRECOMPUTED_GRAM_MAX_ENTRIES", 0)
+    monkeypatch.setattr(kid_module, "_whole_set_is_cheaper", lambda *args: False)
     per_subset = kid(a, b, subsets=50, subset_size=60, seed=3)
-    assert precomputed == pytest.approx(per_subset, rel=1e-10)
+    monkeypatch.setattr(kid_module, "_whole_set_is_cheaper", lambda *args: True)
+    monkeypatch.setattr(kid_module, "TILE_ROWS", tile_rows)
+    monkeypatch.setattr(kid_module, "TILE_COLS", tile_cols)
+    tiled = kid(a, b, subsets=50, subset_size=60, seed=3)
+    assert tiled == pytest.approx(per_subset, rel=1e-10)
+
+
+def test_path_choice_follows_the_work():
+    kid_module = importlib.import_module("pytest_genquality.metrics.kid")
+
+    assert kid_module._whole_set_is_cheaper(10_000, 10_000, 100, 1000, 2048)  # each pair drawn ~once
+    assert kid_module._whole_set_is_cheaper(256, 2000, 100, 256, 2048)
+    assert not kid_module._whole_set_is_cheaper(50_000, 50_000, 100, 1000, 2048)
 
 
 def test_whole_set_subsets_have_zero_spread():

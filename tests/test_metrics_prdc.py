@@ -88,3 +88,52 @@ def test_invalid_inputs_are_named(function, real, fake, error, match):
 def test_invalid_k_is_named():
     with pytest.raises(ValueError, match="k: expected an int >= 1, got 0"):
         precision_recall(features(10), features(10), k=0)
+
+
+def brute_force(real, fake, k):
+    """Whole float64 distance matrices; exact on small-integer features, so ties are real ties."""
+    def sq_distances(x, y):
+        return ((x[:, None, :] - y[None, :, :]) ** 2).sum(axis=-1)
+
+    real_radii = np.sort(sq_distances(real, real), axis=1)[:, k]
+    fake_radii = np.sort(sq_distances(fake, fake), axis=1)[:, k]
+    cross = sq_distances(real, fake)
+    in_real_balls = cross < real_radii[:, None]
+    return (in_real_balls.any(axis=0).mean(), (cross < fake_radii[None, :]).any(axis=1).mean(),
+            in_real_balls.sum(axis=0).mean() / k, in_real_balls.any(axis=1).mean())
+
+
+@pytest.mark.parametrize("recomputed_share", [None, 1.0, 0.0])  # default, always pair by pair, always products
+@pytest.mark.parametrize("levels, d, k", [(3, 8, 3), (2, 16, 5), (5, 4, 1)])
+def test_float32_screen_decides_ties_like_float64(monkeypatch, recomputed_share, levels, d, k):
+    """Small-integer features make many distances equal to a radius: every such comparison must
+    be settled as exact float64 arithmetic settles it (strictly inside or not), whichever path
+    (screen + pair recomputation, or float64 strips) decides it."""
+    prdc_module = importlib.import_module("pytest_genquality.metrics.prdc")
+    if recomputed_share is not None:
+        monkeypatch.setattr(prdc_module, "MAX_RECOMPUTED_SHARE", recomputed_share)
+    rng = np.random.default_rng(levels * d + k)
+    real = rng.integers(0, levels, size=(160, d)).astype(np.float32) * 7.0
+    fake = rng.integers(0, levels, size=(140, d)).astype(np.float32) * 7.0
+    fake[:20] = real[:20]  # exact duplicates across the sets
+    expected = brute_force(real.astype(np.float64), fake.astype(np.float64), k)
+    assert (*precision_recall(real, fake, k=k), *density_coverage(real, fake, k=k)) == pytest.approx(expected, abs=1e-12)
+
+
+def test_large_offsets_leave_the_screen_undecided_but_not_wrong():
+    """Features far from the origin (|x|^2 ~ 1e8 against distances ~ 1) make float32 useless for
+    ranking: the error bound must then send comparisons to float64, not decide them wrongly."""
+    rng = np.random.default_rng(5)
+    real = 1e4 + rng.integers(0, 3, size=(120, 6)).astype(np.float64)
+    fake = 1e4 + rng.integers(0, 3, size=(100, 6)).astype(np.float64)
+    expected = brute_force(real, fake, 3)
+    assert (*precision_recall(real, fake, k=3), *density_coverage(real, fake, k=3)) == pytest.approx(expected, abs=1e-12)
+
+
+def test_radii_accept_a_plain_array_as_resampling_passes_them():
+    """metrics.resampling.NeighbourhoodSubsets calls the radius function with an [N, D] array."""
+    prdc_module = importlib.import_module("pytest_genquality.metrics.prdc")
+
+    real = np.random.default_rng(3).integers(0, 4, size=(90, 8)).astype(np.float64)
+    expected = np.sort(((real[:, None, :] - real[None, :, :]) ** 2).sum(-1), axis=1)[:, 3]
+    np.testing.assert_array_equal(prdc_module._kth_neighbour_sq_radii(real, 3), expected)

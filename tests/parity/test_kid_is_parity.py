@@ -16,7 +16,7 @@ def features(n, d=64, *, shift=0.0, seed=0):
 
 @pytest.mark.parametrize("n_a, n_b, subsets, subset_size, seed", [
     (300, 250, 20, 100, 0),
-    (120, 400, 10, 120, 5),   # one set used whole in every subset (precomputed Gram path)
+    (120, 400, 10, 120, 5),   # one set used whole in every subset (whole-set tiled path)
     (500, 500, 3, 400, 11),
 ])
 def test_kid_matches_torch_fidelity(n_a, n_b, subsets, subset_size, seed):

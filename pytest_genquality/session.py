@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
-
 from .provenance import provenance
 from .settings import RunSettings
 from .files import StoreFileError
@@ -173,10 +171,6 @@ def active_recorder() -> Recorder | None:
 
 def current_test() -> TestContext | None:
     return _recorder.current if _recorder is not None else None
-
-
-def float16_rows(rows) -> np.ndarray:
-    return np.asarray(rows, dtype=np.float32).astype(np.float16)
 
 
 _EXTRACTORS: dict[str, Any] = {}

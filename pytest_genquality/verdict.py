@@ -207,7 +207,8 @@ def check_metric(spec: MetricSpec, value: float, *, threshold: float | None = No
             recorder.keep_thumbnails(test_context, batch)
 
     if failures:
-        result.verdict = "fail" if result.verdict != "no-baseline" else "no-baseline"
+        if result.verdict != "no-baseline":
+            result.verdict = "fail"
         raise AssertionError(_message(spec, result, failures, context_lines))
     return result
 
@@ -240,9 +241,10 @@ def _compare_with_baseline(spec, result, recorder, test_context, max_drift, evid
     result.baseline = float(entry["value"])
     result.baseline_commit = entry.get("commit")
     result.delta = result.value - result.baseline
-    stored = recorder.store.load_features(test_context.node_id, array_name(result.key, result.lane)) \
-        if parse_max_drift(max_drift)[0] == "auto" and evidence is not None else None
-    result.noise = _noise_test(spec, evidence, stored) if parse_max_drift(max_drift)[0] == "auto" else None
+    if parse_max_drift(max_drift)[0] == "auto":
+        stored = None if evidence is None else \
+            recorder.store.load_features(test_context.node_id, array_name(result.key, result.lane))
+        result.noise = _noise_test(spec, evidence, stored)
     verdict, reason = drift_verdict(spec, result.value, result.baseline, max_drift, result.noise)
     result.verdict, result.reason = verdict, reason
     if verdict == "fail":

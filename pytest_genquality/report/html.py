@@ -1,0 +1,211 @@
+"""The HTML report: one self-contained file (inline CSS, images as data: URIs, inline SVG).
+
+It must open from a CI artifact, an e-mail attachment or a file:// URL with no network, so
+nothing is fetched: no fonts, no scripts, no framework. Filtering by verdict is CSS only
+(radio buttons that are siblings of the filtered elements), so it works with scripts off.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from .table import VERDICT_ORDER, table_rows
+from .model import ImageTile, ReportModel, TestReport, verdict_reason
+from .svg_chart import VERDICT_COLOURS, line_chart
+from .thumbnails import DEFAULT_SIZE, HEAT_FULL_SCALE
+
+_CSS = """
+:root { --thumb: %(thumb)dpx; font-family: system-ui, -apple-system, "Segoe UI", sans-serif; color: #1b1f23; }
+body { margin: 0 auto; padding: 12px 20px 40px; max-width: 1400px; background: #fafafa; }
+h1 { font-size: 22px; margin: 4px 0; } h2 { font-size: 16px; margin: 0 0 8px; word-break: break-all; }
+.meta { color: #555; font-size: 13px; margin: 0 0 10px; }
+table { border-collapse: collapse; font-size: 13px; margin: 6px 0 12px; background: #fff; }
+th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: left; vertical-align: top; }
+th { background: #eef1f4; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.badge { display: inline-block; border-radius: 3px; padding: 1px 7px; color: #fff; font-size: 12px; font-weight: 600; }
+%(badges)s
+.filter-input { position: absolute; opacity: 0; pointer-events: none; }
+nav.filters { margin: 8px 0; font-size: 13px; }
+nav.filters label { display: inline-block; border: 1px solid #bbb; border-radius: 14px; padding: 2px 10px;
+  margin-right: 4px; cursor: pointer; background: #fff; }
+%(filters)s
+section.test { background: #fff; border: 1px solid #ddd; border-left: 6px solid #455a64; border-radius: 4px;
+  padding: 10px 14px; margin: 14px 0; }
+%(borders)s
+.charts { display: flex; flex-wrap: wrap; gap: 8px; }
+.chart { background: #fff; border: 1px solid #eee; } .chart-title { font-size: 12px; font-weight: 600; }
+.chart-tick { font-size: 10px; fill: #555; }
+.grid { display: flex; flex-wrap: wrap; gap: 8px; margin-top: 8px; }
+figure.tile { margin: 0; padding: 4px; border: 1px solid #e4e4e4; background: #fcfcfc; }
+.tile .images { display: flex; gap: 3px; }
+.tile img { width: var(--thumb); height: auto; image-rendering: pixelated; display: block; }
+.tile .role { font-size: 10px; color: #666; text-align: center; }
+figcaption { font-size: 11px; color: #333; max-width: calc(3 * var(--thumb) + 6px); overflow: hidden;
+  text-overflow: ellipsis; white-space: nowrap; }
+.note { color: #8a6d00; font-size: 13px; } .reason { color: #555; font-size: 12px; }
+"""
+
+
+def _badge(verdict: str) -> str:
+    return f'<span class="badge v-{escape(verdict)}">{escape(verdict)}</span>'
+
+
+def _css(verdicts: list[str], thumb: int) -> str:
+    badges = "\n".join(f".badge.v-{v} {{ background: {VERDICT_COLOURS.get(v, '#455a64')}; }}" for v in VERDICT_ORDER)
+    borders = "\n".join(f"section.test.v-{v} {{ border-left-color: {VERDICT_COLOURS.get(v, '#455a64')}; }}"
+                        for v in VERDICT_ORDER)
+    filters = ["#show-all:checked ~ nav label[for=show-all] { background: #1b1f23; color: #fff; }"]
+    for verdict in verdicts:
+        filters.append(f"#show-{verdict}:checked ~ nav label[for=show-{verdict}] {{ background: #1b1f23; color: #fff; }}")
+        filters.append(f"#show-{verdict}:checked ~ main section.test:not(.v-{verdict}),"
+                       f" #show-{verdict}:checked ~ table.summary tr.row:not(.v-{verdict}) {{ display: none; }}")
+    return _CSS % {"thumb": thumb, "badges": badges, "borders": borders, "filters": "\n".join(filters)}
+
+
+def _cells(cells: list[str], numeric: set[int] = frozenset()) -> str:
+    return "".join(f'<td class="num">{escape(c)}</td>' if i in numeric else f"<td>{escape(c)}</td>"
+                   for i, c in enumerate(cells))
+
+
+def _header(model: ReportModel) -> str:
+    provenance = model.provenance
+    commit = (provenance.get("commit") or "no git") + (" (dirty)" if provenance.get("dirty") else "")
+    facts = [f"commit {commit}"]
+    if provenance.get("branch"):
+        facts.append(f"branch {provenance['branch']}")
+    if provenance.get("lane"):
+        facts.append(f"lane {provenance['lane']}")
+    if provenance.get("time"):
+        facts.append(provenance["time"])
+    counts = _verdict_counts(model)
+    totals = ", ".join(f"{count} {verdict}" for verdict, count in counts.items())
+    return (f"<header><h1>{escape(model.title)}</h1>"
+            f'<p class="meta">{escape(" · ".join(facts))}<br>{len(model.tests)} tests, '
+            f"{len(model.results)} metrics: {escape(totals or 'nothing measured')}</p></header>")
+
+
+def _verdict_counts(model: ReportModel) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for test in model.tests:
+        counts[test.verdict] = counts.get(test.verdict, 0) + 1
+    return dict(sorted(counts.items(), key=lambda item: VERDICT_ORDER.get(item[0], 9)))
+
+
+def _filters(model: ReportModel) -> tuple[str, str]:
+    """(radio inputs, visible labels): the inputs go first in <body>, as siblings of what they filter."""
+    counts = _verdict_counts(model)
+    inputs = ['<input class="filter-input" type="radio" name="verdict-filter" id="show-all" checked>']
+    labels = [f'<label for="show-all">all ({len(model.tests)})</label>']
+    for verdict, count in counts.items():
+        inputs.append(f'<input class="filter-input" type="radio" name="verdict-filter" id="show-{escape(verdict)}">')
+        labels.append(f'<label for="show-{escape(verdict)}">{escape(verdict)} ({count})</label>')
+    return "".join(inputs), '<nav class="filters">show: ' + "".join(labels) + "</nav>"
+
+
+def _summary_table(model: ReportModel, anchors: dict[str, str]) -> str:
+    rows = table_rows(model.results)
+    head = "".join(f"<th>{escape(name)}</th>" for name in rows[0])
+    body = []
+    for result, cells in zip(model.results, rows[1:]):
+        test = cells[0]
+        link = f'<a href="#{anchors[test]}">{escape(test)}</a>' if test in anchors else escape(test)
+        body.append(f'<tr class="row v-{escape(result["verdict"])}"><td>{link}</td>'
+                    f"{_cells(cells[1:-1], {1, 3, 4, 5})}<td>{_badge(result['verdict'])}</td></tr>")
+    return f'<table class="summary"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+
+
+def _runs_table(runs: list[dict]) -> str:
+    if not runs:
+        return ""
+    body = []
+    for run in runs:
+        counts = ", ".join(f"{n} {v}" for v, n in sorted(run["counts"].items(), key=lambda i: VERDICT_ORDER.get(i[0], 9)))
+        body.append(f"<tr>{_cells([run['commit'], run.get('branch') or '', run['time'], run['lane'], counts, run['run']])}</tr>")
+    head = "".join(f"<th>{h}</th>" for h in ("commit", "branch", "time", "lane", "results", "run file"))
+    return f'<h2>Runs (newest first)</h2><table class="runs"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+
+
+def _metrics_table(test: TestReport) -> str:
+    rows = table_rows(test.results)
+    head = "".join(f"<th>{escape(name)}</th>" for name in rows[0][1:] + ["n", "reason"])
+    body = []
+    for result, cells in zip(test.results, rows[1:]):
+        extra = [str(result.get("n") if result.get("n") is not None else "—")]
+        reason = f'<td class="reason">{escape(verdict_reason(result))}</td>'
+        body.append(f'<tr>{_cells(cells[1:-1], {1, 3, 4, 5})}<td>{_badge(result["verdict"])}</td>'
+                    f'{_cells(extra, {0})}{reason}</tr>')
+    return f'<table class="metrics"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+
+
+def _img(png: str, role: str, alt: str) -> str:
+    return (f'<div><img class="{role}" src="data:image/png;base64,{png}" alt="{escape(alt)}">'
+            f'<div class="role">{escape(role)}</div></div>')
+
+
+def _tile(tile: ImageTile) -> str:
+    name = "unseeded" if tile.seed is None else f"seed {tile.seed}"
+    images = []
+    if tile.generated:
+        images.append(_img(tile.generated, "generated", f"generated, {name}"))
+    if tile.baseline:
+        images.append(_img(tile.baseline, "baseline", f"baseline, {name}"))
+    if tile.heatmap:
+        images.append(_img(tile.heatmap, "difference", f"|generated - baseline|, {name}"))
+    caption = name
+    if tile.mean_difference is not None:
+        caption += f" · mean |Δ| {tile.mean_difference:.2f}"
+    if tile.prompt:
+        caption += f" · {tile.prompt}"
+    return (f'<figure class="tile" data-seed="{escape(str(tile.seed))}"><div class="images">{"".join(images)}</div>'
+            f'<figcaption title="{escape(tile.prompt or name)}">{escape(caption)}</figcaption></figure>')
+
+
+def _grid(test: TestReport) -> str:
+    if not test.tiles:
+        return ""
+    kind = "generated images" if any(t.generated for t in test.tiles) else "baseline images"
+    shown = f"{len(test.tiles)} of {test.total_images}" if test.total_images > len(test.tiles) else str(len(test.tiles))
+    legend = ""
+    if any(t.heatmap for t in test.tiles):
+        legend = (f"; difference: per-pixel |generated − baseline|, black = 0, yellow/white ≥ "
+                  f"{HEAT_FULL_SCALE:.0f} of 255 levels")
+    return (f'<p class="meta">{escape(kind)} ({shown}){escape(legend)}</p>'
+            f'<div class="grid">{"".join(_tile(t) for t in test.tiles)}</div>')
+
+
+def _section(test: TestReport, anchor: str) -> str:
+    charts = "".join(line_chart(c.points, title=c.title, threshold=c.threshold, baseline=c.baseline)
+                     for c in test.charts)
+    return (f'<section class="test v-{escape(test.verdict)}" id="{anchor}" data-verdict="{escape(test.verdict)}">'
+            f"<h2>{_badge(test.verdict)} {escape(test.node_id)}</h2>{_metrics_table(test)}"
+            f'<div class="charts">{charts}</div>{_grid(test)}</section>')
+
+
+MIN_DISPLAY = 80  # CSS px: smaller thumbnails are shown enlarged (pixelated) so tiles and captions stay legible
+
+
+def build_page(model: ReportModel, *, thumb: int = DEFAULT_SIZE) -> str:
+    """The whole HTML document. ``thumb``: the thumbnails' size; images show at least MIN_DISPLAY wide."""
+    anchors = {test.node_id: f"test-{index}" for index, test in enumerate(model.tests)}
+    notes = "".join(f'<p class="note">{escape(note)}</p>' for note in model.notes)
+    versions = ", ".join(f"{k} {v}" for k, v in (model.provenance.get("versions") or {}).items())
+    inputs, nav = _filters(model)
+    body = (inputs + _header(model) + nav + notes + _summary_table(model, anchors) + _runs_table(model.runs)
+            + "<main>" + "".join(_section(test, anchors[test.node_id]) for test in model.tests) + "</main>"
+            + f'<footer class="meta">{escape(versions)}</footer>')
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+            f"<title>{escape(model.title)}</title><style>{_css(list(_verdict_counts(model)), max(thumb, MIN_DISPLAY))}</style></head>"
+            f"<body>{body}</body></html>\n")
+
+
+def write_page(path, model: ReportModel, *, thumb: int = DEFAULT_SIZE):
+    """Write the page atomically (a half-written report must never look like a complete one)."""
+    from pathlib import Path
+
+    from ..store.files import atomic_write_bytes
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, build_page(model, thumb=thumb).encode("utf-8"))
+    return path

@@ -1,0 +1,70 @@
+"""The result table and its ordering: the low module every report writer and `history` share.
+
+Imports nothing from the writers (HTML, Markdown, JSON), so they and `store.history` can
+depend on it without a cycle.
+"""
+
+from __future__ import annotations
+
+VERDICT_ORDER = {"fail": 0, "no-baseline": 1, "improved": 2, "updated": 3, "pass": 4}
+
+
+def _fmt(value, digits: int = 4) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.{digits}g}"
+
+
+def _noise_text(result: dict) -> str:
+    noise = result.get("noise")
+    if isinstance(noise, dict):
+        return f"±{noise['band']:.3g} (p={noise['p_value']:.2g})"
+    if isinstance(noise, str):
+        return "untested"
+    return ""
+
+
+def sorted_results(results: list[dict]) -> list[dict]:
+    """Failures first, then by test and metric."""
+    return sorted(results, key=lambda r: (VERDICT_ORDER.get(r["verdict"], 9), r["test"], r["key"]))
+
+
+def table_rows(results: list[dict]) -> list[list[str]]:
+    rows = [["test", "metric", "value", "CI / noise", "threshold", "baseline", "delta", "verdict"]]
+    for result in sorted_results(results):
+        ci = result.get("ci")
+        spread = f"[{ci[0]:.4g}, {ci[1]:.4g}]" if ci else _noise_text(result)
+        rows.append([result["test"] or "(outside a test)", result["key"], _fmt(result["value"]), spread,
+                     _fmt(result.get("threshold")), _fmt(result.get("baseline")),
+                     "—" if result.get("delta") is None else f"{result['delta']:+.4g}", result["verdict"]])
+    return rows
+
+
+def format_table(rows: list[list[str]]) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = []
+    for index, row in enumerate(rows):
+        lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        if index == 0:
+            lines.append("  ".join("-" * width for width in widths))
+    return lines
+
+
+def summary_lines(results: list[dict], *, stale: list[str] = (), quiet: bool = False,
+                  update_refs: bool = False, pruned: bool = False) -> list[str]:
+    """The end-of-session table; under -q only failures (and stale baselines)."""
+    shown = [r for r in results if r["verdict"] in ("fail", "no-baseline")] if quiet else list(results)
+    lines = format_table(table_rows(shown)) if shown else []
+    improved = [r for r in results if r["verdict"] == "improved"]
+    if improved and not update_refs:
+        lines.append("")
+        for result in improved:
+            lines.append(f"improved: {result['test']} {result['key']} {_fmt(result.get('baseline'))} -> "
+                         f"{_fmt(result['value'])}: lock it in with `pytest --update-refs`")
+    if stale:
+        lines.append("")
+        action = "removed (--prune-refs)" if update_refs and pruned else \
+            "stale baselines (test gone); remove with `pytest --update-refs --prune-refs`"
+        lines.append(f"{action}:")
+        lines.extend(f"  {node_id}" for node_id in stale)
+    return lines

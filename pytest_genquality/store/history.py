@@ -1,0 +1,152 @@
+"""Metric history across run files: the data behind `genquality history` and `genquality diff`.
+
+Pure functions over loaded run payloads (dicts), so they are tested on synthetic run files.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..verdict import parse_max_drift
+
+
+@dataclass(frozen=True)
+class Point:
+    run: str            # run file name
+    commit: str
+    time: str
+    value: float
+    verdict: str
+    n: int | None
+
+
+def series(runs: list[tuple[str, dict]], *, test: str | None = None, metric: str | None = None) -> dict:
+    """(test, metric key, lane) -> [Point], oldest first. ``test`` is a glob on node ids."""
+    found: dict[tuple, list[Point]] = {}
+    for run_name, payload in runs:
+        provenance = payload.get("provenance", {})
+        commit = (provenance.get("commit") or "nogit") + ("+dirty" if provenance.get("dirty") else "")
+        for result in payload.get("results", []):
+            if test and not fnmatch.fnmatch(result["test"], test) and test not in result["test"]:
+                continue
+            if metric and result["metric"] != metric and result["key"] != metric:
+                continue
+            key = (result["test"], result["key"], result.get("lane", ""))
+            found.setdefault(key, []).append(Point(run_name, commit, provenance.get("time", ""), float(result["value"]),
+                                                   result.get("verdict", ""), result.get("n")))
+    return dict(sorted(found.items()))
+
+
+def history_lines(all_series: dict) -> list[str]:
+    if not all_series:
+        return ["no recorded results match (runs are written to <store>/runs/ by every pytest session)"]
+    lines = []
+    for (test, key, lane), points in all_series.items():
+        lines.append(f"{test}  {key}  [{lane}]")
+        lines.append(f"  {'commit':<14} {'time':<26} {'n':>6} {'value':>12} {'delta':>10}  verdict")
+        previous = None
+        for point in points:
+            delta = "—" if previous is None else f"{point.value - previous:+.4g}"
+            lines.append(f"  {point.commit:<14} {point.time:<26} {point.n if point.n is not None else '—':>6} "
+                         f"{point.value:>12.4g} {delta:>10}  {point.verdict}")
+            previous = point.value
+        lines.append("")
+    return lines
+
+
+def plot(all_series: dict, path: Path) -> Path:
+    """One line plot per metric key, every test/lane a line, runs in order on the x axis."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise SystemExit("genquality history --plot needs matplotlib: pip install 'pytest-genquality[plot]'") from None
+    by_metric: dict[str, list] = {}
+    for (test, key, lane), points in all_series.items():
+        by_metric.setdefault(key, []).append((f"{test} [{lane}]", points))
+    figure, axes = plt.subplots(len(by_metric), 1, figsize=(9, 3.2 * max(len(by_metric), 1)), squeeze=False)
+    for axis, (key, lines) in zip(axes[:, 0], sorted(by_metric.items())):
+        for label, points in lines:
+            axis.plot(range(len(points)), [p.value for p in points], marker="o", label=label)
+            axis.set_xticks(range(len(points)), [p.commit for p in points], rotation=30, fontsize=7)
+        axis.set_title(key)
+        axis.legend(fontsize=7)
+        axis.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return Path(path)
+
+
+@dataclass(frozen=True)
+class Change:
+    test: str
+    key: str
+    lane: str
+    old: float | None
+    new: float | None
+    higher_is_better: bool
+    worse: bool
+
+
+def diff(old_run: dict, new_run: dict, *, max_drift="5%") -> list[Change]:
+    """Compare two runs result by result; ``worse`` marks a worsening beyond ``max_drift``."""
+    mode, amount = parse_max_drift(max_drift)
+    if mode == "auto":
+        raise ValueError("max_drift: 'auto' needs stored features; `genquality diff` takes a number or a percentage")
+    def index(run: dict) -> dict:
+        return {(r["test"], r["key"], r.get("lane", "")): r for r in run.get("results", [])}
+    old, new = index(old_run), index(new_run)
+    changes = []
+    for key in sorted(set(old) | set(new)):
+        before, after = old.get(key), new.get(key)
+        higher = bool((after or before).get("higher_is_better", False))
+        worse = False
+        if before is not None and after is not None and mode != "off":
+            worsening = (before["value"] - after["value"]) if higher else (after["value"] - before["value"])
+            tolerance = amount if mode == "absolute" else amount / 100.0 * abs(before["value"])
+            worse = worsening > tolerance
+        changes.append(Change(key[0], key[1], key[2], before["value"] if before else None,
+                              after["value"] if after else None, higher, worse))
+    return changes
+
+
+def diff_lines(changes: list[Change]) -> list[str]:
+    rows = [["test", "metric", "lane", "old", "new", "delta", ""]]
+    for change in changes:
+        delta = "—" if change.old is None or change.new is None else f"{change.new - change.old:+.4g}"
+        rows.append([change.test, change.key, change.lane, "—" if change.old is None else f"{change.old:.4g}",
+                     "—" if change.new is None else f"{change.new:.4g}", delta, "WORSE" if change.worse else ""])
+    from ..report.table import format_table
+
+    return format_table(rows)
+
+
+def find_run(run_files: list[Path], revision: str) -> Path:
+    """A run by index (-1 = newest), by file name, or by commit prefix (newest match).
+
+    An integer within the range of stored runs is an index; any other string of digits is a
+    commit prefix (a 7-digit short hash is all decimal digits about one time in 27).
+    """
+    if not run_files:
+        raise SystemExit("no run files in the store yet: run pytest first")
+    try:
+        index = int(revision)
+    except ValueError:
+        index = None
+    if index is not None and -len(run_files) <= index < len(run_files):
+        return run_files[index]
+    for path in reversed(run_files):
+        if path.name == revision or path.stem == revision:
+            return path
+    for path in reversed(run_files):
+        commit = path.stem.split("_")[1] if "_" in path.stem else ""
+        if commit and (commit.startswith(revision) or revision.startswith(commit)):
+            return path
+    if index is not None:  # all digits and no commit starts so: an index out of range
+        raise SystemExit(f"run index {revision} out of range: {len(run_files)} runs are stored")
+    raise SystemExit(f"no run matches {revision!r}; runs: {', '.join(p.stem for p in run_files[-5:])} ...")

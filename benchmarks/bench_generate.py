@@ -21,7 +21,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from tiny_models import tiny_stable_diffusion_pipeline  # noqa: E402
 
-from pytest_genquality.generate import make_generate  # noqa: E402
+from pytest_genquality.generation.engine import make_generate  # noqa: E402
 
 PROMPTS = ["a red bicycle leaning on a wall", "a bowl of ramen, top view", "a lighthouse at dusk", "a cat asleep"]
 

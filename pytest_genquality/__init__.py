@@ -6,7 +6,7 @@ from .assertions import (assert_clip_score_above, assert_cmmd_below, assert_cove
                          assert_inception_score_above, assert_kid_below, assert_metric, assert_no_regression,
                          assert_precision_above, assert_recall_above)
 from .batch import ImageBatch
-from .files import StoreFileError
+from .store.files import StoreFileError
 from .metrics.fid import ExtractorMismatchError
 from .reference import ReferenceStats
 from .verdict import BaselineMismatchError, MetricResult

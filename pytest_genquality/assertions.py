@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from . import session as session_module
+from .store import session as session_module
 from .batch import ImageBatch, images_to_uint8
 from .metrics.fid import ExtractorMismatchError
 from .metrics.frechet import FrechetSubsets, frechet_distance, frechet_distance_to_samples

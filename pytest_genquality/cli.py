@@ -48,7 +48,7 @@ def cmd_build_ref(args) -> int:
 
 
 def _build_ref(args, run_settings, folder: Path) -> int:
-    from .device import resolve_device
+    from .generation.device import resolve_device
     from .features.inception import InceptionFID
     from .reference import IMAGE_SUFFIXES, ReferenceStats
     from .store import Store
@@ -74,7 +74,7 @@ def _runs(args):
 
 
 def cmd_history(args) -> int:
-    from .history import history_lines, plot, series
+    from .store.history import history_lines, plot, series
 
     store, files = _runs(args)
     runs = [(path.name, store.load_run(path)) for path in files]
@@ -86,7 +86,7 @@ def cmd_history(args) -> int:
 
 
 def cmd_diff(args) -> int:
-    from .history import diff, diff_lines, find_run
+    from .store.history import diff, diff_lines, find_run
 
     store, files = _runs(args)
     try:
@@ -106,9 +106,9 @@ def cmd_diff(args) -> int:
 
 def cmd_report(args) -> int:
     """The HTML (or Markdown) report of the last N stored runs, without running any test."""
-    from . import report_model
-    from .report_html import write_page
-    from .report_markdown import write_markdown
+    from .report import model as report_model
+    from .report.html import write_page
+    from .report.markdown import write_markdown
 
     store, files = _runs(args)
     if not files:

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from . import report as report_module
-from . import report_markdown
-from . import session as session_module
+from .report import markdown as report_markdown
+from .store import session as session_module
 from . import settings as settings_module
-from .device import DeviceUnavailableError, lane as lane_of, resolve_device, xdist_worker_index
+from .generation.device import DeviceUnavailableError, lane as lane_of, resolve_device, xdist_worker_index
 from .store import Store
 
 WORKER_OUTPUT_KEY = "genquality"
@@ -209,7 +209,7 @@ def clip(gen_device):
 @pytest.fixture(scope="session")
 def generate(pytestconfig: pytest.Config, gen_device):
     """generate(model, *, prompts=None, seeds, batch_size=8, **model_kwargs) -> ImageBatch."""
-    from .generate import make_generate
+    from .generation.engine import make_generate
 
     recorder = pytestconfig.stash[_RECORDER]
     cache_dir = recorder.store.cache_dir / "images" if recorder.settings.cache else None

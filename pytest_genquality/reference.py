@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterable, Iterator
 import numpy as np
 
 from .batch import ImageBatch, images_to_uint8
-from .files import StoreFileError, atomic_write_json, atomic_write_npz, lock_for, read_json, read_npz
+from .store.files import StoreFileError, atomic_write_json, atomic_write_npz, lock_for, read_json, read_npz
 from .metrics.frechet import sqrtm_psd
 from .stats import RunningMoments
 

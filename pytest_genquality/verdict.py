@@ -17,10 +17,10 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import session as session_module
-from .provenance import utc_now
+from .store import session as session_module
+from .store.provenance import utc_now
 from .stats import DriftTest, bootstrap_mean_difference, permutation_test
-from .store import array_name
+from .store.layout import array_name
 
 ALPHA = 0.01  # one-sided level of the "auto" drift test: at most 1% false alarms on a seed-only change
 MIN_DRIFT_SAMPLES = 8  # fewer samples than this per side cannot support a noise test

@@ -7,9 +7,9 @@ import os
 import pytest
 import torch
 
-from pytest_genquality.device import (DeviceUnavailableError, enable_determinism, lane, resolve_device,
+from pytest_genquality.generation.device import (DeviceUnavailableError, enable_determinism, lane, resolve_device,
                                       xdist_worker_index)
-from pytest_genquality.generate import make_generate
+from pytest_genquality.generation.engine import make_generate
 
 TORCH = torch.__version__.split("+")[0]
 

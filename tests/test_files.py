@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pytest_genquality import files
-from pytest_genquality.files import (StoreFileError, atomic_write_bytes, atomic_write_json, atomic_write_npz,
+from pytest_genquality.store import files
+from pytest_genquality.store.files import (StoreFileError, atomic_write_bytes, atomic_write_json, atomic_write_npz,
                                      read_json, read_npz)
 
 
@@ -83,7 +83,7 @@ def test_keyboard_interrupt_mid_write_cleans_up(tmp_path, monkeypatch):
 
 WRITER = textwrap.dedent("""
     import os, sys
-    from pytest_genquality.files import atomic_write_bytes
+    from pytest_genquality.store.files import atomic_write_bytes
 
     path, mode, stop_at = sys.argv[1], sys.argv[2], int(sys.argv[3])
     state = {"i": 0}

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from pytest_genquality.batch import ImageBatch
-from pytest_genquality.generate import expand_prompts, make_generate, seed_generators
+from pytest_genquality.generation.engine import expand_prompts, make_generate, seed_generators
 from tiny_models import tiny_ddim_pipeline, tiny_ddpm_pipeline, tiny_stable_diffusion_pipeline
 
 STEPS = 2

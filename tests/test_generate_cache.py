@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from pytest_genquality.generate import make_generate, seed_generators
-from pytest_genquality.generation_cache import (CorruptCacheEntryError, ImageCache, UnhashableModelError,
+from pytest_genquality.generation.engine import make_generate, seed_generators
+from pytest_genquality.generation.cache import (CorruptCacheEntryError, ImageCache, UnhashableModelError,
                                                 cache_key, model_fingerprint)
 from tiny_models import tiny_ddpm_pipeline, tiny_stable_diffusion_pipeline
 

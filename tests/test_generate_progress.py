@@ -6,8 +6,8 @@ import io
 
 import torch
 
-from pytest_genquality.generate import make_generate
-from pytest_genquality.progress import TextProgressBar, progress_bar
+from pytest_genquality.generation.engine import make_generate
+from pytest_genquality.generation.progress import TextProgressBar, progress_bar
 
 
 class FakeClock:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from pytest_genquality.history import diff, diff_lines, find_run, history_lines, plot, series
+from pytest_genquality.store.history import diff, diff_lines, find_run, history_lines, plot, series
 from pytest_genquality.store import Store
 
 LANE = "cpu/fp32"

@@ -9,7 +9,7 @@ from PIL import Image
 
 from pytest_genquality import reference as reference_module
 from pytest_genquality.batch import images_to_uint8
-from pytest_genquality.files import StoreFileError
+from pytest_genquality.store.files import StoreFileError
 from pytest_genquality.metrics.frechet import sqrtm_psd
 from pytest_genquality.reference import ReferenceStats
 from toy import ToyExtractor, toy_images

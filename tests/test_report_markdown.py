@@ -2,7 +2,7 @@
 
 import pytest
 
-from pytest_genquality.report_markdown import markdown_summary
+from pytest_genquality.report.markdown import markdown_summary
 from report_helpers import CONFTEST, NODE_A, NODE_B, TESTS
 
 

@@ -4,7 +4,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from pytest_genquality.svg_chart import ChartPoint, line_chart
+from pytest_genquality.report.svg_chart import ChartPoint, line_chart
 
 SVG = "{http://www.w3.org/2000/svg}"
 

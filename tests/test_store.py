@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from pytest_genquality.files import StoreFileError
+from pytest_genquality.store.files import StoreFileError
 from pytest_genquality.reference import ReferenceStats
-from pytest_genquality.store import STORE_GITIGNORE, Store, array_name, node_dir_name
+from pytest_genquality.store.layout import STORE_GITIGNORE, Store, array_name, node_dir_name
 
 LANE = "cpu/x86_64/fp32/torch-2"
 OTHER_LANE = "cuda/NVIDIA H100/fp16/torch-2"

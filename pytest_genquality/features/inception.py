@@ -25,7 +25,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..files import atomic_write_bytes
+from ..store.files import atomic_write_bytes
 from ..weights import resolve_weights, weights_label
 from .resize import RESIZE_MODES, check_uint8_images, get_resize, resize_pytorch_fid
 

@@ -1,0 +1,46 @@
+"""The package layout: the subpackages exist, public import paths keep working, no import cycle."""
+
+import importlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CYCLES_TOOL = ROOT.parent / "shared" / "tools" / "import_cycles.py"
+
+
+@pytest.mark.parametrize("module", [
+    "pytest_genquality.generation.engine", "pytest_genquality.generation.cache",
+    "pytest_genquality.generation.device", "pytest_genquality.generation.progress",
+    "pytest_genquality.store.files", "pytest_genquality.store.layout", "pytest_genquality.store.session",
+    "pytest_genquality.store.provenance", "pytest_genquality.store.history",
+    "pytest_genquality.report.table", "pytest_genquality.report.model", "pytest_genquality.report.html",
+    "pytest_genquality.report.markdown", "pytest_genquality.report.thumbnails",
+    "pytest_genquality.report.svg_chart", "pytest_genquality.report.writer",
+])
+def test_subpackage_modules_import(module):
+    importlib.import_module(module)
+
+
+def test_documented_paths_keep_working():
+    from pytest_genquality.generate import seed_generators
+    from pytest_genquality.generation.engine import seed_generators as engine_seed_generators
+    from pytest_genquality.store import Store
+    from pytest_genquality.store.layout import Store as LayoutStore
+
+    assert seed_generators is engine_seed_generators and Store is LayoutStore
+    assert [g.initial_seed() for g in seed_generators([3, 7])] == [3, 7]
+
+
+def test_report_table_imports_no_writer():
+    source = (ROOT / "pytest_genquality" / "report" / "table.py").read_text()
+    assert "import" not in source.replace("from __future__ import annotations", "")
+
+
+@pytest.mark.skipif(not CYCLES_TOOL.exists(), reason="../shared/tools/import_cycles.py is not beside the checkout")
+def test_no_import_cycle():
+    done = subprocess.run([sys.executable, str(CYCLES_TOOL), "pytest_genquality"], cwd=ROOT,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout

@@ -30,13 +30,18 @@ def _as_batch(batch: Any, name: str = "batch") -> ImageBatch:
         raise type(error)(f"{error} (pass an ImageBatch, or ImageBatch.from_any(x, value_range=...) for floats)") from None
 
 
+def _default_device():
+    recorder = session_module.active_recorder()
+    return recorder.device if recorder is not None and recorder.device is not None else "cpu"
+
+
 def default_inception():
-    """The session's Inception (the ``inception`` fixture's object) or one made once per process."""
+    """The ``inception`` fixture's object (overridable in conftest.py); outside pytest one per process."""
     from .features.inception import InceptionFID
 
-    recorder = session_module.active_recorder()
-    device = recorder.device if recorder is not None and recorder.device is not None else "cpu"
-    return session_module.shared_extractor(f"inception:{device}", lambda: InceptionFID(device=device))
+    device = _default_device()
+    return session_module.session_extractor(
+        "inception", lambda: session_module.shared_extractor(f"inception:{device}", lambda: InceptionFID(device=device)))
 
 
 def batch_features(batch: ImageBatch, extractor, feature: str = "pool") -> np.ndarray:
@@ -55,12 +60,12 @@ def batch_features(batch: ImageBatch, extractor, feature: str = "pool") -> np.nd
 
 
 def default_clip():
-    """The session's CLIP embedder (the ``clip`` fixture's object) or one made once per process."""
+    """The ``clip`` fixture's object (overridable in conftest.py); outside pytest one per process."""
     from .features.clip import CLIPEmbedder
 
-    recorder = session_module.active_recorder()
-    device = recorder.device if recorder is not None and recorder.device is not None else "cpu"
-    return session_module.shared_extractor(f"clip:{device}", lambda: CLIPEmbedder(device=device))
+    device = _default_device()
+    return session_module.session_extractor(
+        "clip", lambda: session_module.shared_extractor(f"clip:{device}", lambda: CLIPEmbedder(device=device)))
 
 
 def _reference(ref: Any, name: str = "ref") -> ReferenceStats:
@@ -360,7 +365,8 @@ def assert_no_regression(batch, metric: str, *, max_value: float | None = None, 
     metric: "lpips" or "max_abs" (distances: give ``max_value``), "ssim" or "psnr" (similarities:
     give ``min_value``; PSNR is capped at 100 dB for identical images). Fails naming the worst
     seeds. ``pytest --update-refs`` stores the batch as the baseline images
-    (``baselines/images/<node id>/<seed>.png``) and returns None: nothing is measured then.
+    (``baselines/images/<node id>/<seed>.png``) and returns None: nothing is recorded then, but
+    the metric is resolved (LPIPS weights loaded), so what the next run needs fails now.
     The recorded value is the worst image's, which is what the bound applies to. Generate with
     the same ``batch_size`` as the baseline: CPU kernels sum in a batch-size-dependent order,
     which can move a pixel by one level.
@@ -383,6 +389,9 @@ def assert_no_regression(batch, metric: str, *, max_value: float | None = None, 
         raise RuntimeError("assert_no_regression compares with stored baseline images, so it runs inside pytest "
                            "with the genquality plugin")
     if recorder.settings.update_refs:
+        # Measure one image against itself: loads what the next plain run needs (LPIPS weights,
+        # size checks), so a missing file fails now, not on the first run after the update.
+        _paired_values(metric, batch.images[:1], batch.images[:1], lpips_options)
         test_context.pending_images = (batch.images, list(batch.seeds))
         return None
     baseline = recorder.store.load_images(test_context.node_id, batch.seeds)

@@ -103,8 +103,56 @@ def pytest_runtest_call(item: pytest.Item):
     return (yield)
 
 
+# Exceptions the plugin raises on purpose, with a message that says everything (a failed check,
+# missing weights, a bad argument): their traceback through the plugin is noise to the user.
+_USER_ERRORS = (AssertionError, ValueError, TypeError, OSError, RuntimeError)
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def _in_package(filename: str) -> bool:
+    try:
+        return Path(filename).resolve().is_relative_to(_PACKAGE_DIR)
+    except (OSError, ValueError):
+        return False
+
+
+def _raised_by_plugin(error: BaseException | None) -> bool:
+    """A user error the plugin raised itself (its innermost frame is ours), not a library's."""
+    if not isinstance(error, _USER_ERRORS) or error.__traceback__ is None:
+        return False
+    tb = error.__traceback__
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return _in_package(tb.tb_frame.f_code.co_filename)
+
+
+def _hide_in_failures(excinfo) -> bool:
+    """``__tracebackhide__`` of the package's modules: hide their frames for the plugin's own errors."""
+    return excinfo is not None and _raised_by_plugin(excinfo.value)
+
+
+def _hide_plugin_frames(excinfo: pytest.ExceptionInfo) -> None:
+    """Show the user's line and the message: hide this package's frames and the chained cause.
+
+    pytest hides a frame whose module defines ``__tracebackhide__`` (a callable decides per
+    failure); it is set on the package modules this traceback passes through, so lazily
+    imported ones are covered too. Only errors the plugin raised itself are trimmed: an
+    exception from a library under it, or from the user's code, keeps its frames, and
+    ``--full-trace`` shows everything.
+    """
+    if not _raised_by_plugin(excinfo.value):
+        return
+    for entry in excinfo.traceback:
+        if _in_package(str(entry.path)):
+            entry.frame.f_globals.setdefault("__tracebackhide__", _hide_in_failures)
+    excinfo.value.__suppress_context__ = True
+    excinfo.value.__cause__ = None
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    if call.excinfo is not None and not item.config.getoption("fulltrace", False):
+        _hide_plugin_frames(call.excinfo)
     report = yield
     if call.when == "call":
         item.config.stash[_RECORDER].finish_test(passed=report.passed)
@@ -153,6 +201,25 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
 
 
 # ---- fixtures ----------------------------------------------------------------------------------
+@pytest.fixture(autouse=True)
+def _genquality_session_extractors(request: pytest.FixtureRequest):
+    """Assertions without ``extractor=`` / ``embedder=`` use this test's ``inception`` / ``clip``
+    fixtures (a conftest.py override included), looked up only when one is needed."""
+    def fixture_value(name: str):
+        try:
+            return request.getfixturevalue(name)
+        except _USER_ERRORS as error:
+            if not _raised_by_plugin(error):
+                raise
+            # pytest's fixture machinery between the test and the plugin's message is noise
+            raise error.with_traceback(None) from None
+
+    recorder = request.config.stash[_RECORDER]
+    recorder.extractor_provider = fixture_value
+    yield
+    recorder.extractor_provider = None
+
+
 @pytest.fixture(scope="session")
 def gen_device(pytestconfig: pytest.Config):
     """The torch.device that generation and feature extraction use (--gen-device)."""

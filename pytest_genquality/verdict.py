@@ -26,8 +26,24 @@ ALPHA = 0.01  # one-sided level of the "auto" drift test: at most 1% false alarm
 MIN_DRIFT_SAMPLES = 8  # fewer samples than this per side cannot support a noise test
 
 
-class BaselineMismatchError(AssertionError):
-    """The stored baseline measured a different quantity (other N or extractor): not comparable."""
+class MetricCheckFailed(AssertionError):
+    """A quality check failed; ``result`` is the MetricResult it recorded.
+
+    An AssertionError, so pytest reports a failure; ``assert_quality`` catches it to gather
+    every metric's failure into one message instead of stopping at the first.
+    """
+
+    def __init__(self, message: str, result: "MetricResult | None" = None):
+        super().__init__(message)
+        self.result = result
+
+
+class BaselineMismatchError(MetricCheckFailed):
+    """The stored baseline measured a different quantity (other N or extractor): not comparable.
+
+    The value is still recorded, with verdict ``error``, so the session's table and run file
+    show it.
+    """
 
 
 @dataclass(frozen=True)
@@ -81,7 +97,7 @@ class MetricResult:
     extractor_id: str | None
     baseline: float | None
     noise: Any
-    verdict: str                       # pass | improved | fail | no-baseline | updated
+    verdict: str                       # pass | improved | fail | no-baseline | updated | error
     key: str = ""
     test: str = ""
     lane: str = ""
@@ -200,16 +216,25 @@ def check_metric(spec: MetricSpec, value: float, *, threshold: float | None = No
         failures.append(f"{spec.label} {value:.4g} is {relation} the threshold {threshold:.4g}")
 
     if test_context is not None:
-        if compare_baseline:
-            _compare_with_baseline(spec, result, recorder, test_context, max_drift, evidence, failures)
-        _record(spec, result, recorder, test_context, evidence if compare_baseline else None, compare_baseline)
-        if batch is not None:
-            recorder.keep_thumbnails(test_context, batch)
+        def record() -> None:
+            _record(spec, result, recorder, test_context, evidence if compare_baseline else None, compare_baseline)
+            if batch is not None:
+                recorder.keep_thumbnails(test_context, batch)
+
+        try:
+            if compare_baseline:
+                _compare_with_baseline(spec, result, recorder, test_context, max_drift, evidence, failures)
+        except BaselineMismatchError as mismatch:
+            result.verdict, result.reason = "error", str(mismatch)
+            mismatch.result = result
+            record()
+            raise
+        record()
 
     if failures:
         if result.verdict != "no-baseline":
             result.verdict = "fail"
-        raise AssertionError(_message(spec, result, failures, context_lines))
+        raise MetricCheckFailed(_message(spec, result, failures, context_lines), result)
     return result
 
 

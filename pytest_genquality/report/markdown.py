@@ -10,11 +10,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .table import sorted_results, table_rows
+from .table import PROBLEM_VERDICTS, VERDICT_ORDER, sorted_results, table_rows
 from .model import verdict_reason
 
 STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
-_VERDICT_ICONS = {"fail": "❌", "no-baseline": "⚠️", "improved": "🟢", "updated": "🔄", "pass": "✅"}
+_VERDICT_ICONS = {"fail": "❌", "error": "⛔", "no-baseline": "⚠️", "improved": "🟢", "updated": "🔄", "pass": "✅"}
 
 
 def _cell(text: str) -> str:
@@ -26,7 +26,7 @@ def _headline(results: list[dict], provenance: dict) -> str:
     counts: dict[str, int] = {}
     for result in results:
         counts[result["verdict"]] = counts.get(result["verdict"], 0) + 1
-    order = ["fail", "no-baseline", "improved", "updated", "pass"]
+    order = list(VERDICT_ORDER)
     parts = [f"{counts[v]} {v}" for v in order if v in counts] + \
             [f"{n} {v}" for v, n in counts.items() if v not in order]
     commit = provenance.get("commit") or "no git"
@@ -47,7 +47,7 @@ def markdown_summary(results: list[dict], provenance: dict) -> str:
     for result, cells in zip(ordered, rows[1:]):
         icon = _VERDICT_ICONS.get(result["verdict"], "")
         lines.append("| " + " | ".join(_cell(c) for c in [icon, *cells]) + " |")
-    failed = [r for r in ordered if r["verdict"] in ("fail", "no-baseline")]
+    failed = [r for r in ordered if r["verdict"] in PROBLEM_VERDICTS]
     if failed:
         lines.append("")
         lines.extend(f"- **{_cell(r['test'])}** `{r['key']}`: {verdict_reason(r)}" for r in failed)

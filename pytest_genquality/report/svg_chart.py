@@ -12,7 +12,7 @@ from html import escape
 
 WIDTH, HEIGHT = 360, 150
 MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 52, 28, 22, 30
-VERDICT_COLOURS = {"fail": "#c62828", "no-baseline": "#ef6c00", "improved": "#2e7d32",
+VERDICT_COLOURS = {"fail": "#c62828", "error": "#6a1b9a", "no-baseline": "#ef6c00", "improved": "#2e7d32",
                    "updated": "#1565c0", "pass": "#455a64"}
 
 

@@ -6,7 +6,8 @@ depend on it without a cycle.
 
 from __future__ import annotations
 
-VERDICT_ORDER = {"fail": 0, "no-baseline": 1, "improved": 2, "updated": 3, "pass": 4}
+VERDICT_ORDER = {"fail": 0, "error": 1, "no-baseline": 2, "improved": 3, "updated": 4, "pass": 5}
+PROBLEM_VERDICTS = ("fail", "error", "no-baseline")  # shown even under -q
 
 
 def _fmt(value, digits: int = 4) -> str:
@@ -53,7 +54,7 @@ def format_table(rows: list[list[str]]) -> list[str]:
 def summary_lines(results: list[dict], *, stale: list[str] = (), quiet: bool = False,
                   update_refs: bool = False, pruned: bool = False) -> list[str]:
     """The end-of-session table; under -q only failures (and stale baselines)."""
-    shown = [r for r in results if r["verdict"] in ("fail", "no-baseline")] if quiet else list(results)
+    shown = [r for r in results if r["verdict"] in PROBLEM_VERDICTS] if quiet else list(results)
     lines = format_table(table_rows(shown)) if shown else []
     improved = [r for r in results if r["verdict"] == "improved"]
     if improved and not update_refs:

@@ -53,6 +53,7 @@ class Recorder:
         self.stale: list[str] = []
         self.store_errors: list[str] = []
         self.thumbnails: dict[str, dict] = {}            # node id -> {"total", "images"} (HTML report only)
+        self.extractor_provider: Callable[[str], Any] | None = None  # fixture name -> the test's extractor
 
     # ---- per test ------------------------------------------------------------------------
     def start_test(self, node_id: str, test_file: str, record_property=None) -> TestContext:
@@ -171,6 +172,19 @@ def active_recorder() -> Recorder | None:
 
 def current_test() -> TestContext | None:
     return _recorder.current if _recorder is not None else None
+
+
+def session_extractor(kind: str, build: Callable[[], Any]) -> Any:
+    """The extractor an assertion uses when none is passed: the running test's ``kind`` fixture.
+
+    ``kind`` is "inception" or "clip". Inside pytest the plugin installs a provider that looks
+    the fixture up for the running test, so overriding the fixture in a ``conftest.py``
+    changes every assertion's default at once; the fixture is only instantiated when an
+    assertion needs it. Outside pytest: one ``build()`` per process.
+    """
+    if _recorder is not None and _recorder.extractor_provider is not None:
+        return _recorder.extractor_provider(kind)
+    return shared_extractor(kind, build)
 
 
 _EXTRACTORS: dict[str, Any] = {}

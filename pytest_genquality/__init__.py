@@ -6,6 +6,7 @@ from .assertions import (assert_clip_score_above, assert_cmmd_below, assert_cove
                          assert_inception_score_above, assert_kid_below, assert_metric, assert_no_regression,
                          assert_precision_above, assert_recall_above)
 from .batch import ImageBatch
+from .quality import QualityChecksFailed, assert_quality
 from .store.files import StoreFileError
 from .metrics.fid import ExtractorMismatchError
 from .reference import ReferenceStats
@@ -17,6 +18,7 @@ __all__ = [
     "ExtractorMismatchError",
     "ImageBatch",
     "MetricResult",
+    "QualityChecksFailed",
     "ReferenceStats",
     "StoreFileError",
     "WeightsHashMismatchError",
@@ -31,5 +33,6 @@ __all__ = [
     "assert_metric",
     "assert_no_regression",
     "assert_precision_above",
+    "assert_quality",
     "assert_recall_above",
 ]

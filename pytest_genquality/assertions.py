@@ -53,10 +53,31 @@ def batch_features(batch: ImageBatch, extractor, feature: str = "pool") -> np.nd
     per_batch = _FEATURE_CACHE.setdefault(batch, {})
     cache_key = getattr(extractor, "id", id(extractor))
     if cache_key not in per_batch:
-        outputs = {"clip": extractor.embed_images(batch)} if hasattr(extractor, "embed_images") else extractor(batch)
-        per_batch[cache_key] = {name: (rows.detach().cpu().numpy() if hasattr(rows, "detach") else np.asarray(rows))
-                                for name, rows in outputs.items()}
+        per_batch[cache_key] = _stored_or_extracted(batch, extractor)
     return np.asarray(per_batch[cache_key][feature], dtype=np.float64)
+
+
+def _extract(batch: ImageBatch, extractor) -> dict[str, np.ndarray]:
+    outputs = {"clip": extractor.embed_images(batch)} if hasattr(extractor, "embed_images") else extractor(batch)
+    return {name: (rows.detach().cpu().numpy() if hasattr(rows, "detach") else np.asarray(rows))
+            for name, rows in outputs.items()}
+
+
+def _stored_or_extracted(batch: ImageBatch, extractor) -> dict[str, np.ndarray]:
+    """Under ``--gen-cache``, features come from the feature cache (keyed by pixels and extractor id)."""
+    from .generation.cache import FeatureCache, feature_cache_key, images_sha256
+
+    recorder = session_module.active_recorder()
+    extractor_id = getattr(extractor, "id", None)
+    if recorder is None or not recorder.settings.cache or not isinstance(extractor_id, str):
+        return _extract(batch, extractor)
+    cache = FeatureCache(recorder.store.cache_dir / "features")
+    key = feature_cache_key(images_sha256(batch.images), extractor_id)
+    features = cache.get(key)
+    if features is None:
+        features = _extract(batch, extractor)
+        cache.put(key, features, extractor_id)
+    return features
 
 
 def default_clip():

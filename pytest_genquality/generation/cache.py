@@ -1,4 +1,8 @@
-"""Model fingerprints and the on-disk cache of generated images (``--gen-cache``).
+"""Model fingerprints and the on-disk caches of ``--gen-cache``: generated images and their features.
+
+An unchanged model's rerun then skips both generation (images keyed by the model's
+fingerprint, seeds, prompts and kwargs) and feature extraction (features keyed by the images'
+content hash and the extractor's id, which names its weights and preprocessing).
 
 Why fingerprint the *weights*: a cache keyed by a model's name or path would happily serve
 yesterday's images after a fine-tuning step changed one tensor. The fingerprint is a sha256
@@ -340,17 +344,68 @@ class ImageCache:
 
     def put(self, key: str, images: torch.Tensor, header: dict) -> Path:
         header = {**header, "schema": CACHE_SCHEMA, "key": key, "count": int(images.shape[0])}
-        array = images.contiguous().numpy()
         with self._lock():
-            handle = tempfile.NamedTemporaryFile(dir=self.directory, prefix=f".{key[:16]}.", suffix=".tmp", delete=False)
-            try:
-                with handle:
-                    np.savez(handle, images=array, header=np.array(json.dumps(header, ensure_ascii=False)))
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                os.replace(handle.name, self.path(key))
-            except BaseException:
-                Path(handle.name).unlink(missing_ok=True)
-                raise
+            _write_npz_atomically(self.path(key), {"images": images.contiguous().numpy()}, header)
+        return self.path(key)
+
+
+def _write_npz_atomically(path: Path, arrays: dict[str, np.ndarray], header: dict) -> None:
+    """``arrays`` and a JSON ``header`` into ``path``: temp file, fsync, ``os.replace`` (caller holds the lock)."""
+    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.stem[:16]}.", suffix=".tmp", delete=False)
+    try:
+        with handle:
+            np.savez(handle, **arrays, header=np.array(json.dumps(header, ensure_ascii=False)))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(handle.name, path)
+    except BaseException:
+        Path(handle.name).unlink(missing_ok=True)
+        raise
+
+
+def images_sha256(images: torch.Tensor) -> str:
+    """sha256 hex of a uint8 image tensor's shape and pixels: the same images, the same hash."""
+    digest = hashlib.sha256(f"{tuple(images.shape)}|{images.dtype}|".encode("ascii"))
+    digest.update(_tensor_bytes(images))
+    return digest.hexdigest()
+
+
+def feature_cache_key(images_hash: str, extractor_id: str) -> str:
+    """Features depend on the pixels and on the extractor (architecture, weights, resize mode) only."""
+    material = {"schema": CACHE_SCHEMA, "images": images_hash, "extractor": extractor_id}
+    return hashlib.sha256(json.dumps(material, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+class FeatureCache:
+    """Extracted features on disk, one ``<key>.npz`` of named float arrays per (images, extractor).
+
+    Same file discipline as ``ImageCache`` (atomic replace under a lock, no pickle). A corrupt
+    or mismatched entry is a miss: features are always recomputable.
+    """
+
+    def __init__(self, directory: Path | str):
+        self.directory = Path(directory)
+
+    def path(self, key: str) -> Path:
+        return self.directory / f"{key}.npz"
+
+    def get(self, key: str) -> dict[str, np.ndarray] | None:
+        try:
+            with np.load(self.path(key), allow_pickle=False) as entry:
+                header = json.loads(str(entry["header"]))
+                if header.get("schema") != CACHE_SCHEMA or header.get("key") != key:
+                    return None
+                return {name: entry[name] for name in header["names"]}
+        except Exception:  # absent, truncated, hand-edited: recompute
+            return None
+
+    def put(self, key: str, features: dict[str, np.ndarray], extractor_id: str) -> Path:
+        header = {"schema": CACHE_SCHEMA, "key": key, "extractor": extractor_id, "names": sorted(features)}
+        from filelock import FileLock
+
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(self.directory / ".lock")):
+            _write_npz_atomically(self.path(key), {f"{name}": np.asarray(rows) for name, rows in features.items()},
+                                  header)
         return self.path(key)
 

@@ -121,3 +121,12 @@ def test_world_from_the_environment():
     assert distributed.World.from_env({"RANK": "3", "WORLD_SIZE": "4", "LOCAL_RANK": "1"}) == distributed.World(3, 4, 1)
     with pytest.raises(ValueError, match="RANK=4, WORLD_SIZE=4"):
         distributed.World.from_env({"RANK": "4", "WORLD_SIZE": "4"})
+
+
+@pytest.mark.parametrize("option, value", [("--workers", "-1"), ("--workers", "two"), ("--batch-size", "0")])
+def test_build_ref_rejects_bad_numbers_as_usage_errors(tmp_path, capsys, option, value):
+    from pytest_genquality.cli import main
+
+    with pytest.raises(SystemExit) as exit:
+        main(["build-ref", str(tmp_path), "--name", "x", option, value])
+    assert exit.value.code == 2 and option in capsys.readouterr().err

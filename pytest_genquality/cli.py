@@ -1,4 +1,4 @@
-"""The `genquality` command: build-ref, history, diff, report."""
+"""The `genquality` command: build-ref (one process or torchrun), history, diff, report."""
 
 from __future__ import annotations
 
@@ -35,34 +35,66 @@ def _settings(args) -> settings_module.RunSettings:
 
 
 def cmd_build_ref(args) -> int:
+    """build-ref, in one process or on every rank of a torchrun job (rank 0 alone writes)."""
+    from . import distributed
+
     run_settings = _settings(args)
-    folder = Path(args.image_dir)
-    if not folder.is_dir():
-        print(f"genquality build-ref: {folder} is not a directory", file=sys.stderr)
+    source = Path(args.image_dir)
+    if not source.exists():
+        print(f"genquality build-ref: {source} is not a directory, .zip or .tar of images", file=sys.stderr)
         return 2
+    world = distributed.World.from_env()
     previous = settings_module.configure(run_settings)  # weights search reads them; restored below
+    created = False
     try:
-        return _build_ref(args, run_settings, folder)
+        from .generation.device import resolve_device
+
+        device = resolve_device(run_settings.device, worker_index=world.local_rank if world.is_distributed else None)
+        created = distributed.start(world, device.type)
+        return _build_ref(args, run_settings, source, world, device)
     finally:
+        distributed.stop(created)
         settings_module.configure(previous)
 
 
-def _build_ref(args, run_settings, folder: Path) -> int:
-    from .generation.device import resolve_device
+def _build_ref(args, run_settings, source: Path, world, device) -> int:
+    from . import distributed
+    from .build_ref import build_reference
     from .features.inception import InceptionFID
-    from .reference import IMAGE_SUFFIXES, ReferenceStats
+    from .image_files import ImageFiles, default_workers
     from .store import Store
+    from .weights import WeightsNotFoundError
 
-    total = sum(1 for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-    extractor = InceptionFID(args.weights, device=resolve_device(run_settings.device), resize=args.resize)
-    progress = _progress(total, f"build-ref {args.name}")
+    workers = default_workers() if args.workers is None else args.workers
+    label = f"genquality build-ref (rank {world.rank} of {world.size})" if world.is_distributed else "genquality build-ref"
+    progress = None
     try:
-        stats = ReferenceStats.from_images(folder, extractor, batch_size=args.batch_size, progress=progress,
-                                           name=args.name)
+        error, extractor, files = None, None, None
+        try:
+            files = ImageFiles.open(source)
+            extractor = InceptionFID(args.weights, device=device, resize=args.resize)
+        except Exception as failure:  # noqa: BLE001 - every rank must hear of it
+            error = failure
+        distributed.agree(world, error)
+        progress = _progress(len(files), f"build-ref {args.name}") if world.is_writer else None
+        stats = build_reference(files, extractor, batch_size=args.batch_size, workers=workers,
+                                pin_memory=device.type == "cuda", world=world, name=args.name, progress=progress)
+        error, path = None, None
+        if world.is_writer:
+            try:
+                path = Store(run_settings.store_dir).save_reference(args.name, stats)
+            except OSError as failure:
+                error = failure
+        distributed.agree(world, error)
+    except (distributed.DistributedError, WeightsNotFoundError, ValueError, OSError) as error:
+        print(f"{label}: {error}; no reference was written", file=sys.stderr)
+        return 1
     finally:
-        progress.close()
-    path = Store(run_settings.store_dir).save_reference(args.name, stats)
-    print(f"wrote {path.with_suffix('.npz')} and {path.name}: n={stats.n}, extractor {stats.extractor_id}")
+        if progress is not None:
+            progress.close()
+    if world.is_writer:
+        shards = f" from {world.size} ranks" if world.is_distributed else ""
+        print(f"wrote {path.with_suffix('.npz')} and {path.name}: n={stats.n}{shards}, extractor {stats.extractor_id}")
     return 0
 
 
@@ -136,6 +168,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or a positive number, got {text}")
+    return value
+
+
 def _thumb_size(text: str) -> int:
     try:
         return settings_module.parse_thumb_size(text)
@@ -165,12 +207,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="genquality", description="pytest-genquality store tools")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    build = sub.add_parser("build-ref", help="turn a folder of real images into stored reference statistics")
-    build.add_argument("image_dir")
+    build = sub.add_parser("build-ref", help="turn a folder, .zip or .tar of real images into stored reference "
+                                             "statistics (also under torchrun: one rank per GPU)")
+    build.add_argument("image_dir", help="folder (searched recursively), .zip or uncompressed .tar of images")
     build.add_argument("--name", required=True, help="reference name, used as gen_refs[NAME]")
     build.add_argument("--weights", default=None, help="explicit Inception weights file")
     build.add_argument("--resize", default="pytorch-fid", help="preprocessing: pytorch-fid | tf1 | clean")
-    build.add_argument("--batch-size", type=int, default=64)
+    build.add_argument("--batch-size", type=_positive_int, default=64)
+    build.add_argument("--workers", type=_non_negative_int, default=None,
+                       help="image-decoding processes per rank (default: the CPUs of this node shared by its ranks, "
+                            "at most 8; 0 decodes in the main process)")
     settings_module.add_options(build.add_argument, for_cli=True)
     build.set_defaults(handler=cmd_build_ref)
 

@@ -1,7 +1,12 @@
-"""pytest hooks only: options, fixtures, per-test recording, xdist merge, the summary.
+"""pytest hooks only: options, fixtures, per-test recording, xdist merge, torchrun, the summary.
 
 All logic lives in modules that know nothing about pytest (settings, device, session,
-store, report); this file wires them to pytest's life cycle.
+store, report, distributed); this file wires them to pytest's life cycle.
+
+Under ``torchrun -m pytest`` each rank runs the whole session on its own device
+(cuda:LOCAL_RANK); ``generate`` shares the seeds out and gathers the images, so every rank
+computes the same values and verdicts; rank 0 alone writes the store and the reports, and
+the ranks agree on one exit status.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from . import distributed
 from . import report as report_module
 from .report import markdown as report_markdown
 from .store import session as session_module
@@ -46,17 +52,30 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "gpu: needs a CUDA device; skipped with a reason when none is present")
     try:
         run_settings = settings_module.resolve(_option_values(config), root=Path(config.rootpath))
-        device = resolve_device(run_settings.device, worker_index=xdist_worker_index())
+        world = distributed.World.from_env()
+        if world.is_distributed and (hasattr(config, "workerinput") or _xdist_workers(config)):
+            raise ValueError("pytest -n (xdist) under torchrun: use one of the two (torchrun for large N per test, "
+                             "-n for many small tests), not both")
+        device = resolve_device(run_settings.device,
+                                worker_index=world.local_rank if world.is_distributed else xdist_worker_index())
     except (DeviceUnavailableError, ValueError) as error:
         raise pytest.UsageError(str(error)) from None
+    config.stash[_WORLD] = (world, distributed.start(world, device.type))
     recorder = session_module.Recorder(run_settings, Store(run_settings.store_dir), lane_of(device),
-                                       Path(config.rootpath), device=device)
+                                       Path(config.rootpath), device=device, writer=world.is_writer)
     config.stash[_PREVIOUS] = (settings_module.configure(run_settings), session_module.install(recorder))
     config.stash[_RECORDER] = recorder
 
 
+def _xdist_workers(config: pytest.Config) -> bool:
+    workers = getattr(config.option, "numprocesses", None)
+    return bool(workers) and workers != "0"
+
+
+
 _RECORDER = pytest.StashKey[session_module.Recorder]()
 _PREVIOUS = pytest.StashKey[tuple]()
+_WORLD = pytest.StashKey[tuple]()  # (World, whether this plugin started its process group)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -64,12 +83,16 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         previous_settings, previous_recorder = config.stash[_PREVIOUS]
         settings_module.configure(previous_settings)
         session_module.install(previous_recorder)
+    if _WORLD in config.stash:
+        distributed.stop(config.stash[_WORLD][1])
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     recorder = config.stash[_RECORDER]
     mode = " (updating baselines)" if recorder.settings.update_refs else ""
-    return [f"genquality: lane {recorder.lane}, store {recorder.settings.store_dir}{mode}"]
+    world = config.stash[_WORLD][0]
+    ranks = f", torchrun rank {world.rank} of {world.size}" if world.is_distributed else ""
+    return [f"genquality: lane {recorder.lane}, store {recorder.settings.store_dir}{mode}{ranks}"]
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -169,6 +192,12 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     run_file = recorder.finish_session()
     if recorder.store_errors and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    world = config.stash[_WORLD][0]
+    if world.is_distributed:  # one status for the job: the first rank's that is not OK
+        statuses = distributed.all_gather(world, int(session.exitstatus))
+        session.exitstatus = pytest.ExitCode(next((status for status in statuses if status), 0))
+    if not recorder.writer:
+        return
     provenance = {**recorder.provenance, "lane": recorder.lane}
     if recorder.settings.report_path is not None and recorder.results:
         report_module.write_report(recorder.settings.report_path, recorder.results, provenance,
@@ -186,7 +215,7 @@ def pytest_testnodedown(node, error) -> None:
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
     recorder = config.stash[_RECORDER]
-    if hasattr(config, "workerinput"):
+    if hasattr(config, "workerinput") or not recorder.writer:
         return
     lines = report_module.summary_lines(recorder.results, stale=recorder.stale,
                                         quiet=config.get_verbosity() < 0,
@@ -281,4 +310,5 @@ def generate(pytestconfig: pytest.Config, gen_device):
     recorder = pytestconfig.stash[_RECORDER]
     cache_dir = recorder.store.cache_dir / "images" if recorder.settings.cache else None
     show_progress = pytestconfig.get_verbosity() >= 0 and sys.stderr.isatty()
-    return make_generate(gen_device, cache_dir=cache_dir, show_progress=show_progress)
+    return make_generate(gen_device, cache_dir=cache_dir, show_progress=show_progress,
+                         world=pytestconfig.stash[_WORLD][0])

@@ -17,13 +17,13 @@ from typing import Any, Callable, Iterable, Iterator
 import numpy as np
 
 from .batch import ImageBatch, images_to_uint8
+from .image_files import IMAGE_SUFFIXES
 from .store.files import StoreFileError, atomic_write_json, atomic_write_npz, lock_for, read_json, read_npz
 from .metrics.frechet import sqrtm_psd
 from .stats import RunningMoments
 
 REFERENCE_SCHEMA = 1
 MAX_STORED_FEATURES = 50_000  # keep raw features up to this n, for KID / precision-recall / permutation tests
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 
 
 @dataclass(eq=False)

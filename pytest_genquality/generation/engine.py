@@ -44,7 +44,9 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 import torch
 
+from .. import distributed
 from ..batch import ImageBatch
+from ..distributed import World
 from .device import enable_determinism, lane
 from .cache import ImageCache, UnhashableModelError, canonical, cache_key, model_fingerprint
 from .progress import progress_bar
@@ -263,14 +265,20 @@ def _chunks(count: int, batch_size: int) -> list[slice]:
 
 
 def make_generate(device: torch.device, *, cache_dir=None, show_progress: bool = False,
-                  dtype: torch.dtype | None = None) -> Callable[..., ImageBatch]:
+                  dtype: torch.dtype | None = None, world: World | None = None) -> Callable[..., ImageBatch]:
     """Build the ``generate`` callable of the fixture.
 
     device: where models run. cache_dir: directory of the image cache (``--gen-cache``), or
     None for no cache. show_progress: draw a bar on stderr for generations over ~2 s.
     dtype: cast pipelines to it (None keeps the model's dtype); the lane records it.
+    world: the torchrun job this process belongs to (None or a world of one: no sharding).
+    Under torchrun every rank calls ``generate`` with the same arguments; the model calls
+    (batches of ``batch_size`` seeds) are dealt round-robin over the ranks, and the uint8
+    images are gathered so that every rank returns the whole batch in seed order. Each model
+    call gets the same seeds as in one process, so the images are the same bits.
     """
     device = torch.device(device)
+    world = world or World()
     enable_determinism()
     cache = ImageCache(cache_dir) if cache_dir is not None else None
 
@@ -307,21 +315,37 @@ def make_generate(device: torch.device, *, cache_dir=None, show_progress: bool =
                             kwargs={**model_kwargs, "value_range": value_range, "batch_size": batch_size},
                             lane=run_lane)
             hit = cache.get(key)
-            if hit is not None:
+            if all(distributed.all_gather(world, hit is not None)):  # a hit only when every rank has it
                 return ImageBatch(hit[0], seeds=seeds, prompts=prompts, meta={**meta, "cached": True})
 
-        parts = []
-        with progress_bar(len(seeds), desc=f"generate {adapter.name}", enabled=show_progress) as advance:
-            for chunk in _chunks(len(seeds), batch_size):
+        chunks = _chunks(len(seeds), batch_size)
+        mine = list(range(world.rank, len(chunks), world.size))
+        parts: list[tuple[int, torch.Tensor]] = []
+        error = None
+        with progress_bar(sum(chunks[i].stop - chunks[i].start for i in mine), desc=f"generate {adapter.name}",
+                          enabled=show_progress and world.is_writer) as advance:
+            for index in mine:
+                chunk = chunks[index]
                 chunk_prompts = prompts[chunk] if prompts is not None else None
-                images, chunk_range = adapter.run(seeds[chunk], chunk_prompts, device, dict(model_kwargs), value_range)
-                parts.append(_to_uint8_batch(adapter, images, chunk_range, seeds[chunk]))
-                advance(len(parts[-1]))
-        sizes = {tuple(part.shape[1:]) for part in parts}
+                try:
+                    images, chunk_range = adapter.run(seeds[chunk], chunk_prompts, device, dict(model_kwargs),
+                                                      value_range)
+                    parts.append((index, _to_uint8_batch(adapter, images, chunk_range, seeds[chunk])))
+                except Exception as failure:  # noqa: BLE001 - under torchrun the other ranks must hear of it
+                    if not world.is_distributed:
+                        raise
+                    error = failure
+                    break
+                advance(len(parts[-1][1]))
+        if world.is_distributed:
+            distributed.agree(world, error)
+            parts = [pair for share in distributed.all_gather(world, parts) for pair in share]
+        ordered = [part for _, part in sorted(parts, key=lambda pair: pair[0])]
+        sizes = {tuple(part.shape[1:]) for part in ordered}
         if len(sizes) > 1:
             raise ValueError(f"{adapter.name} returned images of different sizes across batches: {sorted(sizes)}")
-        images = torch.cat(parts)
-        if cache is not None:
+        images = torch.cat(ordered)
+        if cache is not None and world.is_writer:
             cache.put(key, images, {"generator": adapter.name, "lane": run_lane, "seeds": seeds, "prompts": prompts})
         return ImageBatch(images, seeds=seeds, prompts=prompts, meta=meta)
 

@@ -8,6 +8,9 @@ Under pytest-xdist, each worker writes the per-node files (features, images: one
 one worker) and hands its results and baseline-JSON updates to the controller
 (``worker_payload`` / ``merge_worker_payload``), which writes each baseline file and the run
 file exactly once.
+
+Under torchrun every rank runs every test on the same (gathered) images and so records the
+same values; only the recorder of rank 0 (``writer=True``) writes to the store.
 """
 
 from __future__ import annotations
@@ -37,8 +40,9 @@ class TestContext:
 
 
 class Recorder:
-    def __init__(self, settings: RunSettings, store: Store, lane: str, root: Path, device=None):
+    def __init__(self, settings: RunSettings, store: Store, lane: str, root: Path, device=None, writer: bool = True):
         self.settings = settings
+        self.writer = writer                             # False on torchrun ranks other than 0: they write nothing
         self.device = device
         self.store = store
         self.lane = lane
@@ -82,7 +86,8 @@ class Recorder:
         self.results.extend(result.as_dict() for result in context.results)
         if context.thumbnails["images"]:
             self.thumbnails[context.node_id] = context.thumbnails
-        if not (self.settings.update_refs and passed and (context.pending_entries or context.pending_images)):
+        if not (self.writer and self.settings.update_refs and passed
+                and (context.pending_entries or context.pending_images)):
             return
         if context.pending_arrays:
             self.store.save_features(context.node_id, context.pending_arrays)
@@ -135,7 +140,10 @@ class Recorder:
 
         A damaged baseline file is never overwritten: its error is kept in ``store_errors``
         (the plugin prints them and fails the session) and the other files are still written.
+        A recorder that is not the writer (torchrun rank > 0) writes nothing and returns None.
         """
+        if not self.writer:
+            return None
         for test_file, nodes in self.baseline_updates.items():
             try:
                 self.store.update_baselines(test_file, nodes)

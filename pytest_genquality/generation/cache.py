@@ -36,6 +36,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..store.files import give_default_mode
+
 CACHE_SCHEMA = 1
 _HASH_THREADS = max(1, min(8, os.cpu_count() or 1))
 _MAX_OBJECT_DEPTH = 3
@@ -345,6 +347,7 @@ class ImageCache:
             handle = tempfile.NamedTemporaryFile(dir=self.directory, prefix=f".{key[:16]}.", suffix=".tmp", delete=False)
             try:
                 with handle:
+                    give_default_mode(handle.fileno())
                     np.savez(handle, images=array, header=np.array(json.dumps(header, ensure_ascii=False)))
                     handle.flush()
                     os.fsync(handle.fileno())

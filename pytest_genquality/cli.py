@@ -1,4 +1,4 @@
-"""The `genquality` command: build-ref, history, diff, report."""
+"""The `genquality` command: build-ref, weights, history, diff, report."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from . import settings as settings_module
+from .rootdir import find_rootdir
 
 
 def _progress(total: int | None, label: str):
@@ -30,16 +31,27 @@ def _progress(total: int | None, label: str):
 
 
 def _settings(args) -> settings_module.RunSettings:
+    """Options, ini-less: the store defaults to pytest's ``<rootdir>/.genquality`` (see rootdir.py).
+
+    A ``--gen-store`` typed on this command line is relative to the current folder, like any path
+    in a shell; ``GENQUALITY_STORE`` is relative to the root, as in pytest.
+    """
     values = {spec.dest: getattr(args, spec.dest, None) for spec in settings_module.OPTIONS}
-    return settings_module.resolve(values, root=Path.cwd())
+    if values.get("gen_store"):
+        values["gen_store"] = str(Path(values["gen_store"]).expanduser().absolute())
+    resolved = settings_module.resolve(values, root=find_rootdir(Path.cwd()))
+    return resolved.with_changes(interface="cli")
 
 
 def cmd_build_ref(args) -> int:
+    from .store import Store
+
     run_settings = _settings(args)
     folder = Path(args.image_dir)
     if not folder.is_dir():
         print(f"genquality build-ref: {folder} is not a directory", file=sys.stderr)
         return 2
+    Store(run_settings.store_dir).check_new_reference(args.name, overwrite=args.force)  # before minutes of work
     previous = settings_module.configure(run_settings)  # weights search reads them; restored below
     try:
         return _build_ref(args, run_settings, folder)
@@ -54,6 +66,8 @@ def _build_ref(args, run_settings, folder: Path) -> int:
     from .store import Store
 
     total = sum(1 for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    if total == 0:  # before loading a network: the folder is the first thing to fix
+        raise ValueError(f"images: no image files ({', '.join(IMAGE_SUFFIXES)}) under {folder}")
     extractor = InceptionFID(args.weights, device=resolve_device(run_settings.device), resize=args.resize)
     progress = _progress(total, f"build-ref {args.name}")
     try:
@@ -61,7 +75,7 @@ def _build_ref(args, run_settings, folder: Path) -> int:
                                            name=args.name)
     finally:
         progress.close()
-    path = Store(run_settings.store_dir).save_reference(args.name, stats)
+    path = Store(run_settings.store_dir).save_reference(args.name, stats, overwrite=args.force)
     print(f"wrote {path.with_suffix('.npz')} and {path.name}: n={stats.n}, extractor {stats.extractor_id}")
     return 0
 
@@ -171,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--weights", default=None, help="explicit Inception weights file")
     build.add_argument("--resize", default="pytorch-fid", help="preprocessing: pytorch-fid | tf1 | clean")
     build.add_argument("--batch-size", type=int, default=64)
+    build.add_argument("--force", action="store_true", help="replace an existing reference of that name")
     settings_module.add_options(build.add_argument, for_cli=True)
     build.set_defaults(handler=cmd_build_ref)
 
@@ -195,12 +210,44 @@ def build_parser() -> argparse.ArgumentParser:
                         help="longest side in px of the embedded images (default 96)")
     settings_module.add_options(report.add_argument, for_cli=True)
     report.set_defaults(handler=cmd_report)
+
+    parser.add_argument("--debug", action="store_true", default=False, help=DEBUG_HELP)
+    for command_parser in sub.choices.values():  # also after the command: `genquality build-ref ... --debug`
+        command_parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
     return parser
 
 
+DEBUG_HELP = "show the full traceback of an error (also GENQUALITY_DEBUG=1)"
+
+
+def user_error_types() -> tuple[type[BaseException], ...]:
+    """Errors that mean "the input or the machine is not as the command needs", not a bug.
+
+    Our errors name the argument, the value and the fix, so their message is the whole story:
+    bad values (ValueError, and so WeightsHashMismatchError), missing or unreadable files
+    (OSError: WeightsNotFoundError, CLIP/LPIPS not found, a reference that exists, a broken image),
+    a device that is not there, a corrupt store file. Anything else is a bug and keeps its traceback.
+    """
+    from .generation.device import DeviceUnavailableError
+    from .store.files import StoreFileError
+
+    return ValueError, OSError, DeviceUnavailableError, StoreFileError
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; a user error is one message on stderr and exit status 2 (a traceback with --debug)."""
     args = build_parser().parse_args(argv)
-    return args.handler(args)
+    debug = getattr(args, "debug", False) or settings_module.env_flag("GENQUALITY_DEBUG")
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt:
+        print(f"genquality {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except user_error_types() as error:
+        if debug:
+            raise
+        print(f"genquality {args.command}: error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

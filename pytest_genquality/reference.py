@@ -190,12 +190,15 @@ def _image_chunks(images: Any, batch_size: int) -> tuple[str, Iterator]:
 
 def _folder_chunks(files: list[Path], batch_size: int) -> Iterator:
     """Batches of decoded files; images of different sizes go in separate batches."""
-    from PIL import Image
+    from PIL import Image, UnidentifiedImageError
 
     pending: list = []
     for file in files:
-        with Image.open(file) as image:
-            tensor = images_to_uint8(image, name=str(file))
+        try:
+            with Image.open(file) as image:
+                tensor = images_to_uint8(image, name=str(file))
+        except (UnidentifiedImageError, OSError) as error:  # not an image, or truncated: name the file
+            raise ValueError(f"images: {file} is not a readable image ({error}); remove or replace it") from None
         if pending and (tensor.shape[1:] != pending[0].shape[1:] or len(pending) == batch_size):
             yield _stack(pending)
             pending = []

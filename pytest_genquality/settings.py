@@ -29,6 +29,7 @@ class RunSettings:
     cache: bool = False
     report_path: Path | None = None
     report_thumb: int = 96   # px, longest side of the images kept for the HTML report
+    interface: str = "python"  # "python" or "cli": error messages give the fix in the words of the caller
 
     @property
     def keeps_thumbnails(self) -> bool:

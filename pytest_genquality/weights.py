@@ -157,7 +157,8 @@ def resolve_weights(key: str, explicit: str | os.PathLike | None = None, *,
         path = Path(explicit).expanduser()
         if not path.is_file():
             raise WeightsNotFoundError(
-                f"weights: the file {path} given explicitly for {spec.description} does not exist"
+                f"weights: the file {path} given explicitly for {spec.description} does not exist; "
+                f"check the path given as {explicit_hint().split()[0]}"
             )
         verify_file(path, hash_prefix_from_name(path.name))
         return path
@@ -177,9 +178,10 @@ def resolve_weights(key: str, explicit: str | os.PathLike | None = None, *,
         target.parent.mkdir(parents=True, exist_ok=True)
         torch.hub.download_url_to_file(spec.url, str(target), hash_prefix=spec.sha256_prefix, progress=True)
     except Exception as error:  # network errors come in many types; all mean "not here"
+        # from None: the message holds the reason; urllib's chained frames are 60 lines of noise
         raise WeightsNotFoundError(
             _not_found_message(spec, tried, reason=f"download failed: {type(error).__name__}: {error}")
-        ) from error
+        ) from None
     verify_file(target, spec.sha256_prefix)
     return target
 
@@ -193,6 +195,12 @@ def _not_found_message(spec: WeightsSpec, tried: list[Path], *, reason: str) -> 
         f"  url: {spec.url}\n"
         f"  fix: on a machine with internet run\n"
         f"    mkdir -p {fix_dir} && curl -L -o {fix_dir / spec.filename} {spec.url}\n"
-        f"  or pass the file explicitly (weights=PATH) or point --gen-weights-dir / "
-        f"GENQUALITY_WEIGHTS_DIR at a folder holding it."
+        f"  or pass the file explicitly ({explicit_hint()}) or point --gen-weights-dir / "
+        f"GENQUALITY_WEIGHTS_DIR at a folder holding it.\n"
+        f"  offline demo: `genquality weights demo DIR` writes seeded random stand-ins (ids say random-seed-N)."
     )
+
+
+def explicit_hint() -> str:
+    """How the caller passes a weights file: a flag in the genquality command, a keyword in Python."""
+    return "--weights PATH" if settings_module.active().interface == "cli" else "weights=PATH"

@@ -80,6 +80,53 @@ def _build_ref(args, run_settings, folder: Path) -> int:
     return 0
 
 
+def cmd_weights(args) -> int:
+    """status: every file and where it was looked for (exit 1 on a bad hash); fetch: download into the
+    caches (exit 1 when something is still missing); demo DIR: seeded random stand-ins."""
+    from . import weights_setup
+
+    run_settings = _settings(args)
+    previous = settings_module.configure(run_settings)
+    try:
+        if args.action == "demo":
+            only = tuple(args.only) if args.only else weights_setup.DEMO_CHOICES
+            for path in weights_setup.write_demo(args.directory, seed=args.seed, only=only):
+                print(f"wrote {path}")
+            print(f"seeded random stand-ins (ids say random-seed-{args.seed}; numbers match no published value): "
+                  f"use them with --gen-weights-dir {args.directory}")
+            return 0
+        if args.action == "fetch":
+            rows = weights_setup.fetch(clip_model=args.clip_model, include_clip=not args.no_clip)
+        else:
+            rows = weights_setup.status(clip_model=args.clip_model, check_hashes=not args.no_hash)
+        print("\n".join(weights_setup.status_lines(rows)))
+        if args.action == "fetch":
+            return 1 if any(row.state in ("missing", "bad hash") for row in rows) else 0
+        return 1 if any(row.state == "bad hash" for row in rows) else 0
+    finally:
+        settings_module.configure(previous)
+
+
+def _add_weights_command(sub) -> None:
+    weights = sub.add_parser("weights", help="status, fetch or demo stand-ins of every weights file the plugin can need")
+    actions = weights.add_subparsers(dest="action", required=True)
+    status = actions.add_parser("status", help="where each file was looked for, found or not, hash OK or not")
+    status.add_argument("--no-hash", action="store_true", help="skip hashing (CLIP ViT-L/14 is 1.7 GB)")
+    fetch = actions.add_parser("fetch", help="download every missing file into the caches (CI pre-caching)")
+    fetch.add_argument("--no-clip", action="store_true", help="skip the CLIP model (1.7 GB)")
+    demo = actions.add_parser("demo", help="write seeded random stand-ins (offline demos and tests) into DIR")
+    demo.add_argument("directory")
+    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--only", nargs="+", choices=("inception-fid", "alexnet", "vgg16", "lpips-lin"),
+                      help="write only these (default: all)")
+    for action in (status, fetch):
+        action.add_argument("--clip-model", default=None, help="hub id of the CLIP model (default the plugin's)")
+    for action in (status, fetch, demo):
+        settings_module.add_options(action.add_argument, for_cli=True)
+        action.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
+    weights.set_defaults(handler=cmd_weights)
+
+
 def _runs(args):
     from .store import Store
 
@@ -188,6 +235,8 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--force", action="store_true", help="replace an existing reference of that name")
     settings_module.add_options(build.add_argument, for_cli=True)
     build.set_defaults(handler=cmd_build_ref)
+
+    _add_weights_command(sub)
 
     history = sub.add_parser("history", help="each metric of each test across recorded runs")
     history.add_argument("--test", default=None, help="node id glob or substring")

@@ -50,6 +50,16 @@ def from_environment() -> RunSettings:
     )
 
 
+def user_cache_dir() -> Path:
+    """Where derived, re-computable files live (never in the store): ``GENQUALITY_CACHE_DIR``, else
+    ``$XDG_CACHE_HOME/pytest-genquality``, else ``~/.cache/pytest-genquality``."""
+    explicit = os.environ.get("GENQUALITY_CACHE_DIR")
+    if explicit:
+        return Path(explicit).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base).expanduser() / "pytest-genquality"
+
+
 _active: RunSettings | None = None
 
 

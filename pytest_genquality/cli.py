@@ -108,6 +108,8 @@ def cmd_weights(args) -> int:
 
 
 def _add_weights_command(sub) -> None:
+    from .weights_setup import DEMO_CHOICES
+
     weights = sub.add_parser("weights", help="status, fetch or demo stand-ins of every weights file the plugin can need")
     actions = weights.add_subparsers(dest="action", required=True)
     status = actions.add_parser("status", help="where each file was looked for, found or not, hash OK or not")
@@ -117,7 +119,7 @@ def _add_weights_command(sub) -> None:
     demo = actions.add_parser("demo", help="write seeded random stand-ins (offline demos and tests) into DIR")
     demo.add_argument("directory")
     demo.add_argument("--seed", type=int, default=0)
-    demo.add_argument("--only", nargs="+", choices=("inception-fid", "alexnet", "vgg16", "lpips-lin"),
+    demo.add_argument("--only", nargs="+", choices=DEMO_CHOICES,
                       help="write only these (default: all)")
     for action in (status, fetch):
         action.add_argument("--clip-model", default=None, help="hub id of the CLIP model (default the plugin's)")

@@ -93,5 +93,5 @@ def gen_refs(gen_store, inception):
         stored = None
     if stored is None or stored.extractor_id != inception.id:
         stats = ReferenceStats.from_images(synthetic_real_images(128), inception, batch_size=32)
-        gen_store.save_reference(REFERENCE, stats)
+        gen_store.save_reference(REFERENCE, stats, overwrite=True)
     return ReferenceMapping(gen_store)

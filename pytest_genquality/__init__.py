@@ -35,4 +35,14 @@ __all__ = [
     "assert_precision_above",
     "assert_quality",
     "assert_recall_above",
+    "build_random_inception_weights",
 ]
+
+
+def __getattr__(name: str):
+    """``build_random_inception_weights`` on first use: it needs the Inception module, which costs an import."""
+    if name == "build_random_inception_weights":
+        from .features.inception import build_random_inception_weights
+
+        return build_random_inception_weights
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

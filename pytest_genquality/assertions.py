@@ -50,6 +50,7 @@ def batch_features(batch: ImageBatch, extractor, feature: str = "pool") -> np.nd
     ``extractor`` is an Inception-like callable returning {name: rows}, or a CLIPEmbedder
     (``feature="clip"``: its image embeddings).
     """
+    batch.require_distinct_images()  # every metric on features is a set metric: copies bias it
     per_batch = _FEATURE_CACHE.setdefault(batch, {})
     cache_key = getattr(extractor, "id", id(extractor))
     if cache_key not in per_batch:

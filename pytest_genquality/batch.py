@@ -7,6 +7,7 @@ representation in which "the same image" is unambiguous (floats invite silent ra
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
@@ -261,6 +262,32 @@ class ImageBatch:
             return f"{seeds[0]}..{seeds[-1]}" if len(seeds) > 1 else str(seeds[0])
         shown = ", ".join(str(s) for s in seeds[:6])
         return shown + (f", ... ({len(seeds)} seeds)" if len(seeds) > 6 else "")
+
+    def repeated_seeds(self) -> list[int]:
+        """Seeds that make the same image more than once: the same seed with the same prompt (or none).
+
+        One seed under two prompts is two different images and is not a repeat.
+        """
+        if not self.seeds:
+            return []
+        prompts = self.prompts if self.prompts is not None else [None] * len(self.seeds)
+        counts = Counter(zip(self.seeds, prompts))
+        return sorted({seed for (seed, _), count in counts.items() if count > 1})
+
+    def require_distinct_images(self, what: str = "a metric over the set of images") -> None:
+        """Refuse repeated (seed, prompt) pairs: copies of one image bias every set metric.
+
+        Duplicates shrink the sample's spread, so FID and KID move and precision/recall/coverage
+        count one image several times, while the drift tests take N for more samples than exist.
+        """
+        repeated = self.repeated_seeds()
+        if repeated:
+            shown = ", ".join(str(seed) for seed in repeated[:8]) + (", ..." if len(repeated) > 8 else "")
+            raise ValueError(
+                f"batch: seeds {shown} appear more than once with the same prompt, so the batch holds copies of "
+                f"the same image; {what} over copies is biased. Pass distinct seeds (e.g. seeds=range({len(self)})) "
+                "or, for many images per prompt, cycle fewer prompts over distinct seeds."
+            )
 
     def to_pil(self) -> list:
         from PIL import Image

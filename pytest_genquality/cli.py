@@ -1,4 +1,4 @@
-"""The `genquality` command: build-ref (one process or torchrun), history, diff, report."""
+"""The `genquality` command: build-ref (one process or torchrun), weights, history, diff, report."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from . import settings as settings_module
+from .rootdir import find_rootdir
 
 
 def _progress(total: int | None, label: str):
@@ -30,19 +31,29 @@ def _progress(total: int | None, label: str):
 
 
 def _settings(args) -> settings_module.RunSettings:
+    """Options, ini-less: the store defaults to pytest's ``<rootdir>/.genquality`` (see rootdir.py).
+
+    A ``--gen-store`` typed on this command line is relative to the current folder, like any path
+    in a shell; ``GENQUALITY_STORE`` is relative to the root, as in pytest.
+    """
     values = {spec.dest: getattr(args, spec.dest, None) for spec in settings_module.OPTIONS}
-    return settings_module.resolve(values, root=Path.cwd())
+    if values.get("gen_store"):
+        values["gen_store"] = str(Path(values["gen_store"]).expanduser().absolute())
+    resolved = settings_module.resolve(values, root=find_rootdir(Path.cwd()))
+    return resolved.with_changes(interface="cli")
 
 
 def cmd_build_ref(args) -> int:
     """build-ref, in one process or on every rank of a torchrun job (rank 0 alone writes)."""
     from . import distributed
+    from .store import Store
 
     run_settings = _settings(args)
     source = Path(args.image_dir)
     if not source.exists():
         print(f"genquality build-ref: {source} is not a directory, .zip or .tar of images", file=sys.stderr)
         return 2
+    Store(run_settings.store_dir).check_new_reference(args.name, overwrite=args.force)  # before minutes of work
     world = distributed.World.from_env()
     previous = settings_module.configure(run_settings)  # weights search reads them; restored below
     created = False
@@ -63,7 +74,6 @@ def _build_ref(args, run_settings, source: Path, world, device) -> int:
     from .features.inception import InceptionFID
     from .image_files import ImageFiles, default_workers
     from .store import Store
-    from .weights import WeightsNotFoundError
 
     workers = default_workers() if args.workers is None else args.workers
     label = f"genquality build-ref (rank {world.rank} of {world.size})" if world.is_distributed else "genquality build-ref"
@@ -82,13 +92,13 @@ def _build_ref(args, run_settings, source: Path, world, device) -> int:
         error, path = None, None
         if world.is_writer:
             try:
-                path = Store(run_settings.store_dir).save_reference(args.name, stats)
+                path = Store(run_settings.store_dir).save_reference(args.name, stats, overwrite=args.force)
             except OSError as failure:
                 error = failure
         distributed.agree(world, error)
-    except (distributed.DistributedError, WeightsNotFoundError, ValueError, OSError) as error:
-        print(f"{label}: {error}; no reference was written", file=sys.stderr)
-        return 1
+    except distributed.DistributedError as error:  # every rank prints the same failure (one process: main's handler)
+        print(f"{label}: error: {error}; no reference was written", file=sys.stderr)
+        return 2
     finally:
         if progress is not None:
             progress.close()
@@ -96,6 +106,55 @@ def _build_ref(args, run_settings, source: Path, world, device) -> int:
         shards = f" from {world.size} ranks" if world.is_distributed else ""
         print(f"wrote {path.with_suffix('.npz')} and {path.name}: n={stats.n}{shards}, extractor {stats.extractor_id}")
     return 0
+
+
+def cmd_weights(args) -> int:
+    """status: every file and where it was looked for (exit 1 on a bad hash); fetch: download into the
+    caches (exit 1 when something is still missing); demo DIR: seeded random stand-ins."""
+    from . import weights_setup
+
+    run_settings = _settings(args)
+    previous = settings_module.configure(run_settings)
+    try:
+        if args.action == "demo":
+            only = tuple(args.only) if args.only else weights_setup.DEMO_CHOICES
+            for path in weights_setup.write_demo(args.directory, seed=args.seed, only=only):
+                print(f"wrote {path}")
+            print(f"seeded random stand-ins (ids say random-seed-{args.seed}; numbers match no published value): "
+                  f"use them with --gen-weights-dir {args.directory}")
+            return 0
+        if args.action == "fetch":
+            rows = weights_setup.fetch(clip_model=args.clip_model, include_clip=not args.no_clip)
+        else:
+            rows = weights_setup.status(clip_model=args.clip_model, check_hashes=not args.no_hash)
+        print("\n".join(weights_setup.status_lines(rows)))
+        if args.action == "fetch":
+            return 1 if any(row.state in ("missing", "bad hash") for row in rows) else 0
+        return 1 if any(row.state == "bad hash" for row in rows) else 0
+    finally:
+        settings_module.configure(previous)
+
+
+def _add_weights_command(sub) -> None:
+    from .weights_setup import DEMO_CHOICES
+
+    weights = sub.add_parser("weights", help="status, fetch or demo stand-ins of every weights file the plugin can need")
+    actions = weights.add_subparsers(dest="action", required=True)
+    status = actions.add_parser("status", help="where each file was looked for, found or not, hash OK or not")
+    status.add_argument("--no-hash", action="store_true", help="skip hashing (CLIP ViT-L/14 is 1.7 GB)")
+    fetch = actions.add_parser("fetch", help="download every missing file into the caches (CI pre-caching)")
+    fetch.add_argument("--no-clip", action="store_true", help="skip the CLIP model (1.7 GB)")
+    demo = actions.add_parser("demo", help="write seeded random stand-ins (offline demos and tests) into DIR")
+    demo.add_argument("directory")
+    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--only", nargs="+", choices=DEMO_CHOICES,
+                      help="write only these (default: all)")
+    for action in (status, fetch):
+        action.add_argument("--clip-model", default=None, help="hub id of the CLIP model (default the plugin's)")
+    for action in (status, fetch, demo):
+        settings_module.add_options(action.add_argument, for_cli=True)
+        action.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
+    weights.set_defaults(handler=cmd_weights)
 
 
 def _runs(args):
@@ -217,8 +276,11 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--workers", type=_non_negative_int, default=None,
                        help="image-decoding processes per rank (default: the CPUs of this node shared by its ranks, "
                             "at most 8; 0 decodes in the main process)")
+    build.add_argument("--force", action="store_true", help="replace an existing reference of that name")
     settings_module.add_options(build.add_argument, for_cli=True)
     build.set_defaults(handler=cmd_build_ref)
+
+    _add_weights_command(sub)
 
     history = sub.add_parser("history", help="each metric of each test across recorded runs")
     history.add_argument("--test", default=None, help="node id glob or substring")
@@ -241,12 +303,44 @@ def build_parser() -> argparse.ArgumentParser:
                         help="longest side in px of the embedded images (default 96)")
     settings_module.add_options(report.add_argument, for_cli=True)
     report.set_defaults(handler=cmd_report)
+
+    parser.add_argument("--debug", action="store_true", default=False, help=DEBUG_HELP)
+    for command_parser in sub.choices.values():  # also after the command: `genquality build-ref ... --debug`
+        command_parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
     return parser
 
 
+DEBUG_HELP = "show the full traceback of an error (also GENQUALITY_DEBUG=1)"
+
+
+def user_error_types() -> tuple[type[BaseException], ...]:
+    """Errors that mean "the input or the machine is not as the command needs", not a bug.
+
+    Our errors name the argument, the value and the fix, so their message is the whole story:
+    bad values (ValueError, and so WeightsHashMismatchError), missing or unreadable files
+    (OSError: WeightsNotFoundError, CLIP/LPIPS not found, a reference that exists, a broken image),
+    a device that is not there, a corrupt store file. Anything else is a bug and keeps its traceback.
+    """
+    from .generation.device import DeviceUnavailableError
+    from .store.files import StoreFileError
+
+    return ValueError, OSError, DeviceUnavailableError, StoreFileError
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; a user error is one message on stderr and exit status 2 (a traceback with --debug)."""
     args = build_parser().parse_args(argv)
-    return args.handler(args)
+    debug = getattr(args, "debug", False) or settings_module.env_flag("GENQUALITY_DEBUG")
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt:
+        print(f"genquality {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except user_error_types() as error:
+        if debug:
+            raise
+        print(f"genquality {args.command}: error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,14 +1,20 @@
 """ReferenceStats: the Gaussian (and, when small enough, the features) of a real image set.
 
 Saved as ``<name>.npz`` (arrays) + ``<name>.json`` (provenance: extractor id, n, source,
-creation time, sha256 of the npz). The matrix square root of sigma is computed once at build
-time and stored, so that every later FID against this reference needs one eigh, not two.
+creation time, sha256 of the npz). The store is meant to be committed, so the npz holds only
+what cannot be recomputed cheaply: mu, the float32 features when kept, and sigma unless those
+features give it back exactly and are smaller (n < 2·d: a 200-image Inception reference is then
+~1.6 MB instead of 66 MB). The matrix square root of sigma (what makes every later FID one eigh
+instead of two) lives in the user cache (``settings.user_cache_dir()/sqrt-sigma/<npz sha256>.npy``),
+computed once per machine; files of 0.1 that hold ``sqrt_sigma`` still load and use it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import hashlib
+import io
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +24,9 @@ import numpy as np
 
 from .batch import ImageBatch, images_to_uint8
 from .image_files import IMAGE_SUFFIXES
-from .store.files import StoreFileError, atomic_write_json, atomic_write_npz, lock_for, read_json, read_npz
+from .settings import user_cache_dir
+from .store.files import (StoreFileError, atomic_write_bytes, atomic_write_json, atomic_write_npz, lock_for,
+                          read_json, read_npz)
 from .metrics.frechet import sqrtm_psd
 from .stats import RunningMoments
 
@@ -39,6 +47,7 @@ class ReferenceStats:
     features: np.ndarray | None = None
     sqrt_sigma: np.ndarray | None = field(default=None, repr=False)
     name: str = ""
+    file_sha256: str = field(default="", repr=False)  # of the npz it was saved to / loaded from: the sqrt cache key
 
     def __post_init__(self):
         self.mu = np.asarray(self.mu, dtype=np.float64)
@@ -58,9 +67,12 @@ class ReferenceStats:
         return int(self.mu.shape[0])
 
     def matrix_sqrt(self) -> np.ndarray:
-        """sigma^½, computed once (at build time when made by ``from_images``)."""
+        """sigma^½, computed once: at build time, or read from the user cache for a saved file."""
         if self.sqrt_sigma is None:
-            self.sqrt_sigma = sqrtm_psd(self.sigma)
+            cached = _read_cached_sqrt(self.file_sha256, self.dim)
+            self.sqrt_sigma = cached if cached is not None else sqrtm_psd(self.sigma)
+            if cached is None:
+                _write_cached_sqrt(self.file_sha256, self.sqrt_sigma)
         return self.sqrt_sigma
 
     @classmethod
@@ -120,23 +132,45 @@ class ReferenceStats:
             base = base.with_suffix("")
         return base.with_name(base.name + ".npz"), base.with_name(base.name + ".json")
 
-    def save(self, path: str | os.PathLike, *, with_sqrt: bool = True) -> Path:
-        """Write ``<path>.npz`` and ``<path>.json`` atomically under a lock; returns the json path."""
+    def save(self, path: str | os.PathLike, *, with_sqrt: bool = False) -> Path:
+        """Write ``<path>.npz`` and ``<path>.json`` atomically under a lock; returns the json path.
+
+        sigma is left out when the stored features give it back (see the module docstring);
+        ``with_sqrt=True`` also stores sigma^½ (0.1's format, twice the size).
+        """
         npz_path, json_path = self.paths(path)
-        arrays = {"mu": self.mu, "sigma": self.sigma}
+        arrays = {"mu": self.mu}
+        if not self._sigma_follows_from_features():
+            arrays["sigma"] = self.sigma
         if with_sqrt:
             arrays["sqrt_sigma"] = self.matrix_sqrt()
         if self.features is not None:
             arrays["features"] = self.features
         with lock_for(json_path):
             atomic_write_npz(npz_path, arrays)
+            self.file_sha256 = _sha256(npz_path)
             atomic_write_json(json_path, {
                 "schema": REFERENCE_SCHEMA, "kind": "reference-stats", "name": self.name or npz_path.stem,
                 "n": self.n, "dim": self.dim, "extractor_id": self.extractor_id, "source": self.source,
                 "created": self.created, "has_features": self.features is not None,
-                "npz_sha256": _sha256(npz_path),
+                "sigma_stored": "sigma" in arrays, "npz_sha256": self.file_sha256,
             })
+        if self.sqrt_sigma is not None:  # computed at build time: the first test run reuses it
+            _write_cached_sqrt(self.file_sha256, self.sqrt_sigma)
         return json_path
+
+    def _sigma_follows_from_features(self) -> bool:
+        """True when the kept float32 features are smaller than sigma and give it back to round-off.
+
+        Not so when the moments came from float64 rows (``from_features`` of float64 input): then
+        the float32 copy would change sigma in its 8th digit, and sigma is stored.
+        """
+        if self.features is None or self.n >= 2 * self.dim:
+            return False
+        mu, sigma = _moments(self.features)
+        scale = max(float(np.abs(self.sigma).max()), 1e-300)
+        return bool(np.abs(sigma - self.sigma).max() <= 1e-9 * scale and np.abs(mu - self.mu).max() <= 1e-9 * (
+            float(np.abs(self.mu).max()) + 1e-300))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "ReferenceStats":
@@ -154,16 +188,49 @@ class ReferenceStats:
                 "out of sync or corrupt. Rebuild it with `genquality build-ref`."
             )
         arrays = read_npz(npz_path, kind="reference statistics")
+        if "sigma" not in arrays and "features" in arrays:  # left out because the features give it back
+            arrays["sigma"] = _moments(arrays["features"])[1]
         try:
             return cls(arrays["mu"], arrays["sigma"], int(meta["n"]), meta["extractor_id"], meta.get("source", ""),
                        meta.get("created", ""), features=arrays.get("features"), sqrt_sigma=arrays.get("sqrt_sigma"),
-                       name=meta.get("name", npz_path.stem))
+                       name=meta.get("name", npz_path.stem), file_sha256=meta.get("npz_sha256") or _sha256(npz_path))
         except KeyError as missing:
             raise StoreFileError(f"reference statistics {npz_path} / {json_path} lack the field {missing}") from None
 
     def __repr__(self) -> str:
         return (f"ReferenceStats(name={self.name!r}, n={self.n}, dim={self.dim}, extractor_id={self.extractor_id!r}, "
                 f"features={'yes' if self.features is not None else 'no'})")
+
+
+def _moments(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    moments = RunningMoments(features.shape[1])
+    moments.update(features)
+    return moments.mean, moments.covariance
+
+
+def _sqrt_cache_path(file_sha256: str) -> Path:
+    return user_cache_dir() / "sqrt-sigma" / f"{file_sha256}.npy"
+
+
+def _read_cached_sqrt(file_sha256: str, dim: int) -> np.ndarray | None:
+    """sigma^½ cached for the npz of that sha256, or None (no key, absent, unreadable or the wrong shape)."""
+    if not file_sha256:
+        return None
+    try:
+        cached = np.load(_sqrt_cache_path(file_sha256), allow_pickle=False)
+    except (OSError, ValueError):
+        return None
+    return cached if cached.shape == (dim, dim) and cached.dtype == np.float64 else None
+
+
+def _write_cached_sqrt(file_sha256: str, sqrt_sigma: np.ndarray) -> None:
+    """Best effort: a read-only or full cache only costs the eigh again next time."""
+    if not file_sha256:
+        return
+    buffer = io.BytesIO()
+    np.save(buffer, np.asarray(sqrt_sigma, dtype=np.float64))
+    with contextlib.suppress(OSError):
+        atomic_write_bytes(_sqrt_cache_path(file_sha256), buffer.getvalue())
 
 
 def _sha256(path: Path) -> str:
@@ -190,12 +257,15 @@ def _image_chunks(images: Any, batch_size: int) -> tuple[str, Iterator]:
 
 def _folder_chunks(files: list[Path], batch_size: int) -> Iterator:
     """Batches of decoded files; images of different sizes go in separate batches."""
-    from PIL import Image
+    from PIL import Image, UnidentifiedImageError
 
     pending: list = []
     for file in files:
-        with Image.open(file) as image:
-            tensor = images_to_uint8(image, name=str(file))
+        try:
+            with Image.open(file) as image:
+                tensor = images_to_uint8(image, name=str(file))
+        except (UnidentifiedImageError, OSError) as error:  # not an image, or truncated: name the file
+            raise ValueError(f"images: {file} is not a readable image ({error}); remove or replace it") from None
         if pending and (tensor.shape[1:] != pending[0].shape[1:] or len(pending) == batch_size):
             yield _stack(pending)
             pending = []

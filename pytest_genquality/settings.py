@@ -29,6 +29,7 @@ class RunSettings:
     cache: bool = False
     report_path: Path | None = None
     report_thumb: int = 96   # px, longest side of the images kept for the HTML report
+    interface: str = "python"  # "python" or "cli": error messages give the fix in the words of the caller
 
     @property
     def keeps_thumbnails(self) -> bool:
@@ -47,6 +48,16 @@ def from_environment() -> RunSettings:
         weights_dir=Path(weights_dir) if weights_dir else None,
         offline=env_flag("GENQUALITY_OFFLINE") or env_flag("HF_HUB_OFFLINE"),
     )
+
+
+def user_cache_dir() -> Path:
+    """Where derived, re-computable files live (never in the store): ``GENQUALITY_CACHE_DIR``, else
+    ``$XDG_CACHE_HOME/pytest-genquality``, else ``~/.cache/pytest-genquality``."""
+    explicit = os.environ.get("GENQUALITY_CACHE_DIR")
+    if explicit:
+        return Path(explicit).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base).expanduser() / "pytest-genquality"
 
 
 _active: RunSettings | None = None

@@ -25,10 +25,16 @@ class WeightsSpec:
     filename: str
     url: str
     description: str
+    demo_stem: str = ""  # seeded random stand-ins are '<demo_stem>-random-seed-<N>.pth' (see demo_filename)
 
     @property
     def sha256_prefix(self) -> str | None:
         return hash_prefix_from_name(self.filename)
+
+    def demo_filename(self, seed: int) -> str:
+        """Name of a seeded random stand-in: it says ``random-seed-N`` and carries no hash, so it is
+        never taken for (or verified as) the official file, and ids made from it say random."""
+        return f"{self.demo_stem or self.key}-random-seed-{seed}.pth"
 
 
 REGISTRY: dict[str, WeightsSpec] = {
@@ -39,18 +45,21 @@ REGISTRY: dict[str, WeightsSpec] = {
             "pt_inception-2015-12-05-6726825d.pth",
             "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth",
             "FID Inception-v3 (TF 2015-12-05 graph ported by pytorch-fid)",
+            demo_stem="pt_inception",
         ),
         WeightsSpec(
             "alexnet",
             "alexnet-owt-7be5be79.pth",
             "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
             "torchvision AlexNet ImageNet weights (LPIPS 'alex' backbone)",
+            demo_stem="alexnet",
         ),
         WeightsSpec(
             "vgg16",
             "vgg16-397923af.pth",
             "https://download.pytorch.org/models/vgg16-397923af.pth",
             "torchvision VGG16 ImageNet weights (LPIPS 'vgg' backbone)",
+            demo_stem="vgg16",
         ),
     )
 }
@@ -65,6 +74,10 @@ class WeightsNotFoundError(FileNotFoundError):
 
 class WeightsHashMismatchError(ValueError):
     """A file named as an official checkpoint does not have that checkpoint's sha256."""
+
+
+class RandomWeightsWarning(UserWarning):
+    """Seeded random stand-in weights are in use: numbers exercise the code but match no published value."""
 
 
 def hash_prefix_from_name(filename: str) -> str | None:
@@ -157,7 +170,8 @@ def resolve_weights(key: str, explicit: str | os.PathLike | None = None, *,
         path = Path(explicit).expanduser()
         if not path.is_file():
             raise WeightsNotFoundError(
-                f"weights: the file {path} given explicitly for {spec.description} does not exist"
+                f"weights: the file {path} given explicitly for {spec.description} does not exist; "
+                f"check the path given as {explicit_hint().split()[0]}"
             )
         verify_file(path, hash_prefix_from_name(path.name))
         return path
@@ -167,6 +181,9 @@ def resolve_weights(key: str, explicit: str | os.PathLike | None = None, *,
         if path.is_file():
             verify_file(path, spec.sha256_prefix)
             return path
+    demo = find_demo_file(spec, weights_dir)
+    if demo is not None:
+        return demo
 
     if offline:
         raise WeightsNotFoundError(_not_found_message(spec, tried, reason="offline mode forbids downloads"))
@@ -177,11 +194,38 @@ def resolve_weights(key: str, explicit: str | os.PathLike | None = None, *,
         target.parent.mkdir(parents=True, exist_ok=True)
         torch.hub.download_url_to_file(spec.url, str(target), hash_prefix=spec.sha256_prefix, progress=True)
     except Exception as error:  # network errors come in many types; all mean "not here"
+        # from None: the message holds the reason; urllib's chained frames are 60 lines of noise
         raise WeightsNotFoundError(
             _not_found_message(spec, tried, reason=f"download failed: {type(error).__name__}: {error}")
-        ) from error
+        ) from None
     verify_file(target, spec.sha256_prefix)
     return target
+
+
+def find_demo_file(spec: WeightsSpec, weights_dir: str | os.PathLike | None) -> Path | None:
+    """The one seeded random stand-in for ``spec`` in ``weights_dir`` (``genquality weights demo DIR``).
+
+    Only a folder the user named is searched, and only after every official location: a demo
+    file never shadows the official one. Using it warns (``RandomWeightsWarning``) and the
+    extractor id says ``random-seed-N``. Two seeds in one folder are ambiguous: a ValueError.
+    """
+    if not weights_dir:
+        return None
+    found = sorted(Path(weights_dir).glob(spec.demo_filename(seed=0).replace("random-seed-0", "random-seed-*")))
+    found = [path for path in found if _RANDOM_LABEL.search(path.name)]
+    if len(found) > 1:
+        names = ", ".join(path.name for path in found)
+        raise ValueError(
+            f"--gen-weights-dir: {weights_dir} holds several stand-ins for {spec.description} ({names}); keep one, "
+            f"or pass the file explicitly ({explicit_hint()})"
+        )
+    if not found:
+        return None
+    import warnings
+
+    warnings.warn(f"{spec.description}: official file not found, using the seeded random stand-in {found[0]}; "
+                  "its numbers match no published value (ids say random-seed-N)", RandomWeightsWarning, stacklevel=3)
+    return found[0]
 
 
 def _not_found_message(spec: WeightsSpec, tried: list[Path], *, reason: str) -> str:
@@ -193,6 +237,12 @@ def _not_found_message(spec: WeightsSpec, tried: list[Path], *, reason: str) -> 
         f"  url: {spec.url}\n"
         f"  fix: on a machine with internet run\n"
         f"    mkdir -p {fix_dir} && curl -L -o {fix_dir / spec.filename} {spec.url}\n"
-        f"  or pass the file explicitly (weights=PATH) or point --gen-weights-dir / "
-        f"GENQUALITY_WEIGHTS_DIR at a folder holding it."
+        f"  or pass the file explicitly ({explicit_hint()}) or point --gen-weights-dir / "
+        f"GENQUALITY_WEIGHTS_DIR at a folder holding it.\n"
+        f"  offline demo: `genquality weights demo DIR` writes seeded random stand-ins (ids say random-seed-N)."
     )
+
+
+def explicit_hint() -> str:
+    """How the caller passes a weights file: a flag in the genquality command, a keyword in Python."""
+    return "--weights PATH" if settings_module.active().interface == "cli" else "weights=PATH"

@@ -66,7 +66,7 @@ def test_two_ranks_equal_one_process_and_a_bad_file_fails_every_rank(tmp_path, s
     np.testing.assert_allclose(two.mu, one.mu, rtol=1e-10, atol=0)
     np.testing.assert_allclose(two.sigma, one.sigma, rtol=1e-10, atol=1e-10 * np.abs(one.sigma).max())
 
-    assert [rank[1]["code"] for rank in ranks] == [1, 1]
+    assert [rank[1]["code"] for rank in ranks] == [2, 2]
     messages = [rank[1]["stderr"].split("): ", 1)[1] for rank in ranks]
     assert messages[0] == messages[1]
     assert f"rank 1 of 2: {bad[3]}: cannot be read as an image" in messages[0]

@@ -115,7 +115,7 @@ def test_missing_model_offline_names_the_id_the_cache_and_the_fix(monkeypatch):
         settings.configure(None)
     message = str(raised.value)
     assert "'genquality-test/no-such-clip'" in message and "offline" in message
-    assert "cache searched:" in message and "huggingface-cli download genquality-test/no-such-clip" in message
+    assert "cache searched:" in message and "hf download genquality-test/no-such-clip --include" in message
 
 
 def test_invalid_model_and_texts_are_named(clip_dir):

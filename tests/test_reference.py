@@ -119,7 +119,7 @@ def test_save_load_round_trip(tmp_path):
         loaded = ReferenceStats.load(path)
         np.testing.assert_array_equal(loaded.mu, stats.mu)
         np.testing.assert_array_equal(loaded.sigma, stats.sigma)
-        np.testing.assert_array_equal(loaded.sqrt_sigma, stats.matrix_sqrt())
+        np.testing.assert_array_equal(loaded.matrix_sqrt(), stats.matrix_sqrt())  # from the user cache
         np.testing.assert_array_equal(loaded.features, rows.astype(np.float32))
         assert (loaded.extractor_id, loaded.n, loaded.source, loaded.created, loaded.name) == \
             (stats.extractor_id, 30, "here", stats.created, "mine")
@@ -182,3 +182,61 @@ def test_too_few_images_and_bad_arguments(tmp_path):
         ReferenceStats.from_features(np.zeros((1, 4)), extractor_id="x")
     with pytest.raises(ValueError, match="mu, sigma"):
         ReferenceStats(np.zeros(3), np.zeros((2, 2)), 5, "x")
+
+
+@pytest.fixture
+def sqrt_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("GENQUALITY_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache" / "sqrt-sigma"
+
+
+def test_a_200_image_inception_reference_is_small(tmp_path, sqrt_cache):
+    """0.1 wrote sigma and sigma^½ (2048² float64 each): 66 MB for 200 images. Now the features carry sigma."""
+    rows = np.random.default_rng(4).standard_normal((200, 2048)).astype(np.float32)  # as an extractor returns
+    stats = ReferenceStats.from_features(rows, extractor_id="x")
+    json_path = stats.save(tmp_path / "refs" / "coco")
+    npz = tmp_path / "refs" / "coco.npz"
+    assert npz.stat().st_size < 2_000_000  # features 1.6 MB + mu
+    assert json.loads(json_path.read_text())["sigma_stored"] is False
+    with np.load(npz) as stored:
+        assert sorted(stored.files) == ["features", "mu"]
+    loaded = ReferenceStats.load(tmp_path / "refs" / "coco")
+    np.testing.assert_allclose(loaded.sigma, stats.sigma, rtol=0, atol=1e-12 * np.abs(stats.sigma).max())
+    np.testing.assert_array_equal(loaded.mu, stats.mu)
+
+
+def test_sigma_is_kept_when_the_features_cannot_give_it_back(tmp_path, sqrt_cache):
+    rows64 = np.random.default_rng(5).standard_normal((20, 8))  # float64 rows: the float32 copy is not exact
+    ReferenceStats.from_features(rows64, extractor_id="x").save(tmp_path / "a")
+    many = np.random.default_rng(6).standard_normal((20, 4)).astype(np.float32)  # n >= 2d: sigma is smaller
+    ReferenceStats.from_features(many, extractor_id="x").save(tmp_path / "b")
+    for name in ("a", "b"):
+        with np.load(tmp_path / f"{name}.npz") as stored:
+            assert "sigma" in stored.files and "sqrt_sigma" not in stored.files
+
+
+def test_the_matrix_square_root_is_cached_outside_the_store_by_sha256(tmp_path, sqrt_cache, monkeypatch):
+    rows = np.random.default_rng(7).standard_normal((12, 6)).astype(np.float32)
+    stats = ReferenceStats.from_features(rows, extractor_id="x")
+    stats.save(tmp_path / "store" / "refs" / "r")
+    meta = json.loads((tmp_path / "store" / "refs" / "r.json").read_text())
+    cached = sqrt_cache / f"{meta['npz_sha256']}.npy"
+    assert cached.is_file() and not any((tmp_path / "store").rglob("*.npy"))
+    monkeypatch.setattr(reference_module, "sqrtm_psd", lambda sigma: pytest.fail("recomputed despite the cache"))
+    np.testing.assert_array_equal(ReferenceStats.load(tmp_path / "store" / "refs" / "r").matrix_sqrt(),
+                                  stats.matrix_sqrt())
+    cached.write_bytes(b"garbage")  # a damaged cache entry is recomputed, never trusted
+    monkeypatch.setattr(reference_module, "sqrtm_psd", sqrtm_psd)
+    np.testing.assert_allclose(ReferenceStats.load(tmp_path / "store" / "refs" / "r").matrix_sqrt(),
+                               stats.matrix_sqrt(), atol=1e-12)
+    assert np.load(cached).shape == (6, 6)  # and rewritten
+
+
+def test_files_of_0_1_with_a_stored_square_root_still_load(tmp_path, sqrt_cache):
+    rows = np.random.default_rng(8).standard_normal((12, 6))
+    stats = ReferenceStats.from_features(rows, extractor_id="x")
+    stats.save(tmp_path / "old", with_sqrt=True)
+    with np.load(tmp_path / "old.npz") as stored:
+        assert {"mu", "sigma", "sqrt_sigma", "features"} <= set(stored.files)
+    loaded = ReferenceStats.load(tmp_path / "old")
+    np.testing.assert_array_equal(loaded.sqrt_sigma, stats.matrix_sqrt())

@@ -195,3 +195,51 @@ def test_concurrent_updates_of_different_nodes_lose_nothing(tmp_path):
     tests = Store(tmp_path).read_baselines("tests/test_c.py")
     for worker in range(2):
         assert sorted(tests[f"tests/test_c.py::w{worker}"]) == sorted(f"m{i}" for i in range(20))
+
+
+@pytest.mark.parametrize("name", [".", "..", "...", ".hidden", "-flag", "x.npz", "x.json", "X.NPZ", "a/b", "../x",
+                                  "a\\b", "", " x", "x" * 129, "é", "x\n"])
+def test_bad_reference_names_are_refused(tmp_path, name):
+    store = Store(tmp_path / "s")
+    stats = ReferenceStats.from_features(np.random.default_rng(0).standard_normal((5, 3)), extractor_id="toy")
+    with pytest.raises(ValueError, match="name: reference names start with a letter or digit"):
+        store.save_reference(name, stats)
+    assert not (tmp_path / "s").exists() or not any((tmp_path / "s").rglob("*.npz"))
+
+
+def test_no_reference_name_writes_outside_refs(tmp_path):
+    """Every name save_reference accepts lands as refs/<name>.npz and refs/<name>.json, nothing else."""
+    rng = np.random.default_rng(1)
+    alphabet = list("ab0._-/\\") + [".."]
+    candidates = {"".join(rng.choice(alphabet, size=rng.integers(1, 6))) for _ in range(300)}
+    candidates |= {"a", "a.b", "a..b", "0", "a-", "a_", "a.", "v1.0"}
+    stats = ReferenceStats.from_features(rng.standard_normal((5, 3)), extractor_id="toy")
+    store = Store(tmp_path / "s")
+    accepted = 0
+    for name in sorted(candidates):
+        try:
+            store.save_reference(name, stats)
+        except ValueError:
+            continue
+        accepted += 1
+        assert (store.refs_dir / f"{name}.npz").is_file() and (store.refs_dir / f"{name}.json").is_file(), name
+        assert store.load_reference(name).name == name
+    assert accepted >= 8
+    written = {p.relative_to(tmp_path / "s").parts[0] for p in (tmp_path / "s").rglob("*") if p.is_file()}
+    assert written == {"refs", ".gitignore"}
+    assert {p.parent for p in store.refs_dir.rglob("*") if p.is_file()} == {store.refs_dir}
+
+
+def test_an_existing_reference_is_not_overwritten_without_overwrite(tmp_path):
+    from pytest_genquality.store.layout import ReferenceExistsError
+
+    store = Store(tmp_path / "s")
+    rng = np.random.default_rng(2)
+    first = ReferenceStats.from_features(rng.standard_normal((5, 3)), extractor_id="toy")
+    second = ReferenceStats.from_features(rng.standard_normal((5, 3)) + 5, extractor_id="toy")
+    store.save_reference("coco", first)
+    with pytest.raises(ReferenceExistsError, match="'coco' already exists.*--force"):
+        store.save_reference("coco", second)
+    assert np.allclose(store.load_reference("coco").mu, first.mu)
+    store.save_reference("coco", second, overwrite=True)
+    assert np.allclose(store.load_reference("coco").mu, second.mu)

@@ -18,6 +18,7 @@ from typing import Any, Sequence
 import torch
 
 from .. import settings as settings_module
+from ..hub import download_command, hub_unreachable_reason
 
 DEFAULT_CLIP_MODEL = "openai/clip-vit-large-patch14"  # torchmetrics' CLIPScore default
 OPENAI_CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)  # CLIP's published normalisation
@@ -165,26 +166,41 @@ def _load(model: Any) -> tuple[str, Any, Any]:
         return path.name, CLIPModel.from_pretrained(path), CLIPProcessor.from_pretrained(path)
     model_id = os.fspath(model)
     offline = settings_module.active().offline or settings_module.env_flag("HF_HUB_OFFLINE")
-    try:
-        clip_model = CLIPModel.from_pretrained(model_id, local_files_only=offline)
-        processor = CLIPProcessor.from_pretrained(model_id, local_files_only=offline)
+    try:  # the local cache first: no network at all when the model is there
+        return model_id, *_from_pretrained(model_id, local_files_only=True)
+    except OSError:
+        pass
+    if offline:
+        raise CLIPModelNotFoundError(_not_found_message(model_id, "offline mode forbids downloads")) from None
+    unreachable = hub_unreachable_reason()  # seconds, where the hub client's retries take ~23 s
+    if unreachable:
+        raise CLIPModelNotFoundError(_not_found_message(model_id, unreachable)) from None
+    try:  # one download attempt
+        return model_id, *_from_pretrained(model_id, local_files_only=False)
     except OSError as error:
-        raise CLIPModelNotFoundError(_not_found_message(model_id, offline, error)) from error
-    return model_id, clip_model, processor
+        # from None: the reason is in the message, the hub client's chained frames are noise
+        raise CLIPModelNotFoundError(_not_found_message(model_id, f"download failed: {error}")) from None
 
 
-def _not_found_message(model_id: str, offline: bool, error: Exception) -> str:
+def _from_pretrained(model_id: str, *, local_files_only: bool) -> tuple[Any, Any]:
+    from transformers import CLIPModel, CLIPProcessor
+
+    return (CLIPModel.from_pretrained(model_id, local_files_only=local_files_only),
+            CLIPProcessor.from_pretrained(model_id, local_files_only=local_files_only))
+
+
+def _not_found_message(model_id: str, reason: str) -> str:
     from huggingface_hub import constants
 
-    reason = "offline mode forbids downloads" if offline else f"loading failed: {type(error).__name__}"
     return (
         f"model: CLIP model {model_id!r} is not a local directory and is not in the Hugging Face cache "
         f"({reason}).\n"
         f"  cache searched: {constants.HF_HUB_CACHE}\n"
         f"  fix: on a machine with internet run\n"
-        f"    huggingface-cli download {model_id}\n"
-        f"  (with HF_HOME / HF_HUB_CACHE pointing at the cache this machine reads), or pass a directory "
-        f"saved with save_pretrained, or a (CLIPModel, CLIPProcessor) pair."
+        f"    {download_command(model_id)}\n"
+        f"  (with HF_HOME / HF_HUB_CACHE pointing at the cache this machine reads; `genquality weights fetch` "
+        f"does the same for every file), or pass a directory saved with save_pretrained, or a "
+        f"(CLIPModel, CLIPProcessor) pair."
     )
 
 

@@ -17,7 +17,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..weights import file_sha256, resolve_weights, weights_label
+from .. import settings as settings_module
+from ..weights import RandomWeightsWarning, file_sha256, resolve_weights, weights_label
 
 NETS = {
     # net: (weights registry key, torchvision builder, slice bounds in .features, channels per tap)
@@ -28,6 +29,11 @@ NETS = {
 SCALING_SHIFT = (-0.030, -0.088, -0.188)
 SCALING_SCALE = (0.458, 0.448, 0.450)
 NORMALIZE_EPS = 1e-10  # lpips.normalize_tensor
+# sha256 of weights/v0.1/{net}.pth as shipped by the lpips package 0.1.4 (PerceptualSimilarity v0.1)
+LIN_SHA256 = {
+    "alex": "df73285e35b22355a2df87cdb6b70b343713b667eddbda73e1977e0c860835c0",
+    "vgg": "a78928a0af1e5f0fcb1f3b9e8f8c3a2a5a3de244d830ad5c1feddc79b8432868",
+}
 
 
 class LPIPSWeightsNotFoundError(FileNotFoundError):
@@ -52,6 +58,27 @@ def default_lin_weights(net: str) -> Path:
     return path
 
 
+def demo_lin_filename(net: str, seed: int) -> str:
+    """Seeded random stand-in for the linear layers (``genquality weights demo``); ids say random-seed-N."""
+    return f"lpips-lin-{net}-random-seed-{seed}.pth"
+
+
+def resolve_lin_weights(net: str) -> Path:
+    """The lpips package's linear layers; without the package, the one demo stand-in in ``--gen-weights-dir``."""
+    try:
+        return default_lin_weights(net)
+    except LPIPSWeightsNotFoundError:
+        weights_dir = settings_module.active().weights_dir
+        demos = sorted(Path(weights_dir).glob(demo_lin_filename(net, 0).replace("seed-0", "seed-*"))) if weights_dir else []
+        if len(demos) != 1:
+            raise
+        import warnings
+
+        warnings.warn(f"LPIPS linear layers: the lpips package is not installed, using the seeded random stand-in "
+                      f"{demos[0]}", RandomWeightsWarning, stacklevel=3)
+        return demos[0]
+
+
 class LPIPSNet(nn.Module):
     """LPIPS distance between image pairs; inputs uint8 [N, 3, H, W], output float32 [N]."""
 
@@ -63,7 +90,7 @@ class LPIPSNet(nn.Module):
         registry_key, builder, bounds, channels = NETS[net]
         self.net = net
         backbone_path = resolve_weights(registry_key, weights)
-        lin_path = Path(lin_weights) if lin_weights is not None else default_lin_weights(net)
+        lin_path = Path(lin_weights) if lin_weights is not None else resolve_lin_weights(net)
         if not lin_path.is_file():
             raise LPIPSWeightsNotFoundError(f"lin_weights: the file {lin_path} does not exist")
 
@@ -73,7 +100,7 @@ class LPIPSNet(nn.Module):
         _load_lin_layers(self.lins, lin_path)
         self.register_buffer("shift", torch.tensor(SCALING_SHIFT).view(1, 3, 1, 1))
         self.register_buffer("scale", torch.tensor(SCALING_SCALE).view(1, 3, 1, 1))
-        self.id = f"lpips-{net}-v0.1:{weights_label(backbone_path)}:lin-{file_sha256(lin_path)[:12]}"
+        self.id = f"lpips-{net}-v0.1:{weights_label(backbone_path)}:lin-{weights_label(lin_path)}"
         self.requires_grad_(False)
         self.eval()
 

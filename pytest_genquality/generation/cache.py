@@ -40,6 +40,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..store.files import give_default_mode
+
 CACHE_SCHEMA = 1
 _HASH_THREADS = max(1, min(8, os.cpu_count() or 1))
 _MAX_OBJECT_DEPTH = 3
@@ -354,6 +356,7 @@ def _write_npz_atomically(path: Path, arrays: dict[str, np.ndarray], header: dic
     handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.stem[:16]}.", suffix=".tmp", delete=False)
     try:
         with handle:
+            give_default_mode(handle.fileno())
             np.savez(handle, **arrays, header=np.array(json.dumps(header, ensure_ascii=False)))
             handle.flush()
             os.fsync(handle.fileno())

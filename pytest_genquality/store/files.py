@@ -29,12 +29,37 @@ def lock_for(path: Path, timeout: float = 120.0) -> FileLock:
     return FileLock(str(path) + ".lock", timeout=timeout)
 
 
+def current_umask() -> int:
+    """The process umask, read without changing it where the OS allows (Linux: /proc)."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)  # elsewhere the only way to read it is to set it; restored at once
+    os.umask(mask)
+    return mask
+
+
+def give_default_mode(fd: int) -> None:
+    """Give a file made by ``tempfile`` (always 0600) the mode ``open()`` would: 0666 minus the umask.
+
+    Store files and reports are shared through git and CI artifacts; a 0600 file is unreadable
+    to the rest of a team on a shared machine.
+    """
+    if hasattr(os, "fchmod"):  # POSIX; on Windows the mode bits mean nothing here
+        os.fchmod(fd, 0o666 & ~current_umask())
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temp file in the same folder + os.replace)."""
+    """Write ``data`` to ``path`` atomically (temp file in the same folder + os.replace).
+
+    The file gets the mode a plain ``open(path, "wb")`` would give (0666 minus the umask).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        give_default_mode(handle)
         with os.fdopen(handle, "wb") as temp:
             temp.write(data)
             temp.flush()

@@ -28,6 +28,30 @@ from ..reference import ReferenceStats
 BASELINE_SCHEMA = 1
 RUN_SCHEMA = 1
 _UNSAFE = re.compile(r"[^A-Za-z0-9._=-]+")
+_STORED_NAME = re.compile(r"[A-Za-z0-9._-]+")
+_REFERENCE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+MAX_REFERENCE_NAME = 128  # chars; leaves room for '.npz.lock' and a temp prefix under the usual 255-byte limit
+
+
+class ReferenceExistsError(FileExistsError):
+    """A reference of that name is already stored; overwriting it needs ``overwrite=True`` (``--force``)."""
+
+
+def check_reference_name(name: str) -> str:
+    """A reference name is a file stem inside ``refs/``: it must not reach outside it or look like a file.
+
+    It starts with a letter or digit (so never '.', '..', a hidden file or a flag) and holds only
+    letters, digits, '.', '_' and '-'; a trailing '.npz' / '.json' is refused because the file
+    name would silently lose it.
+    """
+    if not isinstance(name, str) or not _REFERENCE_NAME.fullmatch(name) or len(name) > MAX_REFERENCE_NAME \
+            or name.lower().endswith((".npz", ".json")):
+        raise ValueError(
+            f"name: reference names start with a letter or digit, hold only letters, digits, '.', '_' and '-', "
+            f"are at most {MAX_REFERENCE_NAME} characters and do not end in .npz or .json; got {name!r}. "
+            "Example: --name coco-val-2k"
+        )
+    return name
 
 
 def node_dir_name(node_id: str) -> str:
@@ -86,7 +110,14 @@ class Store:
             return []
         return sorted(p.stem for p in self.refs_dir.glob("*.json"))
 
+    def reference_path(self, name: str) -> Path:
+        """``refs/<name>`` (without suffix) for a valid name; always inside ``refs/``."""
+        return self.refs_dir / check_reference_name(name)
+
     def load_reference(self, name: str) -> ReferenceStats:
+        # Read with the older, looser rule (no '/', not only dots) so references saved by 0.1 keep loading.
+        if not isinstance(name, str) or not _STORED_NAME.fullmatch(name) or not name.strip("."):
+            raise KeyError(f"name: {name!r} is not a reference name (letters, digits, '.', '_' and '-')")
         json_path = self.refs_dir / f"{name}.json"
         if not json_path.is_file():
             known = ", ".join(self.reference_names()) or "none"
@@ -96,12 +127,27 @@ class Store:
             )
         return ReferenceStats.load(self.refs_dir / name)
 
-    def save_reference(self, name: str, stats: ReferenceStats) -> Path:
-        if not re.fullmatch(r"[A-Za-z0-9._-]+", name):
-            raise ValueError(f"name: reference names may hold letters, digits, '.', '_' and '-', got {name!r}")
+    def check_new_reference(self, name: str, *, overwrite: bool = False) -> Path:
+        """Validate ``name`` before minutes of feature extraction; refuse an existing one unless ``overwrite``."""
+        base = self.reference_path(name)
+        existing = [p for p in ReferenceStats.paths(base) if p.exists()]
+        if existing and not overwrite:
+            raise ReferenceExistsError(
+                f"name: a reference named {name!r} already exists ({existing[0]}); tests that use it would "
+                "silently compare against new statistics. Choose another --name, or pass --force "
+                "(overwrite=True in Python) to replace it."
+            )
+        return base
+
+    def save_reference(self, name: str, stats: ReferenceStats, *, overwrite: bool = False) -> Path:
+        """Store ``stats`` as ``refs/<name>.npz`` + ``.json``; returns the json path.
+
+        An existing reference of that name is a ``ReferenceExistsError`` unless ``overwrite``.
+        """
+        base = self.check_new_reference(name, overwrite=overwrite)
         stats.name = name
         self.prepare()
-        return stats.save(self.refs_dir / name)
+        return stats.save(base)
 
     # ---- baselines -----------------------------------------------------------------------
     def read_baselines(self, test_file: str) -> dict:

@@ -73,7 +73,7 @@ def test_a_broken_png_names_the_file(tmp_path, capsys, monkeypatch):
     (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
     code, err = run(build_ref(tmp_path, str(folder), "--name", "x"), capsys)
     assert code == 2 and "Traceback" not in err
-    assert f"images: {folder / 'broken.png'} is not a readable image" in err
+    assert f"{folder / 'broken.png'}: cannot be read as an image" in err and "remove or replace the file" in err
     assert err.startswith("genquality build-ref: error: ") and err.count("\n") == 1
 
 

@@ -20,7 +20,10 @@
 # Environment: a python3 with torch; diffusers and pytorch-fid may be wheels on PYTHONPATH (the
 # package itself needs no install: this checkout goes first on PYTHONPATH, and the pytest plugin
 # is registered through its entry point if installed, else through PYTEST_PLUGINS).
-# GPU_CHECK_TIME_SCALE multiplies every time box (e.g. 4 for a dry run on a slow CPU).
+# GPU_CHECK_TIME_SCALE multiplies every time box (e.g. 4 for a dry run on a slow CPU);
+# GPU_CHECK_PARTS (default all) picks parts by name: gpu-tests,examples,determinism,inception,build-ref,torchrun-pytest;
+# GPU_CHECK_BUDGET (default 450 s) caps all parts together: a part gets at most what is left, and is
+# skipped when less than 20 s is.
 
 set -u
 cd "$(dirname "$0")/.." || exit 2
@@ -29,6 +32,9 @@ PY=${PYTHON:-python3}
 DEVICE=${GPU_CHECK_DEVICE:-cuda}
 IMAGES=${GPU_CHECK_IMAGES:-2000}
 SCALE=${GPU_CHECK_TIME_SCALE:-1}
+PARTS=${GPU_CHECK_PARTS:-all}
+BUDGET=$(( ${GPU_CHECK_BUDGET:-450} * SCALE ))   # seconds for all parts together: the script ends within ~8 min
+T0=$(date +%s)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/gpu_check.XXXXXX")
 REPORT=${OUT:+$OUT/gpu_check.txt}
 REPORT=${REPORT:-$WORK/gpu_check.txt}
@@ -44,7 +50,13 @@ say() { echo "$*" | tee -a "$REPORT"; }
 # run_part NAME SECONDS COMMAND...: run with a time box, keep the log, record the outcome
 run_part() {
   local name=$1 limit=$(( $2 * SCALE )); shift 2
-  local log="$WORK/$name.log" start end rc status
+  local log="$WORK/$name.log" start end rc status left
+  left=$(( BUDGET - ($(date +%s) - T0) ))
+  if [ "$left" -lt 20 ]; then
+    skip_part "$name" "out of the ${BUDGET}s budget"
+    return
+  fi
+  [ "$limit" -gt "$left" ] && limit=$left
   say ""
   say "== $name (time box ${limit}s)"
   start=$(date +%s)
@@ -68,6 +80,7 @@ skip_part() {
 }
 
 has_module() { "$PY" -c "import $1" >/dev/null 2>&1; }
+wanted() { [ "$PARTS" = all ] || [[ ",$PARTS," == *",$1,"* ]]; }
 
 # ---- environment ------------------------------------------------------------------------------
 say "pytest-genquality GPU check, $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
@@ -102,38 +115,46 @@ for module in diffusers transformers pytorch_fid; do
 done
 
 # ---- 1. gpu-marked tests ----------------------------------------------------------------------
-if [ "$DEVICE" = cpu ]; then
+if ! wanted gpu-tests; then
+  skip_part gpu-tests "not in GPU_CHECK_PARTS"
+elif [ "$DEVICE" = cpu ]; then
   skip_part gpu-tests "GPU_CHECK_DEVICE=cpu (they need CUDA)"
 elif has_module diffusers; then
-  run_part gpu-tests 150 "$PY" -m pytest -p no:cacheprovider -m gpu tests -q -rs
+  run_part gpu-tests 90 "$PY" -m pytest -p no:cacheprovider -m gpu tests -q -rs
 else
   skip_part gpu-tests "diffusers is not installed"
 fi
 
 # ---- 2. example suites on the device -----------------------------------------------------------
-if has_module diffusers && has_module transformers; then
+if ! wanted examples; then
+  skip_part examples "not in GPU_CHECK_PARTS"
+elif has_module diffusers && has_module transformers; then
   cp -r examples/.genquality "$WORK/store"
-  run_part examples-update-refs 200 bash -c "cd examples && '$PY' -m pytest ddpm_suite text_to_image_suite -q \
+  run_part examples-update-refs 120 bash -c "cd examples && '$PY' -m pytest ddpm_suite text_to_image_suite -q \
     --gen-device=$DEVICE --gen-store='$WORK/store' --update-refs"
-  run_part examples-check 200 bash -c "cd examples && '$PY' -m pytest ddpm_suite text_to_image_suite -q \
+  run_part examples-check 90 bash -c "cd examples && '$PY' -m pytest ddpm_suite text_to_image_suite -q \
     --gen-device=$DEVICE --gen-store='$WORK/store' --gen-report='$WORK/examples.json'"
 else
   skip_part examples "diffusers or transformers is not installed"
 fi
 
 # ---- 3. determinism ---------------------------------------------------------------------------
-if has_module diffusers; then
-  run_part determinism 120 "$PY" benchmarks/gpu_determinism.py --device "$DEVICE"
+if ! wanted determinism; then
+  skip_part determinism "not in GPU_CHECK_PARTS"
+elif has_module diffusers; then
+  run_part determinism 60 "$PY" benchmarks/gpu_determinism.py --device "$DEVICE"
 else
   skip_part determinism "diffusers is not installed"
 fi
 
 # ---- 4. Inception throughput vs pytorch-fid ----------------------------------------------------
 has_module pytorch_fid || say "note: pytorch-fid is not installed; the throughput part times ours only"
-if [ "$DEVICE" = cpu ]; then
+if ! wanted inception; then
+  skip_part inception-throughput "not in GPU_CHECK_PARTS"
+elif [ "$DEVICE" = cpu ]; then
   run_part inception-throughput 240 "$PY" benchmarks/bench_inception.py --device cpu --images 16 --repeats 1 --sizes 64
 else
-  run_part inception-throughput 150 "$PY" benchmarks/bench_inception.py --device "$DEVICE" --images 256 --repeats 3 --sizes 299 64
+  run_part inception-throughput 90 "$PY" benchmarks/bench_inception.py --device "$DEVICE" --images 256 --repeats 3 --sizes 299 64
 fi
 
 # ---- 5. build-ref: one process and torchrun --nproc-per-node=1 ---------------------------------
@@ -166,12 +187,19 @@ EOF
 }
 export -f build_ref
 export PY WORK IMAGES DEVICE
-TAIL_LINES=6 run_part build-ref 150 bash -c build_ref
+if wanted build-ref; then
+  TAIL_LINES=6 run_part build-ref 120 bash -c build_ref
+else
+  skip_part build-ref "not in GPU_CHECK_PARTS"
+fi
 
 # ---- 6. a pytest session under torchrun --------------------------------------------------------
-if has_module diffusers && has_module transformers; then
-  run_part pytest-under-torchrun 150 bash -c "cd examples && '$PY' -m torch.distributed.run --standalone \
-    --nproc-per-node=1 -m pytest ddpm_suite -q -p no:cacheprovider --gen-device=$DEVICE --gen-store='$WORK/store'"
+if ! wanted torchrun-pytest; then
+  skip_part pytest-under-torchrun "not in GPU_CHECK_PARTS"
+elif has_module diffusers && has_module transformers; then
+  [ -d "$WORK/store" ] || cp -r examples/.genquality "$WORK/store"
+  run_part pytest-under-torchrun 90 bash -c "cd examples && '$PY' -m torch.distributed.run --standalone \
+    --nproc-per-node=1 -m pytest ddpm_suite -q --gen-device=$DEVICE --gen-store='$WORK/store'"
 else
   skip_part pytest-under-torchrun "diffusers or transformers is not installed"
 fi

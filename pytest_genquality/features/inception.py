@@ -403,7 +403,8 @@ class InceptionFID:
         self.id = f"inception-fid:{weights_label(self.weights_path)}/{resize}"
 
         network = load_fid_inception(self.weights_path).fold_batchnorm()
-        self._network = network.to(self.device, memory_format=torch.channels_last).eval()
+        self._memory_format = _memory_format(self.device)
+        self._network = network.to(self.device, memory_format=self._memory_format).eval()
         self._network.requires_grad_(False)
 
     def __repr__(self) -> str:
@@ -429,10 +430,16 @@ class InceptionFID:
     @torch.inference_mode()
     def _extract(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         inputs = self._resize_images(images.to(self.device))
-        inputs = inputs.contiguous(memory_format=torch.channels_last)
+        inputs = inputs.contiguous(memory_format=self._memory_format)
         pool = self._network(inputs)
         logits = self._network.logits_unbiased(pool)
         return {"pool": pool.float().cpu(), "logits_unbiased": logits.float().cpu()}
+
+
+def _memory_format(device: torch.device) -> torch.memory_format:
+    """channels-last on CPUs, where oneDNN's NHWC kernels gave 1.3-2x over NCHW; NCHW on CUDA, where
+    fp32 cuDNN (TF32 off) ran channels-last at 0.80x of NCHW on an H200 (1746 vs 2183 img/s at 299 px)."""
+    return torch.channels_last if device.type == "cpu" else torch.contiguous_format
 
 
 def _check_batch_size(batch_size) -> int:

@@ -14,6 +14,7 @@ Behind ``genquality weights status | fetch | demo DIR``. The files:
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import os
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ USED_FOR = {
     "vgg16": "LPIPS net='vgg'",
 }
 BACKBONES = {"alexnet": "alex", "vgg16": "vgg"}  # registry key -> LPIPS net name
-DEMO_CHOICES = ("inception-fid", "alexnet", "vgg16", "lpips-lin")
+DEMO_CHOICES = ("inception-fid", "alexnet", "vgg16", "lpips-lin", "clip")
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,12 @@ def _clip_status(clip_model: str | None, check_hashes: bool) -> FileStatus:
     try:
         folder = Path(snapshot_download(model_id, local_files_only=True))
     except Exception:  # the hub client raises several types for "not cached"
+        from .features.clip import find_demo_clip
+
+        demo = _quiet(find_demo_clip) if model_id == DEFAULT_CLIP_MODEL else None
+        if demo is not None:
+            return FileStatus(name, used_for, looked + (str(demo),), str(demo), "demo",
+                              "tiny seeded random stand-in: CLIP scores match no published value")
         return FileStatus(name, used_for, looked, None, "missing", download_command(model_id))
     weights = [p for p in (folder / "model.safetensors", folder / "pytorch_model.bin") if p.exists()]
     if not (folder / "config.json").exists() or not weights:
@@ -187,7 +194,8 @@ def write_demo(directory: str | os.PathLike, *, seed: int = 0, only: tuple[str, 
 
     inception-fid: ``pt_inception-random-seed-N.pth``; alexnet / vgg16: the backbones' ``features.*``
     tensors (all LPIPS reads); lpips-lin: ``lpips-lin-{alex,vgg}-random-seed-N.pth``, non-negative
-    like the calibrated ones. Point ``--gen-weights-dir`` at the folder (or pass a file with
+    like the calibrated ones; clip: a tiny CLIP folder ``clip-tiny-random-seed-N/`` (not ViT-L/14's
+    size: 1.7 GB of random numbers would demonstrate nothing more). Point ``--gen-weights-dir`` at the folder (or pass a file with
     ``--weights`` / ``weights=``). Each file is reproducible for a seed on one torch build.
     """
     unknown = sorted(set(only) - set(DEMO_CHOICES))
@@ -207,6 +215,10 @@ def write_demo(directory: str | os.PathLike, *, seed: int = 0, only: tuple[str, 
             written.append(_write_backbone(directory / REGISTRY[key].demo_filename(seed), key, seed))
     if "lpips-lin" in only:
         written += [_write_lin(directory, net, seed) for net in ("alex", "vgg")]
+    if "clip" in only and importlib.util.find_spec("transformers") is not None:  # else: no CLIP to stand in for
+        from .features.clip_demo import write_demo_clip
+
+        written.append(write_demo_clip(directory, seed))
     return written
 
 

@@ -86,13 +86,13 @@ def _lin_status(net: str) -> FileStatus:
     name, used_for = f"lpips-lin-{net}", f"LPIPS net={net!r} linear layers"
     try:
         path = default_lin_weights(net)
-    except LPIPSWeightsNotFoundError as error:
+    except LPIPSWeightsNotFoundError:
         try:
             demo = _quiet(resolve_lin_weights, net)
         except LPIPSWeightsNotFoundError:
             return FileStatus(name, used_for, ("the lpips package",), None, "missing", "pip install lpips")
         return FileStatus(name, used_for, ("the lpips package", str(demo)), str(demo), "demo",
-                          f"seeded random stand-in ({error})".split("\n")[0])
+                          "seeded random stand-in (the lpips package is not installed)")
     ok = file_sha256(path) == LIN_SHA256[net]
     return FileStatus(name, used_for, (str(path),), str(path), "ok" if ok else "bad hash",
                       f"sha256 {LIN_SHA256[net][:8]}…" if ok else "not lpips 0.1.4's file: pip install --force-reinstall lpips")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import settings as settings_module
@@ -162,31 +162,43 @@ def fetch(weights_dir: str | os.PathLike | None = None, *, clip_model: str | Non
     Files already present are checked, not downloaded again. Failures are reported per file.
     """
     weights_dir = settings_module.active().weights_dir if weights_dir is None else weights_dir
+    failures = {}
     for key, spec in REGISTRY.items():
         if any(path.is_file() for path in search_locations(spec, weights_dir)):
             continue  # present: the status below checks its hash
         try:  # weights_dir="": the official file from the hub cache or a download, never a demo stand-in
             resolve_weights(key, weights_dir="", offline=False)
-        except (WeightsNotFoundError, WeightsHashMismatchError):
-            pass  # the status below says what is missing and why
+        except (WeightsNotFoundError, WeightsHashMismatchError) as error:
+            failures[key] = str(error).splitlines()[0]
     if include_clip:
-        _fetch_clip(clip_model)
-    rows = status(weights_dir, clip_model=clip_model)
+        failure = _fetch_clip(clip_model)
+        if failure:
+            failures[f"clip:{clip_model or _default_clip()}"] = failure
+    rows = [replace(row, detail=f"{failures[row.name]}; {row.detail}") if row.name in failures and row.state != "ok"
+            else row for row in status(weights_dir, clip_model=clip_model)]
     return rows if include_clip else [row for row in rows if not row.name.startswith("clip:")]
 
 
-def _fetch_clip(clip_model: str | None) -> None:
+def _default_clip() -> str:
     from .features.clip import DEFAULT_CLIP_MODEL
+
+    return DEFAULT_CLIP_MODEL
+
+
+def _fetch_clip(clip_model: str | None) -> str | None:
+    """Download the CLIP files into the HF cache; the reason when that failed, else None."""
     from .hub import CLIP_FILE_PATTERNS, hub_unreachable_reason
 
-    if hub_unreachable_reason():
-        return
+    unreachable = hub_unreachable_reason()
+    if unreachable:
+        return unreachable
     try:
         from huggingface_hub import snapshot_download
 
-        snapshot_download(clip_model or DEFAULT_CLIP_MODEL, allow_patterns=list(CLIP_FILE_PATTERNS))
-    except Exception:  # reported by the status that follows
-        pass
+        snapshot_download(clip_model or _default_clip(), allow_patterns=list(CLIP_FILE_PATTERNS))
+    except Exception as error:  # the hub client raises many types; the status that follows says what is missing
+        return f"download failed: {type(error).__name__}: {error}".splitlines()[0]
+    return None
 
 
 def write_demo(directory: str | os.PathLike, *, seed: int = 0, only: tuple[str, ...] = DEMO_CHOICES) -> list[Path]:

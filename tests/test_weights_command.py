@@ -85,6 +85,7 @@ def test_fetch_reports_what_it_could_not_get(isolated, toy_registry, capsys):
     assert main(["weights", "fetch"]) == 1  # the file is gone from the server, and the hub is unreachable
     out = capsys.readouterr().out
     assert "MISSING  toy-net" in out and "MISSING  clip:" in out
+    assert "download failed" in out and "http://127.0.0.1:9 is unreachable" in out  # why, per file
     assert not toy_registry_path.exists()
 
 

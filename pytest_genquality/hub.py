@@ -43,7 +43,7 @@ def hub_unreachable_reason(endpoint: str | None = None, timeout: float = HUB_PRO
         return f"{endpoint} is unreachable ({type(error).__name__}: {error or 'timed out'})"
 
 
-def hf_cli_major() -> str:
+def hf_cli_command() -> str:
     """``hf`` (huggingface_hub >= 0.34) or the older ``huggingface-cli``."""
     try:
         version = metadata.version("huggingface_hub")
@@ -58,7 +58,7 @@ def hf_cli_major() -> str:
 
 def download_command(model_id: str) -> str:
     """The shell command that puts ``model_id``'s CLIP files in the HF cache, for the installed hub client."""
-    command = hf_cli_major()
+    command = hf_cli_command()
     if command == "hf":  # typer: the option repeats
         includes = " ".join(f"--include '{pattern}'" for pattern in CLIP_FILE_PATTERNS)
     else:  # argparse, nargs="*"

@@ -14,9 +14,10 @@ Behind ``genquality weights status | fetch | demo DIR``. The files:
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import settings as settings_module
@@ -29,7 +30,7 @@ USED_FOR = {
     "vgg16": "LPIPS net='vgg'",
 }
 BACKBONES = {"alexnet": "alex", "vgg16": "vgg"}  # registry key -> LPIPS net name
-DEMO_CHOICES = ("inception-fid", "alexnet", "vgg16", "lpips-lin")
+DEMO_CHOICES = ("inception-fid", "alexnet", "vgg16", "lpips-lin", "clip")
 
 
 @dataclass(frozen=True)
@@ -85,13 +86,13 @@ def _lin_status(net: str) -> FileStatus:
     name, used_for = f"lpips-lin-{net}", f"LPIPS net={net!r} linear layers"
     try:
         path = default_lin_weights(net)
-    except LPIPSWeightsNotFoundError as error:
+    except LPIPSWeightsNotFoundError:
         try:
             demo = _quiet(resolve_lin_weights, net)
         except LPIPSWeightsNotFoundError:
             return FileStatus(name, used_for, ("the lpips package",), None, "missing", "pip install lpips")
         return FileStatus(name, used_for, ("the lpips package", str(demo)), str(demo), "demo",
-                          f"seeded random stand-in ({error})".split("\n")[0])
+                          "seeded random stand-in (the lpips package is not installed)")
     ok = file_sha256(path) == LIN_SHA256[net]
     return FileStatus(name, used_for, (str(path),), str(path), "ok" if ok else "bad hash",
                       f"sha256 {LIN_SHA256[net][:8]}…" if ok else "not lpips 0.1.4's file: pip install --force-reinstall lpips")
@@ -111,6 +112,12 @@ def _clip_status(clip_model: str | None, check_hashes: bool) -> FileStatus:
     try:
         folder = Path(snapshot_download(model_id, local_files_only=True))
     except Exception:  # the hub client raises several types for "not cached"
+        from .features.clip import find_demo_clip
+
+        demo = _quiet(find_demo_clip) if model_id == DEFAULT_CLIP_MODEL else None
+        if demo is not None:
+            return FileStatus(name, used_for, looked + (str(demo),), str(demo), "demo",
+                              "tiny seeded random stand-in: CLIP scores match no published value")
         return FileStatus(name, used_for, looked, None, "missing", download_command(model_id))
     weights = [p for p in (folder / "model.safetensors", folder / "pytorch_model.bin") if p.exists()]
     if not (folder / "config.json").exists() or not weights:
@@ -155,31 +162,43 @@ def fetch(weights_dir: str | os.PathLike | None = None, *, clip_model: str | Non
     Files already present are checked, not downloaded again. Failures are reported per file.
     """
     weights_dir = settings_module.active().weights_dir if weights_dir is None else weights_dir
+    failures = {}
     for key, spec in REGISTRY.items():
         if any(path.is_file() for path in search_locations(spec, weights_dir)):
             continue  # present: the status below checks its hash
         try:  # weights_dir="": the official file from the hub cache or a download, never a demo stand-in
             resolve_weights(key, weights_dir="", offline=False)
-        except (WeightsNotFoundError, WeightsHashMismatchError):
-            pass  # the status below says what is missing and why
+        except (WeightsNotFoundError, WeightsHashMismatchError) as error:
+            failures[key] = str(error).splitlines()[0]
     if include_clip:
-        _fetch_clip(clip_model)
-    rows = status(weights_dir, clip_model=clip_model)
+        failure = _fetch_clip(clip_model)
+        if failure:
+            failures[f"clip:{clip_model or _default_clip()}"] = failure
+    rows = [replace(row, detail=f"{failures[row.name]}; {row.detail}") if row.name in failures and row.state != "ok"
+            else row for row in status(weights_dir, clip_model=clip_model)]
     return rows if include_clip else [row for row in rows if not row.name.startswith("clip:")]
 
 
-def _fetch_clip(clip_model: str | None) -> None:
+def _default_clip() -> str:
     from .features.clip import DEFAULT_CLIP_MODEL
+
+    return DEFAULT_CLIP_MODEL
+
+
+def _fetch_clip(clip_model: str | None) -> str | None:
+    """Download the CLIP files into the HF cache; the reason when that failed, else None."""
     from .hub import CLIP_FILE_PATTERNS, hub_unreachable_reason
 
-    if hub_unreachable_reason():
-        return
+    unreachable = hub_unreachable_reason()
+    if unreachable:
+        return unreachable
     try:
         from huggingface_hub import snapshot_download
 
-        snapshot_download(clip_model or DEFAULT_CLIP_MODEL, allow_patterns=list(CLIP_FILE_PATTERNS))
-    except Exception:  # reported by the status that follows
-        pass
+        snapshot_download(clip_model or _default_clip(), allow_patterns=list(CLIP_FILE_PATTERNS))
+    except Exception as error:  # the hub client raises many types; the status that follows says what is missing
+        return f"download failed: {type(error).__name__}: {error}".splitlines()[0]
+    return None
 
 
 def write_demo(directory: str | os.PathLike, *, seed: int = 0, only: tuple[str, ...] = DEMO_CHOICES) -> list[Path]:
@@ -187,7 +206,8 @@ def write_demo(directory: str | os.PathLike, *, seed: int = 0, only: tuple[str, 
 
     inception-fid: ``pt_inception-random-seed-N.pth``; alexnet / vgg16: the backbones' ``features.*``
     tensors (all LPIPS reads); lpips-lin: ``lpips-lin-{alex,vgg}-random-seed-N.pth``, non-negative
-    like the calibrated ones. Point ``--gen-weights-dir`` at the folder (or pass a file with
+    like the calibrated ones; clip: a tiny CLIP folder ``clip-tiny-random-seed-N/`` (not ViT-L/14's
+    size: 1.7 GB of random numbers would demonstrate nothing more). Point ``--gen-weights-dir`` at the folder (or pass a file with
     ``--weights`` / ``weights=``). Each file is reproducible for a seed on one torch build.
     """
     unknown = sorted(set(only) - set(DEMO_CHOICES))
@@ -207,6 +227,10 @@ def write_demo(directory: str | os.PathLike, *, seed: int = 0, only: tuple[str, 
             written.append(_write_backbone(directory / REGISTRY[key].demo_filename(seed), key, seed))
     if "lpips-lin" in only:
         written += [_write_lin(directory, net, seed) for net in ("alex", "vgg")]
+    if "clip" in only and importlib.util.find_spec("transformers") is not None:  # else: no CLIP to stand in for
+        from .features.clip_demo import write_demo_clip
+
+        written.append(write_demo_clip(directory, seed))
     return written
 
 

@@ -85,6 +85,7 @@ def test_fetch_reports_what_it_could_not_get(isolated, toy_registry, capsys):
     assert main(["weights", "fetch"]) == 1  # the file is gone from the server, and the hub is unreachable
     out = capsys.readouterr().out
     assert "MISSING  toy-net" in out and "MISSING  clip:" in out
+    assert "download failed" in out and "http://127.0.0.1:9 is unreachable" in out  # why, per file
     assert not toy_registry_path.exists()
 
 
@@ -163,3 +164,21 @@ def test_build_random_inception_weights_is_public():
     from pytest_genquality.features.inception import build_random_inception_weights as original
 
     assert build_random_inception_weights is original
+
+
+def test_the_default_clip_falls_back_to_a_demo_in_the_weights_dir_with_a_warning(tmp_path):
+    pytest.importorskip("transformers", reason="CLIP needs transformers")
+    from pytest_genquality.features import CLIPEmbedder
+
+    (folder,) = weights_setup.write_demo(tmp_path / "demo", seed=2, only=("clip",))
+    assert folder.name == "clip-tiny-random-seed-2"
+    settings.configure(settings.RunSettings(weights_dir=tmp_path / "demo", offline=True))
+    assert by_name(weights_setup.status())["clip:openai/clip-vit-large-patch14"].state == "demo"
+    with pytest.warns(RandomWeightsWarning, match="clip-tiny-random-seed-2"):
+        embedder = CLIPEmbedder()
+    assert "random-seed-2" in embedder.id
+    rows = embedder.embed_images(torch.zeros(2, 3, 40, 40, dtype=torch.uint8))
+    texts = embedder.embed_texts(["a red bicycle", "the cat"])
+    assert rows.shape == texts.shape == (2, 32) and torch.allclose(texts.norm(dim=1), torch.ones(2))
+    with pytest.raises(FileNotFoundError, match="offline"):  # a model the user names is never stood in for
+        CLIPEmbedder("someone/other-clip")

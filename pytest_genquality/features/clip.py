@@ -170,6 +170,9 @@ def _load(model: Any) -> tuple[str, Any, Any]:
         return model_id, *_from_pretrained(model_id, local_files_only=True)
     except OSError:
         pass
+    demo = find_demo_clip() if model_id == DEFAULT_CLIP_MODEL else None
+    if demo is not None:
+        return demo.name, CLIPModel.from_pretrained(demo), CLIPProcessor.from_pretrained(demo)
     if offline:
         raise CLIPModelNotFoundError(_not_found_message(model_id, "offline mode forbids downloads")) from None
     unreachable = hub_unreachable_reason()  # seconds, where the hub client's retries take ~23 s
@@ -180,6 +183,24 @@ def _load(model: Any) -> tuple[str, Any, Any]:
     except OSError as error:
         # from None: the reason is in the message, the hub client's chained frames are noise
         raise CLIPModelNotFoundError(_not_found_message(model_id, f"download failed: {error}")) from None
+
+
+def find_demo_clip() -> Path | None:
+    """The one tiny random CLIP (``genquality weights demo``) in ``--gen-weights-dir``, or None.
+
+    Stands in for the default model only, only when that is not in the HF cache, and warns.
+    """
+    import warnings
+
+    from ..weights import RandomWeightsWarning
+
+    weights_dir = settings_module.active().weights_dir
+    found = sorted(p for p in Path(weights_dir).glob("clip-tiny-random-seed-*") if p.is_dir()) if weights_dir else []
+    if len(found) != 1:
+        return None
+    warnings.warn(f"CLIP {DEFAULT_CLIP_MODEL} is not in the Hugging Face cache; using the tiny random stand-in "
+                  f"{found[0]}: its CLIP scores match no published value", RandomWeightsWarning, stacklevel=4)
+    return found[0]
 
 
 def _from_pretrained(model_id: str, *, local_files_only: bool) -> tuple[Any, Any]:

@@ -147,28 +147,25 @@ def _check_threshold(name: str, threshold, *, allow_none: bool = False) -> None:
 
 # ---- distribution metrics against a reference -------------------------------------------------
 def _reference_features(reference: ReferenceStats, metric: str) -> np.ndarray:
-    if reference.features is None:
-        raise ValueError(
-            f"ref: reference statistics {reference.name or ''} (n={reference.n}) keep no feature rows, which "
-            f"{metric} needs; rebuild them with n <= 50 000 (features are kept automatically) or keep_features=True"
-        )
-    return np.asarray(reference.features, dtype=np.float64)
+    return np.asarray(reference.require_features(metric), dtype=np.float64)
 
 
 def _checked_extractor(reference: ReferenceStats, extractor, default) -> Any:
+    from .features.extractor_ids import comparable, mismatch_hint
+
     extractor = extractor or default()
     extractor_id = getattr(extractor, "id", None)
-    if extractor_id != reference.extractor_id:
+    if extractor_id is None or not comparable(reference.extractor_id, extractor_id):
         raise ExtractorMismatchError(
             f"ref: reference statistics {reference.name or ''} were built with extractor {reference.extractor_id}, "
-            f"but the batch is measured with {extractor_id}: not comparable. Rebuild the reference with the same "
-            "weights and preprocessing (`genquality build-ref DIR --name NAME`)."
+            f"but the batch is measured with {extractor_id}: not comparable. "
+            f"{mismatch_hint(reference.extractor_id, extractor_id or '')}"
         )
     return extractor
 
 
 def _reference_context(reference: ReferenceStats, batch: ImageBatch) -> tuple[str, ...]:
-    return (f"  reference  {reference.name or 'in-memory'}  (n={reference.n}, extractor {reference.extractor_id})",
+    return (f"  reference  {reference.name or 'in-memory'}  ({reference.count_label}, extractor {reference.extractor_id})",
             _generated_line(batch, _lane_of(batch)))
 
 

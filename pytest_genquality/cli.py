@@ -1,4 +1,4 @@
-"""The `genquality` command: build-ref, history, diff, report."""
+"""The `genquality` command: build-ref, import-ref, history, diff, report."""
 
 from __future__ import annotations
 
@@ -63,6 +63,30 @@ def _build_ref(args, run_settings, folder: Path) -> int:
         progress.close()
     path = Store(run_settings.store_dir).save_reference(args.name, stats)
     print(f"wrote {path.with_suffix('.npz')} and {path.name}: n={stats.n}, extractor {stats.extractor_id}")
+    return 0
+
+
+def cmd_import_ref(args) -> int:
+    """Store a pytorch-fid / TTUR statistics .npz (mu, sigma) as reference NAME, with its provenance."""
+    from .reference import ReferenceStats
+    from .store import Store
+    from .store.files import StoreFileError
+
+    store = Store(_settings(args).store_dir)
+    if (store.refs_dir / f"{args.name}.json").exists() and not args.force:
+        print(f"genquality import-ref: a reference named {args.name!r} already exists in {store.refs_dir}; "
+              "pass --force to replace it", file=sys.stderr)
+        return 2
+    try:
+        stats = ReferenceStats.from_pytorch_fid_npz(args.file, name=args.name)
+        path = store.save_reference(args.name, stats)
+    except (FileNotFoundError, StoreFileError, ValueError) as error:
+        print(f"genquality import-ref: {error}", file=sys.stderr)
+        return 2
+    print(f"wrote {path.with_suffix('.npz')} and {path.name}: dim {stats.dim}, extractor {stats.extractor_id}, "
+          f"sha256 of {args.file} {stats.imported['sha256'][:12]}")
+    print(f"no features: FID only (with the official Inception, resize pytorch-fid); KID, precision, recall and "
+          f"coverage need `genquality build-ref DIR --name {args.name}`")
     return 0
 
 
@@ -173,6 +197,14 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--batch-size", type=int, default=64)
     settings_module.add_options(build.add_argument, for_cli=True)
     build.set_defaults(handler=cmd_build_ref)
+
+    imported = sub.add_parser("import-ref", help="store a pytorch-fid/TTUR statistics .npz (mu, sigma) as a "
+                                                 "reference (FID only: no features)")
+    imported.add_argument("file", help="the .npz written by pytorch-fid --save-stats or TTUR")
+    imported.add_argument("--name", required=True, help="reference name, used as gen_refs[NAME]")
+    imported.add_argument("--force", action="store_true", help="replace an existing reference of that name")
+    settings_module.add_options(imported.add_argument, for_cli=True)
+    imported.set_defaults(handler=cmd_import_ref)
 
     history = sub.add_parser("history", help="each metric of each test across recorded runs")
     history.add_argument("--test", default=None, help="node id glob or substring")

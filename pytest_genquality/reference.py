@@ -3,6 +3,12 @@
 Saved as ``<name>.npz`` (arrays) + ``<name>.json`` (provenance: extractor id, n, source,
 creation time, sha256 of the npz). The matrix square root of sigma is computed once at build
 time and stored, so that every later FID against this reference needs one eigh, not two.
+
+Statistics people already have, pytorch-fid ``--save-stats`` / TTUR ``.npz`` files (``mu``,
+``sigma``, nothing else), are read by ``from_pytorch_fid_npz`` (and by ``load`` when such a file
+has no ``.json`` beside it): they carry no features and no image count, and their extractor id
+says "pytorch-fid Inception, provenance unknown" (``features/extractor_ids.py`` decides what they
+may be compared with).
 """
 
 from __future__ import annotations
@@ -23,22 +29,28 @@ from .stats import RunningMoments
 
 REFERENCE_SCHEMA = 1
 MAX_STORED_FEATURES = 50_000  # keep raw features up to this n, for KID / precision-recall / permutation tests
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+# Every extension pytorch-fid reads (pytorch_fid/fid_score.py IMAGE_EXTENSIONS), matched case-insensitively.
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm")
 
 
 @dataclass(eq=False)
 class ReferenceStats:
-    """mu [d] and sigma [d, d] in float64 over n images; features float32 [n, d] when n <= 50 000."""
+    """mu [d] and sigma [d, d] in float64 over n images; features float32 [n, d] when n <= 50 000.
+
+    n is None when unknown (statistics imported from a pytorch-fid .npz); ``imported`` then holds
+    their provenance: format, source file and its sha256.
+    """
 
     mu: np.ndarray
     sigma: np.ndarray
-    n: int
+    n: int | None
     extractor_id: str
     source: str = ""
     created: str = ""
     features: np.ndarray | None = None
     sqrt_sigma: np.ndarray | None = field(default=None, repr=False)
     name: str = ""
+    imported: dict | None = None
 
     def __post_init__(self):
         self.mu = np.asarray(self.mu, dtype=np.float64)
@@ -56,6 +68,28 @@ class ReferenceStats:
     @property
     def dim(self) -> int:
         return int(self.mu.shape[0])
+
+    @property
+    def count_label(self) -> str:
+        """'n=2000', or 'n unknown' for imported statistics, for messages."""
+        return "n unknown" if self.n is None else f"n={self.n}"
+
+    def require_features(self, metric: str) -> np.ndarray:
+        """The feature rows, or a ValueError saying why there are none and how to get them."""
+        if self.features is not None:
+            return self.features
+        name = self.name or "NAME"
+        if self.imported is not None:
+            raise ValueError(
+                f"ref: reference {self.name or 'in-memory'} has no features: it holds the mean and covariance "
+                f"imported from {self.imported.get('format', 'a statistics file')} {self.imported.get('file', '')}, "
+                f"which FID can use but {metric} cannot ({metric} needs the feature rows of the real images). "
+                f"Rebuild it from the images with `genquality build-ref DIR --name {name}`."
+            )
+        raise ValueError(
+            f"ref: reference statistics {self.name or ''} ({self.count_label}) keep no feature rows, which "
+            f"{metric} needs; rebuild them with n <= 50 000 (features are kept automatically) or keep_features=True"
+        )
 
     def matrix_sqrt(self) -> np.ndarray:
         """sigma^½, computed once (at build time when made by ``from_images``)."""
@@ -134,13 +168,15 @@ class ReferenceStats:
                 "schema": REFERENCE_SCHEMA, "kind": "reference-stats", "name": self.name or npz_path.stem,
                 "n": self.n, "dim": self.dim, "extractor_id": self.extractor_id, "source": self.source,
                 "created": self.created, "has_features": self.features is not None,
-                "npz_sha256": _sha256(npz_path),
+                "npz_sha256": _sha256(npz_path), **({"imported": self.imported} if self.imported else {}),
             })
         return json_path
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "ReferenceStats":
         npz_path, json_path = cls.paths(path)
+        if npz_path.is_file() and not json_path.is_file() and _is_pytorch_fid_npz(npz_path):
+            return cls.from_pytorch_fid_npz(npz_path)
         for required in (json_path, npz_path):
             if not required.is_file():
                 raise FileNotFoundError(
@@ -155,15 +191,69 @@ class ReferenceStats:
             )
         arrays = read_npz(npz_path, kind="reference statistics")
         try:
-            return cls(arrays["mu"], arrays["sigma"], int(meta["n"]), meta["extractor_id"], meta.get("source", ""),
-                       meta.get("created", ""), features=arrays.get("features"), sqrt_sigma=arrays.get("sqrt_sigma"),
-                       name=meta.get("name", npz_path.stem))
+            return cls(arrays["mu"], arrays["sigma"], None if meta["n"] is None else int(meta["n"]),
+                       meta["extractor_id"], meta.get("source", ""), meta.get("created", ""),
+                       features=arrays.get("features"), sqrt_sigma=arrays.get("sqrt_sigma"),
+                       name=meta.get("name", npz_path.stem), imported=meta.get("imported"))
         except KeyError as missing:
             raise StoreFileError(f"reference statistics {npz_path} / {json_path} lack the field {missing}") from None
+
+    @classmethod
+    def from_pytorch_fid_npz(cls, path: str | os.PathLike, *, name: str = "") -> "ReferenceStats":
+        """Statistics from a pytorch-fid ``--save-stats`` or TTUR ``.npz`` (arrays ``mu`` [d], ``sigma`` [d, d]).
+
+        No features and no image count (n is None); the extractor id says "pytorch-fid Inception,
+        provenance unknown", so FID against them needs the official Inception weights with
+        resize="pytorch-fid", and KID / precision / recall / coverage refuse with the fix.
+        """
+        from .features.extractor_ids import imported_pytorch_fid_id
+
+        npz_path = Path(path)
+        if not npz_path.is_file():
+            raise FileNotFoundError(f"path: {npz_path} does not exist; expected a pytorch-fid/TTUR statistics .npz")
+        arrays = read_npz(npz_path, kind="pytorch-fid statistics")
+        missing = [key for key in PYTORCH_FID_NPZ_KEYS if key not in arrays]
+        if missing:
+            raise StoreFileError(
+                f"{npz_path} lacks the arrays {missing} (it holds {sorted(arrays)}); expected a pytorch-fid/TTUR "
+                "statistics file with 'mu' [d] and 'sigma' [d, d] (pytorch-fid --save-stats)"
+            )
+        mu, sigma = _checked_gaussian(npz_path, arrays["mu"], arrays["sigma"])
+        digest = _sha256(npz_path)
+        imported = {"format": "pytorch-fid statistics (.npz: mu, sigma)", "file": str(npz_path.resolve()),
+                    "sha256": digest, "features": "none"}
+        return cls(mu, sigma, None, imported_pytorch_fid_id(len(mu)), source=str(npz_path.resolve()),
+                   name=name or npz_path.stem, imported=imported)
 
     def __repr__(self) -> str:
         return (f"ReferenceStats(name={self.name!r}, n={self.n}, dim={self.dim}, extractor_id={self.extractor_id!r}, "
                 f"features={'yes' if self.features is not None else 'no'})")
+
+
+PYTORCH_FID_NPZ_KEYS = ("mu", "sigma")  # pytorch_fid/fid_score.py save_fid_stats / compute_statistics_of_path
+
+
+def _is_pytorch_fid_npz(path: Path) -> bool:
+    """An npz holding exactly mu and sigma: a peer's statistics file, not one of ours without its .json."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return sorted(data.files) == sorted(PYTORCH_FID_NPZ_KEYS)
+    except Exception:  # a damaged file is reported by the regular path, naming it
+        return False
+
+
+def _checked_gaussian(path: Path, mu: np.ndarray, sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """mu [d] and a symmetric sigma [d, d], finite, as float64; errors name the file."""
+    mu, sigma = np.asarray(mu, dtype=np.float64), np.asarray(sigma, dtype=np.float64)
+    if mu.ndim != 1 or sigma.shape != (len(mu), len(mu)):
+        raise StoreFileError(f"{path}: expected mu [d] and sigma [d, d], got {mu.shape} and {sigma.shape}")
+    if not (np.isfinite(mu).all() and np.isfinite(sigma).all()):
+        raise StoreFileError(f"{path}: mu or sigma holds NaN or inf; expected finite statistics")
+    asymmetry = float(np.abs(sigma - sigma.T).max())
+    if asymmetry > 1e-6 * max(float(np.abs(sigma).max()), 1e-300):
+        raise StoreFileError(f"{path}: sigma is not symmetric (max |sigma - sigma.T| = {asymmetry:.3g}); "
+                             "expected a covariance matrix")
+    return mu, sigma
 
 
 def _sha256(path: Path) -> str:

@@ -108,8 +108,9 @@ def check_positive_float(value: Any, name: str) -> float:
 
 
 def as_image_tensor(x: Any, name: str) -> torch.Tensor:
-    """uint8 images [N, 3, H, W] from an ImageBatch or a uint8 tensor (no implicit rescaling)."""
-    from ..batch import ImageBatch
+    """uint8 images [N, 3, H, W] from an ImageBatch or an integer tensor of 0..255 levels
+    (uint8, or int64 as ``torch.randint`` makes; no implicit rescaling)."""
+    from ..batch import ImageBatch, integer_pixels_to_uint8
 
     if isinstance(x, ImageBatch):
         return x.images
@@ -118,7 +119,7 @@ def as_image_tensor(x: Any, name: str) -> torch.Tensor:
             f"{name}: expected an ImageBatch or a uint8 torch tensor [N, 3, H, W], got {describe(x)}; "
             "wrap other images with ImageBatch.from_any(x, value_range=...)"
         )
-    if x.dtype != torch.uint8:
+    if x.dtype == torch.bool or x.is_floating_point() or x.is_complex():
         raise TypeError(
             f"{name}: expected uint8 pixels 0..255, got dtype {x.dtype}; convert float images with "
             "ImageBatch.from_any(x, value_range=(0, 1))"
@@ -127,7 +128,8 @@ def as_image_tensor(x: Any, name: str) -> torch.Tensor:
         raise ValueError(f"{name}: expected shape [N, 3, H, W], got {tuple(x.shape)}")
     if x.shape[0] == 0:
         raise ValueError(f"{name}: got 0 images; expected N >= 1")
-    return x.detach().to("cpu")
+    x = x.detach().to("cpu")
+    return x if x.dtype == torch.uint8 else integer_pixels_to_uint8(x, name)
 
 
 def as_image_pairs(a: Any, b: Any, name_a: str = "a", name_b: str = "b") -> tuple[torch.Tensor, torch.Tensor]:

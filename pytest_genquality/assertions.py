@@ -170,12 +170,14 @@ def _reference_context(reference: ReferenceStats, batch: ImageBatch) -> tuple[st
 
 
 def _distribution_check(name: str, batch: ImageBatch, reference: ReferenceStats, value: float, rows: np.ndarray,
-                        make_statistic, *, threshold, max_drift, extractor_id, extra_context=()) -> MetricResult:
+                        make_statistic, *, threshold, max_drift, extractor_id, extra_context=(),
+                        details=None) -> MetricResult:
     """The shared tail of every reference-based distribution assertion."""
     return check_metric(SPECS[name], value, threshold=threshold, max_drift=max_drift, n=len(batch),
                         extractor_id=extractor_id, lane=_lane_of(batch), qualifier=reference.name or None,
                         seeds=batch.seed_range(), evidence=DriftEvidence(rows, make_statistic=make_statistic),
-                        context_lines=_reference_context(reference, batch) + tuple(extra_context), batch=batch)
+                        context_lines=_reference_context(reference, batch) + tuple(extra_context), batch=batch,
+                        details=details)
 
 
 def assert_kid_below(batch, ref, threshold: float, *, extractor=None, max_drift="auto",
@@ -184,8 +186,10 @@ def assert_kid_below(batch, ref, threshold: float, *, extractor=None, max_drift=
 
     Needs the reference's feature rows (kept when n <= 50 000). KID is unbiased, so unlike FID
     it can be compared across sample sizes; its noise band still comes from a permutation test.
+    A ``subset_size`` larger than the batch or the reference is clipped to the smaller of the
+    two; the size used is recorded with the result (``details``) and shown in the message.
     """
-    from .metrics.kid import kid
+    from .metrics.kid import kid, kid_subset_size
     from .metrics.resampling import KernelMMDSubsets
 
     batch, reference = _as_batch(batch), _reference(ref)
@@ -193,12 +197,16 @@ def assert_kid_below(batch, ref, threshold: float, *, extractor=None, max_drift=
     extractor = _checked_extractor(reference, extractor, default_inception)
     real = _reference_features(reference, "KID")
     rows = batch_features(batch, extractor, "pool")
-    mean, std = kid(real, rows, subsets=subsets, subset_size=min(subset_size, len(real), len(rows)))
+    used = kid_subset_size(subset_size, len(real), len(rows))
+    mean, std = kid(real, rows, subsets=subsets, subset_size=used)
+    clipped = (f" (subset_size={subset_size} clipped to the smaller set: {len(rows)} generated, "
+               f"{len(real)} reference rows)") if used < subset_size else ""
     return _distribution_check(
         "kid", batch, reference, mean, rows,
         lambda pooled: KernelMMDSubsets(real, pooled, kernel="polynomial").distance,
         threshold=threshold, max_drift=max_drift, extractor_id=extractor.id,
-        extra_context=(f"  KID std over {subsets} subsets: {std:.4g}",))
+        extra_context=(f"  KID std over {subsets} subsets of {used}: {std:.4g}{clipped}",),
+        details={"subsets": subsets, "subset_size": used, "subset_size_requested": subset_size})
 
 
 def _precision_recall_check(name: str, batch, ref, threshold, *, extractor, max_drift, k) -> MetricResult:

@@ -174,38 +174,37 @@ def _check_threshold(name: str, threshold, *, allow_none: bool = False) -> None:
 
 # ---- distribution metrics against a reference -------------------------------------------------
 def _reference_features(reference: ReferenceStats, metric: str) -> np.ndarray:
-    if reference.features is None:
-        raise ValueError(
-            f"ref: reference statistics {reference.name or ''} (n={reference.n}) keep no feature rows, which "
-            f"{metric} needs; rebuild them with n <= 50 000 (features are kept automatically) or keep_features=True"
-        )
-    return np.asarray(reference.features, dtype=np.float64)
+    return np.asarray(reference.require_features(metric), dtype=np.float64)
 
 
 def _checked_extractor(reference: ReferenceStats, extractor, default) -> Any:
+    from .features.extractor_ids import comparable, mismatch_hint
+
     extractor = extractor or default()
     extractor_id = getattr(extractor, "id", None)
-    if extractor_id != reference.extractor_id:
+    if extractor_id is None or not comparable(reference.extractor_id, extractor_id):
         raise ExtractorMismatchError(
             f"ref: reference statistics {reference.name or ''} were built with extractor {reference.extractor_id}, "
-            f"but the batch is measured with {extractor_id}: not comparable. Rebuild the reference with the same "
-            "weights and preprocessing (`genquality build-ref DIR --name NAME`)."
+            f"but the batch is measured with {extractor_id}: not comparable. "
+            f"{mismatch_hint(reference.extractor_id, extractor_id or '')}"
         )
     return extractor
 
 
 def _reference_context(reference: ReferenceStats, batch: ImageBatch) -> tuple[str, ...]:
-    return (f"  reference  {reference.name or 'in-memory'}  (n={reference.n}, extractor {reference.extractor_id})",
+    return (f"  reference  {reference.name or 'in-memory'}  ({reference.count_label}, extractor {reference.extractor_id})",
             _generated_line(batch, _lane_of(batch)))
 
 
 def _distribution_check(name: str, batch: ImageBatch, reference: ReferenceStats, value: float, rows: np.ndarray,
-                        make_statistic, *, threshold, max_drift, extractor_id, extra_context=()) -> MetricResult:
+                        make_statistic, *, threshold, max_drift, extractor_id, extra_context=(),
+                        details=None) -> MetricResult:
     """The shared tail of every reference-based distribution assertion."""
     return check_metric(SPECS[name], value, threshold=threshold, max_drift=max_drift, n=len(batch),
                         extractor_id=extractor_id, lane=_lane_of(batch), qualifier=reference.name or None,
                         seeds=batch.seed_range(), evidence=DriftEvidence(rows, make_statistic=make_statistic),
-                        context_lines=_reference_context(reference, batch) + tuple(extra_context), batch=batch)
+                        context_lines=_reference_context(reference, batch) + tuple(extra_context), batch=batch,
+                        details=details)
 
 
 def assert_kid_below(batch, ref, threshold: float, *, extractor=None, max_drift="auto",
@@ -214,8 +213,10 @@ def assert_kid_below(batch, ref, threshold: float, *, extractor=None, max_drift=
 
     Needs the reference's feature rows (kept when n <= 50 000). KID is unbiased, so unlike FID
     it can be compared across sample sizes; its noise band still comes from a permutation test.
+    A ``subset_size`` larger than the batch or the reference is clipped to the smaller of the
+    two; the size used is recorded with the result (``details``) and shown in the message.
     """
-    from .metrics.kid import kid
+    from .metrics.kid import kid, kid_subset_size
     from .metrics.resampling import KernelMMDSubsets
 
     batch, reference = _as_batch(batch), _reference(ref)
@@ -223,12 +224,16 @@ def assert_kid_below(batch, ref, threshold: float, *, extractor=None, max_drift=
     extractor = _checked_extractor(reference, extractor, default_inception)
     real = _reference_features(reference, "KID")
     rows = batch_features(batch, extractor, "pool")
-    mean, std = kid(real, rows, subsets=subsets, subset_size=min(subset_size, len(real), len(rows)))
+    used = kid_subset_size(subset_size, len(real), len(rows))
+    mean, std = kid(real, rows, subsets=subsets, subset_size=used)
+    clipped = (f" (subset_size={subset_size} clipped to the smaller set: {len(rows)} generated, "
+               f"{len(real)} reference rows)") if used < subset_size else ""
     return _distribution_check(
         "kid", batch, reference, mean, rows,
         lambda pooled: KernelMMDSubsets(real, pooled, kernel="polynomial").distance,
         threshold=threshold, max_drift=max_drift, extractor_id=extractor.id,
-        extra_context=(f"  KID std over {subsets} subsets: {std:.4g}",))
+        extra_context=(f"  KID std over {subsets} subsets of {used}: {std:.4g}{clipped}",),
+        details={"subsets": subsets, "subset_size": used, "subset_size_requested": subset_size})
 
 
 def _precision_recall_check(name: str, batch, ref, threshold, *, extractor, max_drift, k) -> MetricResult:

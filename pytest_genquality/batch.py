@@ -94,12 +94,35 @@ def _float_to_uint8(images: torch.Tensor, value_range: tuple[float, float] | Non
     return scaled.round().clamp(0, 255).to(torch.uint8)
 
 
+def integer_pixels_to_uint8(images: torch.Tensor, name: str = "images",
+                            value_range: tuple[float, float] | None = None) -> torch.Tensor:
+    """Integer pixels other than uint8 (int64 from ``torch.randint``, int32, uint16...) as uint8.
+
+    Accepted as they are when every value is already a 0..255 level; with ``value_range=(0, 1)``
+    or ``(-1, 1)`` (a 0/1 mask, say) they are scaled like floats. Anything else is an error
+    naming the range seen: silently wrapping or clipping 300 would change the image.
+    """
+    if value_range is not None and tuple(value_range) != (0, 255):
+        return _float_to_uint8(images.to(torch.float64), value_range, name)
+    if images.numel() == 0:
+        return images.to(torch.uint8)
+    if images.dtype in (torch.uint16, torch.uint32, torch.uint64):  # torch has no min/max kernels for these
+        images = images.to(torch.int64)
+    low, high = int(images.min()), int(images.max())
+    if low < 0 or high > 255:
+        raise ValueError(
+            f"{name}: integer pixels span [{low}, {high}]; expected 0..255 (uint8 levels) for dtype {images.dtype}. "
+            "Convert them to uint8 yourself, or pass floats with value_range=(0, 1) or (-1, 1)"
+        )
+    return images.to(torch.uint8)
+
+
 def images_to_uint8(x: Any, *, value_range: tuple[float, float] | None = None, name: str = "images") -> torch.Tensor:
     """Convert any supported image container to a CPU uint8 tensor [N, 3, H, W].
 
     Accepts a PIL image or a sequence of them, numpy HWC/NHWC arrays, torch CHW/NCHW
-    tensors (uint8, or float with ``value_range``). Integer arrays other than uint8 must lie
-    in 0..255.
+    tensors (uint8, or float with ``value_range``). Integer arrays other than uint8 (int64 from
+    ``torch.randint``, as torchmetrics' tests make) must lie in 0..255, or be scaled by ``value_range``.
     """
     if _is_pil(x):
         x = [x]
@@ -152,11 +175,7 @@ def images_to_uint8(x: Any, *, value_range: tuple[float, float] | None = None, n
         return images.contiguous()
     if images.is_floating_point():
         return _float_to_uint8(images, value_range, name).contiguous()
-    # other integer dtypes: accept only when they already hold 0..255
-    low, high = int(images.min()), int(images.max())
-    if low < 0 or high > 255:
-        raise ValueError(f"{name}: integer pixels span [{low}, {high}]; expected 0..255 (uint8)")
-    return images.to(torch.uint8).contiguous()
+    return integer_pixels_to_uint8(images, name, value_range).contiguous()
 
 
 @dataclass(eq=False)

@@ -1,4 +1,4 @@
-"""The `genquality` command: build-ref (one process or torchrun), weights, history, diff, report."""
+"""The `genquality` command: build-ref (one process or torchrun), import-ref, weights, history, diff, report."""
 
 from __future__ import annotations
 
@@ -157,6 +157,22 @@ def _add_weights_command(sub) -> None:
     weights.set_defaults(handler=cmd_weights)
 
 
+def cmd_import_ref(args) -> int:
+    """Store a pytorch-fid / TTUR statistics .npz (mu, sigma) as reference NAME, with its provenance."""
+    from .reference import ReferenceStats
+    from .store import Store
+
+    store = Store(_settings(args).store_dir)
+    store.check_new_reference(args.name, overwrite=args.force)
+    stats = ReferenceStats.from_pytorch_fid_npz(args.file, name=args.name)
+    path = store.save_reference(args.name, stats, overwrite=args.force)
+    print(f"wrote {path.with_suffix('.npz')} and {path.name}: dim {stats.dim}, extractor {stats.extractor_id}, "
+          f"sha256 of {args.file} {stats.imported['sha256'][:12]}")
+    print(f"no features: FID only (with the official Inception, resize pytorch-fid); KID, precision, recall and "
+          f"coverage need `genquality build-ref DIR --name {args.name}`")
+    return 0
+
+
 def _runs(args):
     from .store import Store
 
@@ -281,6 +297,14 @@ def build_parser() -> argparse.ArgumentParser:
     build.set_defaults(handler=cmd_build_ref)
 
     _add_weights_command(sub)
+
+    imported = sub.add_parser("import-ref", help="store a pytorch-fid/TTUR statistics .npz (mu, sigma) as a "
+                                                 "reference (FID only: no features)")
+    imported.add_argument("file", help="the .npz written by pytorch-fid --save-stats or TTUR")
+    imported.add_argument("--name", required=True, help="reference name, used as gen_refs[NAME]")
+    imported.add_argument("--force", action="store_true", help="replace an existing reference of that name")
+    settings_module.add_options(imported.add_argument, for_cli=True)
+    imported.set_defaults(handler=cmd_import_ref)
 
     history = sub.add_parser("history", help="each metric of each test across recorded runs")
     history.add_argument("--test", default=None, help="node id glob or substring")

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+# Every extension pytorch-fid reads (pytorch_fid/fid_score.py IMAGE_EXTENSIONS), matched case-insensitively.
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm")
 MAX_DEFAULT_WORKERS = 8  # beyond this, decoding 299 px-bound images outpaces one GPU's Inception anyway
 
 

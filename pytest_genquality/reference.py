@@ -7,6 +7,12 @@ features give it back exactly and are smaller (n < 2·d: a 200-image Inception r
 ~1.6 MB instead of 66 MB). The matrix square root of sigma (what makes every later FID one eigh
 instead of two) lives in the user cache (``settings.user_cache_dir()/sqrt-sigma/<npz sha256>.npy``),
 computed once per machine; files of 0.1 that hold ``sqrt_sigma`` still load and use it.
+
+Statistics people already have, pytorch-fid ``--save-stats`` / TTUR ``.npz`` files (``mu``,
+``sigma``, nothing else), are read by ``from_pytorch_fid_npz`` (and by ``load`` when such a file
+has no ``.json`` beside it): they carry no features and no image count, and their extractor id
+says "pytorch-fid Inception, provenance unknown" (``features/extractor_ids.py`` decides what they
+may be compared with).
 """
 
 from __future__ import annotations
@@ -36,11 +42,15 @@ MAX_STORED_FEATURES = 50_000  # keep raw features up to this n, for KID / precis
 
 @dataclass(eq=False)
 class ReferenceStats:
-    """mu [d] and sigma [d, d] in float64 over n images; features float32 [n, d] when n <= 50 000."""
+    """mu [d] and sigma [d, d] in float64 over n images; features float32 [n, d] when n <= 50 000.
+
+    n is None when unknown (statistics imported from a pytorch-fid .npz); ``imported`` then holds
+    their provenance: format, source file and its sha256.
+    """
 
     mu: np.ndarray
     sigma: np.ndarray
-    n: int
+    n: int | None
     extractor_id: str
     source: str = ""
     created: str = ""
@@ -48,6 +58,7 @@ class ReferenceStats:
     sqrt_sigma: np.ndarray | None = field(default=None, repr=False)
     name: str = ""
     file_sha256: str = field(default="", repr=False)  # of the npz it was saved to / loaded from: the sqrt cache key
+    imported: dict | None = None
 
     def __post_init__(self):
         self.mu = np.asarray(self.mu, dtype=np.float64)
@@ -65,6 +76,28 @@ class ReferenceStats:
     @property
     def dim(self) -> int:
         return int(self.mu.shape[0])
+
+    @property
+    def count_label(self) -> str:
+        """'n=2000', or 'n unknown' for imported statistics, for messages."""
+        return "n unknown" if self.n is None else f"n={self.n}"
+
+    def require_features(self, metric: str) -> np.ndarray:
+        """The feature rows, or a ValueError saying why there are none and how to get them."""
+        if self.features is not None:
+            return self.features
+        name = self.name or "NAME"
+        if self.imported is not None:
+            raise ValueError(
+                f"ref: reference {self.name or 'in-memory'} has no features: it holds the mean and covariance "
+                f"imported from {self.imported.get('format', 'a statistics file')} {self.imported.get('file', '')}, "
+                f"which FID can use but {metric} cannot ({metric} needs the feature rows of the real images). "
+                f"Rebuild it from the images with `genquality build-ref DIR --name {name}`."
+            )
+        raise ValueError(
+            f"ref: reference statistics {self.name or ''} ({self.count_label}) keep no feature rows, which "
+            f"{metric} needs; rebuild them with n <= 50 000 (features are kept automatically) or keep_features=True"
+        )
 
     def matrix_sqrt(self) -> np.ndarray:
         """sigma^½, computed once: at build time, or read from the user cache for a saved file."""
@@ -154,6 +187,7 @@ class ReferenceStats:
                 "n": self.n, "dim": self.dim, "extractor_id": self.extractor_id, "source": self.source,
                 "created": self.created, "has_features": self.features is not None,
                 "sigma_stored": "sigma" in arrays, "npz_sha256": self.file_sha256,
+                **({"imported": self.imported} if self.imported else {}),
             })
         if self.sqrt_sigma is not None:  # computed at build time: the first test run reuses it
             _write_cached_sqrt(self.file_sha256, self.sqrt_sigma)
@@ -175,6 +209,8 @@ class ReferenceStats:
     @classmethod
     def load(cls, path: str | os.PathLike) -> "ReferenceStats":
         npz_path, json_path = cls.paths(path)
+        if npz_path.is_file() and not json_path.is_file() and _is_pytorch_fid_npz(npz_path):
+            return cls.from_pytorch_fid_npz(npz_path)
         for required in (json_path, npz_path):
             if not required.is_file():
                 raise FileNotFoundError(
@@ -191,11 +227,40 @@ class ReferenceStats:
         if "sigma" not in arrays and "features" in arrays:  # left out because the features give it back
             arrays["sigma"] = _moments(arrays["features"])[1]
         try:
-            return cls(arrays["mu"], arrays["sigma"], int(meta["n"]), meta["extractor_id"], meta.get("source", ""),
-                       meta.get("created", ""), features=arrays.get("features"), sqrt_sigma=arrays.get("sqrt_sigma"),
-                       name=meta.get("name", npz_path.stem), file_sha256=meta.get("npz_sha256") or _sha256(npz_path))
+            return cls(arrays["mu"], arrays["sigma"], None if meta["n"] is None else int(meta["n"]),
+                       meta["extractor_id"], meta.get("source", ""), meta.get("created", ""),
+                       features=arrays.get("features"), sqrt_sigma=arrays.get("sqrt_sigma"),
+                       name=meta.get("name", npz_path.stem), file_sha256=meta.get("npz_sha256") or _sha256(npz_path),
+                       imported=meta.get("imported"))
         except KeyError as missing:
             raise StoreFileError(f"reference statistics {npz_path} / {json_path} lack the field {missing}") from None
+
+    @classmethod
+    def from_pytorch_fid_npz(cls, path: str | os.PathLike, *, name: str = "") -> "ReferenceStats":
+        """Statistics from a pytorch-fid ``--save-stats`` or TTUR ``.npz`` (arrays ``mu`` [d], ``sigma`` [d, d]).
+
+        No features and no image count (n is None); the extractor id says "pytorch-fid Inception,
+        provenance unknown", so FID against them needs the official Inception weights with
+        resize="pytorch-fid", and KID / precision / recall / coverage refuse with the fix.
+        """
+        from .features.extractor_ids import imported_pytorch_fid_id
+
+        npz_path = Path(path)
+        if not npz_path.is_file():
+            raise FileNotFoundError(f"path: {npz_path} does not exist; expected a pytorch-fid/TTUR statistics .npz")
+        arrays = read_npz(npz_path, kind="pytorch-fid statistics")
+        missing = [key for key in PYTORCH_FID_NPZ_KEYS if key not in arrays]
+        if missing:
+            raise StoreFileError(
+                f"{npz_path} lacks the arrays {missing} (it holds {sorted(arrays)}); expected a pytorch-fid/TTUR "
+                "statistics file with 'mu' [d] and 'sigma' [d, d] (pytorch-fid --save-stats)"
+            )
+        mu, sigma = _checked_gaussian(npz_path, arrays["mu"], arrays["sigma"])
+        digest = _sha256(npz_path)
+        imported = {"format": "pytorch-fid statistics (.npz: mu, sigma)", "file": str(npz_path.resolve()),
+                    "sha256": digest, "features": "none"}
+        return cls(mu, sigma, None, imported_pytorch_fid_id(len(mu)), source=str(npz_path.resolve()),
+                   name=name or npz_path.stem, imported=imported)
 
     def __repr__(self) -> str:
         return (f"ReferenceStats(name={self.name!r}, n={self.n}, dim={self.dim}, extractor_id={self.extractor_id!r}, "
@@ -231,6 +296,32 @@ def _write_cached_sqrt(file_sha256: str, sqrt_sigma: np.ndarray) -> None:
     np.save(buffer, np.asarray(sqrt_sigma, dtype=np.float64))
     with contextlib.suppress(OSError):
         atomic_write_bytes(_sqrt_cache_path(file_sha256), buffer.getvalue())
+
+
+PYTORCH_FID_NPZ_KEYS = ("mu", "sigma")  # pytorch_fid/fid_score.py save_fid_stats / compute_statistics_of_path
+
+
+def _is_pytorch_fid_npz(path: Path) -> bool:
+    """An npz holding exactly mu and sigma: a peer's statistics file, not one of ours without its .json."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return sorted(data.files) == sorted(PYTORCH_FID_NPZ_KEYS)
+    except Exception:  # a damaged file is reported by the regular path, naming it
+        return False
+
+
+def _checked_gaussian(path: Path, mu: np.ndarray, sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """mu [d] and a symmetric sigma [d, d], finite, as float64; errors name the file."""
+    mu, sigma = np.asarray(mu, dtype=np.float64), np.asarray(sigma, dtype=np.float64)
+    if mu.ndim != 1 or sigma.shape != (len(mu), len(mu)):
+        raise StoreFileError(f"{path}: expected mu [d] and sigma [d, d], got {mu.shape} and {sigma.shape}")
+    if not (np.isfinite(mu).all() and np.isfinite(sigma).all()):
+        raise StoreFileError(f"{path}: mu or sigma holds NaN or inf; expected finite statistics")
+    asymmetry = float(np.abs(sigma - sigma.T).max())
+    if asymmetry > 1e-6 * max(float(np.abs(sigma).max()), 1e-300):
+        raise StoreFileError(f"{path}: sigma is not symmetric (max |sigma - sigma.T| = {asymmetry:.3g}); "
+                             "expected a covariance matrix")
+    return mu, sigma
 
 
 def _sha256(path: Path) -> str:

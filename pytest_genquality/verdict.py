@@ -108,6 +108,7 @@ class MetricResult:
     reason: str = ""
     higher_is_better: bool = False
     seeds: str = ""
+    details: dict = field(default_factory=dict)  # how the value was computed, e.g. KID's subset_size used
 
     def as_dict(self) -> dict:
         noise = self.noise.as_dict() if isinstance(self.noise, DriftTest) else self.noise
@@ -115,7 +116,8 @@ class MetricResult:
                 "extractor_id": self.extractor_id, "lane": self.lane, "threshold": self.threshold,
                 "baseline": self.baseline, "baseline_commit": self.baseline_commit, "delta": self.delta,
                 "ci": list(self.ci) if self.ci else None, "noise": noise, "verdict": self.verdict,
-                "reason": self.reason, "higher_is_better": self.higher_is_better, "seeds": self.seeds}
+                "reason": self.reason, "higher_is_better": self.higher_is_better, "seeds": self.seeds,
+                **({"details": dict(self.details)} if self.details else {})}
 
 
 # ---- drift rules ---------------------------------------------------------------------------
@@ -191,13 +193,15 @@ def check_metric(spec: MetricSpec, value: float, *, threshold: float | None = No
                  n: int | None = None, extractor_id: str | None = None, lane: str | None = None,
                  qualifier: str | None = None, seeds: str = "", evidence: DriftEvidence | None = None,
                  ci: tuple[float, float] | None = None, context_lines: tuple[str, ...] = (),
-                 compare_baseline: bool = True, batch=None) -> MetricResult:
+                 compare_baseline: bool = True, batch=None, details: dict | None = None) -> MetricResult:
     """Record ``value``, compare it with its threshold and baseline, and raise on failure.
 
     ``compare_baseline=False``: the check carries its own baseline (paired image checks), so
     no stored value is required or written.
     ``batch``: the ImageBatch measured; when an HTML report is requested the recorder keeps
     downscaled copies of its first images for the report's grid.
+    ``details``: how the value was computed (parameters that differ from what was asked, such
+    as a clipped KID subset size); recorded with the result in the run file.
     """
     parse_max_drift(max_drift)
     value = float(value)
@@ -209,7 +213,7 @@ def check_metric(spec: MetricSpec, value: float, *, threshold: float | None = No
     key = spec.name + (f"@{qualifier}" if qualifier else "")
     result = MetricResult(spec.name, value, n, extractor_id, None, None, "pass", key=key,
                           test=test_context.node_id if test_context else "", lane=lane, threshold=threshold,
-                          ci=ci, higher_is_better=spec.higher_is_better, seeds=seeds)
+                          ci=ci, higher_is_better=spec.higher_is_better, seeds=seeds, details=dict(details or {}))
     failures = []
     if threshold_failed(spec, value, threshold):
         relation = "below" if spec.higher_is_better else "above"

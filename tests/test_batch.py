@@ -130,8 +130,44 @@ class TestRejects:
             ImageBatch(torch.zeros(1, 3, 2, 2, dtype=torch.bool))
 
     def test_integer_pixels_out_of_range(self):
-        with pytest.raises(ValueError, match=r"integer pixels span \[0, 300\]; expected 0..255"):
+        with pytest.raises(ValueError, match=r"images: integer pixels span \[0, 300\]; expected 0..255 .*torch.int64"):
             ImageBatch(torch.tensor([0, 300]).reshape(1, 1, 1, 2))
+        with pytest.raises(ValueError, match=r"images: integer pixels span \[-1, 7\]; .*value_range"):
+            ImageBatch.from_any(np.array([-1, 7], dtype=np.int32).reshape(1, 1, 2, 1))
+
+
+class TestIntegerPixels:
+    """int64 tensors of 0..255 levels (torchmetrics' tests make images with torch.randint)."""
+
+    def test_int64_tensor_equals_its_uint8_twin(self):
+        levels = torch.randint(255, (2, 3, 5, 7), generator=torch.Generator().manual_seed(0))
+        assert levels.dtype == torch.int64
+        batch = ImageBatch.from_any(levels)
+        assert batch.images.dtype == torch.uint8
+        assert torch.equal(batch.images, levels.to(torch.uint8))
+
+    @pytest.mark.parametrize("dtype", [np.int16, np.int32, np.int64, np.uint16])
+    def test_numpy_integer_nhwc(self, dtype):
+        levels = np.random.default_rng(1).integers(0, 256, size=(2, 4, 6, 3)).astype(dtype)
+        batch = ImageBatch.from_any(levels)
+        assert torch.equal(batch.images, torch.from_numpy(levels.astype(np.uint8)).permute(0, 3, 1, 2))
+
+    def test_integer_mask_with_a_value_range_is_scaled(self):
+        mask = torch.tensor([[0, 1], [1, 0]]).reshape(1, 1, 2, 2)
+        batch = ImageBatch.from_any(mask, value_range=(0, 1))
+        assert batch.images[0, :, 0, 1].tolist() == [255, 255, 255] and int(batch.images[0, 0, 0, 0]) == 0
+        with pytest.raises(ValueError, match=r"values span \[0, 2\], outside value_range=\(0, 1\)"):
+            ImageBatch.from_any(mask * 2, value_range=(0, 1))
+
+    def test_metric_functions_take_int64_levels(self):
+        from pytest_genquality.metrics._validate import as_image_tensor
+
+        levels = torch.randint(256, (2, 3, 4, 4), generator=torch.Generator().manual_seed(2))
+        assert torch.equal(as_image_tensor(levels, "batch"), levels.to(torch.uint8))
+        with pytest.raises(ValueError, match=r"batch: integer pixels span \[0, 256\]"):
+            as_image_tensor(levels.clone().fill_(256).index_fill_(0, torch.tensor([0]), 0), "batch")
+        with pytest.raises(TypeError, match="batch: expected uint8 pixels 0..255, got dtype torch.float32"):
+            as_image_tensor(levels.float(), "batch")
 
     def test_mixed_sizes(self):
         with pytest.raises(ValueError, match="PIL images have different sizes"):

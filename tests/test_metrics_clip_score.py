@@ -132,3 +132,29 @@ def test_invalid_model_and_texts_are_named(clip_dir):
         embedder.embed_texts([])
     with pytest.raises(TypeError, match="batch: expected uint8 pixels"):
         embedder.embed_images(images().float())
+
+
+def test_a_caption_longer_than_the_context_is_named_once(clip_dir):
+    """The tiny CLIP has a 40-token context (OpenAI CLIP: 77); one warning per long caption."""
+    import warnings
+
+    from pytest_genquality.features import CLIPEmbedder
+    from pytest_genquality.features.clip import CaptionTruncatedWarning
+
+    embedder = CLIPEmbedder(clip_dir)
+    long_caption = "a red cat on a mat " * 4
+    other_long = "the dog " * 30
+    with pytest.warns(CaptionTruncatedWarning) as caught:
+        first = embedder.embed_texts([long_caption, "the dog", long_caption, other_long])
+    messages = [str(w.message) for w in caught if issubclass(w.category, CaptionTruncatedWarning)]
+    assert len(messages) == 2
+    assert messages[0].startswith(f"caption {long_caption!r} is ") and "40-token context" in messages[0]
+    assert "first 38 tokens are embedded (with the end-of-text token)" in messages[0]
+    assert repr(other_long[:120] + "…") in messages[1]  # a long caption is named by its first 120 characters
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CaptionTruncatedWarning)  # already named: silent now
+        again = embedder.embed_texts([long_caption, "the dog"])
+    assert again[0] == pytest.approx(first[0], abs=1e-6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CaptionTruncatedWarning)
+        CLIPEmbedder(clip_dir).embed_texts(["a red cat", "the dog " * 4])  # short captions: no warning

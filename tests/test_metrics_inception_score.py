@@ -46,3 +46,37 @@ def test_bounds_and_determinism_on_random_logits():
 def test_invalid_inputs_are_named(logits, kwargs, error, match):
     with pytest.raises(error, match=match):
         inception_score(logits, **kwargs)
+
+
+def _entropy_of_counts(counts: np.ndarray) -> float:
+    share = counts[counts > 0] / counts.sum()
+    return float(-(share * np.log(share)).sum())
+
+
+@pytest.mark.parametrize("scale", [2_000.0, 1e6, 1e300])
+def test_underflowing_probabilities_give_the_closed_form_not_nan(scale):
+    """One-hot logits of height ``scale``: every other class probability is exactly 0 in float64.
+
+    For one-hot p(y|x) the KL to the chunk marginal is -log p(y_i), so each chunk's IS is
+    exp(entropy of its class histogram). torch-fidelity's formula gives NaN here (0 * inf).
+    """
+    classes, splits, seed = 12, 4, 2020
+    labels = np.random.default_rng(0).integers(0, classes, size=90)
+    logits = np.zeros((90, 1008))
+    logits[np.arange(90), labels] = scale
+    logits[:, classes:] = -scale  # classes no sample uses: their marginal underflows too
+    shuffled = labels[np.random.RandomState(seed).permutation(90)]
+    expected = [np.exp(_entropy_of_counts(np.bincount(shuffled[i * 90 // splits:(i + 1) * 90 // splits],
+                                                       minlength=classes))) for i in range(splits)]
+    mean, std = inception_score(logits, splits=splits, seed=seed)
+    assert mean == pytest.approx(np.mean(expected), rel=1e-12)
+    assert std == pytest.approx(np.std(expected), rel=1e-9, abs=1e-12)
+    assert 1.0 < mean <= classes
+
+
+def test_wide_random_logits_are_finite_and_bounded():
+    """Random logits spanning ~3000 (as random Inception weights give on noise images)."""
+    logits = np.random.default_rng(3).normal(0, 500, size=(100, 1008)).astype(np.float32)
+    mean, std = inception_score(logits)
+    assert np.isfinite(mean) and np.isfinite(std)
+    assert 1.0 <= mean <= 1008 and std >= 0

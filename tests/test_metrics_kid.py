@@ -71,11 +71,15 @@ def test_whole_set_subsets_have_zero_spread():
     assert std == pytest.approx(0.0, abs=1e-12)
 
 
-def test_subset_size_is_clipped_with_a_warning():
+def test_subset_size_is_clipped_with_a_warning_and_carried_by_the_result():
     a, b = features(50, seed=1), features(70, seed=2)
     with pytest.warns(UserWarning, match="subset_size=1000 is larger"):
         clipped = kid(a, b, subsets=3)
     assert clipped == kid(a, b, subsets=3, subset_size=50)
+    assert clipped.subset_size == 50 and clipped.subsets == 3
+    assert (clipped.mean, clipped.std) == tuple(clipped)
+    assert "subset_size=50" in repr(clipped)
+    assert kid(a, b, subsets=3, subset_size=20).subset_size == 20
 
 
 @pytest.mark.parametrize("feats_a, feats_b, error, match", [

@@ -56,13 +56,44 @@ def test_image_batches_are_accepted():
 @pytest.mark.parametrize("a, b, error, match", [
     (images(n=3), images(n=4), ValueError, "b: has 4 images but a has 3"),
     (images(size=24), images(size=16), ValueError, "b: images are"),
-    (images().float(), images(), TypeError, "a: expected uint8 pixels"),
-    (images()[:, :1], images()[:, :1], ValueError, r"a: expected shape \[N, 3, H, W\]"),
-    (np.zeros((4, 3, 8, 8), dtype=np.uint8), images(), TypeError, "a: expected an ImageBatch or a uint8"),
+    (images().float(), images(), ValueError, "data_range: a holds float pixels .* pass data_range=1.0"),
+    (images(), images().double() / 255, ValueError, "data_range: b holds float pixels"),
+    (images()[:, :1], images(), ValueError, r"b: images are \(3, 24, 24\) \(CxHxW\) but a images are \(1, 24, 24\)"),
+    (images()[0], images()[0], ValueError, r"a: expected images \[N, C, H, W\] \(C = 1 for grayscale\)"),
+    (images().long() * 2, images(), ValueError, r"a: integer pixels span \[0, 5\d\d\]"),
+    (images().bool(), images(), TypeError, "a: expected real pixel values"),
+    (images().double().fill_(float("nan")), images().double(), ValueError, "a: contains NaN"),
+    (np.zeros((4, 3, 8, 8), dtype=np.uint8), images(), TypeError, "a: expected an ImageBatch or a torch tensor"),
 ])
 def test_invalid_inputs_are_named(function, a, b, error, match):
+    data_range = 1.0 if "NaN" in match else None
     with pytest.raises(error, match=match):
-        function(a, b)
+        function(a, b, data_range=data_range)
+
+
+@pytest.mark.parametrize("function", [psnr, ssim])
+def test_float_pixels_with_their_data_range_equal_the_uint8_levels(function):
+    """The same images as 0..1 floats (data_range=1) or int64 levels: a change of unit only.
+    (-1..1 is also a shift, which PSNR ignores and SSIM's luminance term does not.)"""
+    a, b = images(seed=9), images(seed=10)
+    expected = function(a, b)
+    assert function(a.double() / 255, b.double() / 255, data_range=1.0) == pytest.approx(expected, rel=1e-10)
+    if function is psnr:
+        assert function(a.double() / 127.5 - 1, b.double() / 127.5 - 1, data_range=2.0) == \
+            pytest.approx(expected, rel=1e-10)
+    assert function(a.float() / 255, b.float() / 255, data_range=1.0) == pytest.approx(expected, rel=1e-5)
+    assert np.array_equal(function(a.long(), b.long()), expected)
+    assert function(a.long() * 4, b.long() * 4, data_range=1020) == pytest.approx(expected, rel=1e-12)  # 10-bit levels
+
+
+@pytest.mark.parametrize("function", [psnr, ssim])
+def test_grayscale_is_its_own_channel(function):
+    """[N, 1, H, W]: one channel computed alone; RGB copies of it give the same value."""
+    a, b = images(seed=11)[:, :1], images(seed=12)[:, :1]
+    gray = function(a, b)
+    assert gray.shape == (4,) and np.isfinite(gray).all()
+    assert gray == pytest.approx(function(a.expand(-1, 3, -1, -1), b.expand(-1, 3, -1, -1)), rel=1e-12)
+    assert function(a, b) != pytest.approx(function(images(seed=11), images(seed=12)), rel=1e-3)
 
 
 def test_ssim_rejects_images_smaller_than_its_window():

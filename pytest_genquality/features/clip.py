@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -24,6 +25,11 @@ DEFAULT_CLIP_MODEL = "openai/clip-vit-large-patch14"  # torchmetrics' CLIPScore 
 OPENAI_CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)  # CLIP's published normalisation
 OPENAI_CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 EMBED_BATCH_SIZE = 32
+CAPTION_SHOWN_CHARS = 120  # a long caption is named by its beginning in the truncation warning
+
+
+class CaptionTruncatedWarning(UserWarning):
+    """A caption is longer than CLIP's text context; its end was not embedded."""
 
 
 class CLIPModelNotFoundError(FileNotFoundError):
@@ -95,6 +101,7 @@ class CLIPEmbedder:
             image_processor, int(self.model.config.vision_config.image_size))
         self.max_text_tokens = int(self.model.config.text_config.max_position_embeddings)
         self._id: str | None = None
+        self._truncated_captions: set[str] = set()  # warned about once each
 
     @property
     def id(self) -> str:
@@ -119,9 +126,11 @@ class CLIPEmbedder:
         """list of N captions -> float32 [N, projection_dim], unit rows, on CPU.
 
         Captions longer than the model's context (77 tokens for OpenAI CLIP) are truncated by the
-        tokenizer, which keeps the end-of-text token the text embedding is pooled at.
+        tokenizer, which keeps the end-of-text token the text embedding is pooled at (torchmetrics
+        cuts it off); a ``CaptionTruncatedWarning`` names each such caption once per embedder.
         """
         texts = _check_texts(texts)
+        self._warn_about_long_captions(texts)
         rows = []
         for start in range(0, len(texts), EMBED_BATCH_SIZE):
             tokens = self.tokenizer(list(texts[start:start + EMBED_BATCH_SIZE]), padding=True, truncation=True,
@@ -130,6 +139,26 @@ class CLIPEmbedder:
                 input_ids=tokens["input_ids"].to(self.device),
                 attention_mask=tokens["attention_mask"].to(self.device))))
         return _unit_rows(torch.cat(rows))
+
+    def _warn_about_long_captions(self, texts: list[str]) -> None:
+        """One warning per caption that does not fit, naming it: its score ignores the end of it."""
+        fresh = [text for text in dict.fromkeys(texts) if text not in self._truncated_captions]
+        if not fresh:
+            return
+        token_ids = self.tokenizer(fresh, padding=False, truncation=False, verbose=False)["input_ids"]
+        for text, ids in zip(fresh, token_ids):
+            if len(ids) <= self.max_text_tokens:
+                continue
+            self._truncated_captions.add(text)
+            shown = text if len(text) <= CAPTION_SHOWN_CHARS else text[:CAPTION_SHOWN_CHARS] + "…"
+            kept = self.max_text_tokens - 2  # start- and end-of-text tokens take two places
+            warnings.warn(
+                f"caption {shown!r} is {len(ids) - 2} tokens long, more than the {kept} that fit in the "
+                f"{self.max_text_tokens}-token context of CLIP {self.name}: only its first {kept} tokens are "
+                "embedded (with the end-of-text token); shorten it so its CLIP score reflects all of it",
+                CaptionTruncatedWarning,
+                stacklevel=3,
+            )
 
     def __repr__(self) -> str:
         return f"CLIPEmbedder({self.name!r}, device={str(self.device)!r})"

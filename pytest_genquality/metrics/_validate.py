@@ -108,8 +108,9 @@ def check_positive_float(value: Any, name: str) -> float:
 
 
 def as_image_tensor(x: Any, name: str) -> torch.Tensor:
-    """uint8 images [N, 3, H, W] from an ImageBatch or a uint8 tensor (no implicit rescaling)."""
-    from ..batch import ImageBatch
+    """uint8 images [N, 3, H, W] from an ImageBatch or an integer tensor of 0..255 levels
+    (uint8, or int64 as ``torch.randint`` makes; no implicit rescaling)."""
+    from ..batch import ImageBatch, integer_pixels_to_uint8
 
     if isinstance(x, ImageBatch):
         return x.images
@@ -118,7 +119,7 @@ def as_image_tensor(x: Any, name: str) -> torch.Tensor:
             f"{name}: expected an ImageBatch or a uint8 torch tensor [N, 3, H, W], got {describe(x)}; "
             "wrap other images with ImageBatch.from_any(x, value_range=...)"
         )
-    if x.dtype != torch.uint8:
+    if x.dtype == torch.bool or x.is_floating_point() or x.is_complex():
         raise TypeError(
             f"{name}: expected uint8 pixels 0..255, got dtype {x.dtype}; convert float images with "
             "ImageBatch.from_any(x, value_range=(0, 1))"
@@ -127,7 +128,8 @@ def as_image_tensor(x: Any, name: str) -> torch.Tensor:
         raise ValueError(f"{name}: expected shape [N, 3, H, W], got {tuple(x.shape)}")
     if x.shape[0] == 0:
         raise ValueError(f"{name}: got 0 images; expected N >= 1")
-    return x.detach().to("cpu")
+    x = x.detach().to("cpu")
+    return x if x.dtype == torch.uint8 else integer_pixels_to_uint8(x, name)
 
 
 def as_image_pairs(a: Any, b: Any, name_a: str = "a", name_b: str = "b") -> tuple[torch.Tensor, torch.Tensor]:
@@ -145,3 +147,65 @@ def as_image_pairs(a: Any, b: Any, name_a: str = "a", name_b: str = "b") -> tupl
             f"{tuple(images_a.shape[2:])}; expected the same size for a paired comparison"
         )
     return images_a, images_b
+
+
+def _pixel_tensor(x: Any, name: str) -> torch.Tensor:
+    """Images [N, C, H, W] of any channel count from an ImageBatch or a real-valued tensor."""
+    from ..batch import ImageBatch
+
+    if isinstance(x, ImageBatch):
+        return x.images
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(
+            f"{name}: expected an ImageBatch or a torch tensor [N, C, H, W], got {describe(x)}; "
+            "wrap other images with ImageBatch.from_any(x, value_range=...)"
+        )
+    if x.dtype == torch.bool or x.is_complex():
+        raise TypeError(f"{name}: expected real pixel values, got dtype {x.dtype}")
+    if x.ndim != 4:
+        raise ValueError(f"{name}: expected images [N, C, H, W] (C = 1 for grayscale), got {describe(x)}")
+    if x.shape[0] == 0 or x.shape[1] == 0:
+        raise ValueError(f"{name}: got shape {tuple(x.shape)}; expected N >= 1 images of C >= 1 channels")
+    return x.detach().to("cpu")
+
+
+def as_pixel_pairs(a: Any, b: Any, data_range: Any, name_a: str = "a",
+                   name_b: str = "b") -> tuple[torch.Tensor, torch.Tensor, float]:
+    """Two float64 image tensors of one shape [N, C, H, W] (any C: grayscale, RGB, ...) and their range.
+
+    Integer pixels (ImageBatch, uint8, int64 levels) have ``data_range`` 255 unless one is given,
+    and without one must be 0..255 levels. Float pixels need an explicit ``data_range`` (the width
+    of their value scale: 1.0 for 0..1 images, 2.0 for -1..1), as torchmetrics takes it: inferring
+    it from the data, torchmetrics' fallback, would make PSNR depend on each image's content.
+    """
+    from ..batch import integer_pixels_to_uint8
+
+    images = {name_a: _pixel_tensor(a, name_a), name_b: _pixel_tensor(b, name_b)}
+    images_a, images_b = images[name_a], images[name_b]
+    if images_a.shape[0] != images_b.shape[0]:
+        raise ValueError(
+            f"{name_b}: has {images_b.shape[0]} images but {name_a} has {images_a.shape[0]}; "
+            "expected one image per pair"
+        )
+    if images_a.shape != images_b.shape:
+        raise ValueError(
+            f"{name_b}: images are {tuple(images_b.shape[1:])} (CxHxW) but {name_a} images are "
+            f"{tuple(images_a.shape[1:])}; expected the same channels and size for a paired comparison"
+        )
+    floats = [name for name, x in images.items() if x.is_floating_point()]
+    if floats and data_range is None:
+        raise ValueError(
+            f"data_range: {floats[0]} holds float pixels ({images[floats[0]].dtype}), whose scale cannot be "
+            "known; pass data_range=1.0 for 0..1 images, 2.0 for -1..1, 255.0 for 0..255 floats"
+        )
+    if data_range is None:
+        images = {name: integer_pixels_to_uint8(x, name) if x.dtype != torch.uint8 else x for name, x in images.items()}
+        data_range = 255.0
+    data_range = check_positive_float(data_range, "data_range")
+    as_float = {}
+    for name, x in images.items():
+        x = x.to(torch.float64)
+        if not torch.isfinite(x).all():
+            raise ValueError(f"{name}: contains NaN or infinite pixel values; expected finite numbers")
+        as_float[name] = x
+    return as_float[name_a], as_float[name_b], data_range

@@ -44,10 +44,12 @@ def _side(value: Any, extractor, name: str) -> dict:
 
 
 def _check_same_extractor(a: dict, b: dict) -> None:
-    if a["extractor_id"] and b["extractor_id"] and a["extractor_id"] != b["extractor_id"]:
+    from ..features.extractor_ids import comparable, mismatch_hint
+
+    if not comparable(a["extractor_id"], b["extractor_id"]):
         raise ExtractorMismatchError(
             f"a and b were made by different extractors ({a['extractor_id']} vs {b['extractor_id']}); FID between "
-            "them is meaningless. Rebuild the reference with the same weights and resize mode."
+            f"them is meaningless. {mismatch_hint(a['extractor_id'], b['extractor_id'])}"
         )
 
 

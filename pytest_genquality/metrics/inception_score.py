@@ -9,12 +9,18 @@ The input is the 1008 ``logits_unbiased`` of the FID Inception (the fc layer wit
 which is what torch-fidelity feeds to its ``isc_features_to_metric``; the samples are shuffled
 with ``numpy.random.RandomState(seed).permutation`` (seed 2020, torch-fidelity's default) and cut
 into ``splits`` contiguous chunks at ``i * N // splits``, so numbers match torch-fidelity's.
+
+Every term is taken from log-probabilities (log-softmax, and the log of the chunk's marginal
+by log-sum-exp), never from the log of a probability: with logits spanning more than ~745
+(float64's exp underflow; random-weight networks on noise images reach 1600) a class
+probability is exactly 0, its log is -inf, and torch-fidelity's ``p * (log p - log q)``
+becomes 0 * inf = NaN. Here such a term is 0, its limit, so IS is finite whenever the logits are.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import log_softmax
+from scipy.special import log_softmax, logsumexp
 
 from ._validate import as_features, check_int
 
@@ -26,7 +32,7 @@ def inception_score(logits, *, splits: int = IS_SPLITS, seed: int = IS_SEED) -> 
     """Mean and population std of the Inception Score over ``splits`` chunks.
 
     logits: [N, C] unnormalised class scores (numpy or torch), N >= splits so that no chunk is
-    empty. Softmax is taken in float64.
+    empty. Softmax is taken in float64; the result is finite for any finite logits.
     """
     splits = check_int(splits, "splits", minimum=1)
     seed = check_int(seed, "seed", minimum=0)
@@ -48,7 +54,12 @@ def inception_score(logits, *, splits: int = IS_SPLITS, seed: int = IS_SEED) -> 
 
 
 def _chunk_score(p: np.ndarray, log_p: np.ndarray) -> float:
-    """exp of the mean KL divergence between each p(y|x) and the chunk's marginal p(y)."""
-    log_marginal = np.log(p.mean(axis=0, keepdims=True))
-    kl = (p * (log_p - log_marginal)).sum(axis=1)
-    return float(np.exp(kl.mean()))
+    """exp of the mean KL divergence between each p(y|x) and the chunk's marginal p(y).
+
+    log p(y) = logsumexp_x log p(y|x) - log n: finite even where every p(y|x) underflowed.
+    A term with p(y|x) = 0 contributes 0 (the limit of p log p), not 0 * inf.
+    """
+    log_marginal = logsumexp(log_p, axis=0, keepdims=True) - np.log(len(log_p))
+    with np.errstate(invalid="ignore"):
+        terms = np.where(p > 0, p * (log_p - log_marginal), 0.0)
+    return float(np.exp(terms.sum(axis=1).mean()))

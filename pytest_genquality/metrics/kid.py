@@ -33,14 +33,51 @@ TILE_ROWS = 1000
 TILE_COLS = 250
 
 
+class KIDEstimate(tuple):
+    """(mean, std) of KID, unpacking as a pair, with the subset size and count actually used.
+
+    ``subset_size`` can be smaller than the one asked for (clipped to the smaller set), and the
+    spread of the estimate depends on it, so it travels with the number instead of living only
+    in a warning.
+    """
+
+    def __new__(cls, mean: float, std: float, *, subset_size: int, subsets: int):
+        estimate = super().__new__(cls, (float(mean), float(std)))
+        estimate.subset_size = subset_size
+        estimate.subsets = subsets
+        return estimate
+
+    @property
+    def mean(self) -> float:
+        return self[0]
+
+    @property
+    def std(self) -> float:
+        return self[1]
+
+    def __repr__(self) -> str:
+        return f"KIDEstimate(mean={self[0]!r}, std={self[1]!r}, subset_size={self.subset_size}, subsets={self.subsets})"
+
+
+def kid_subset_size(subset_size: int, n_a: int, n_b: int) -> int:
+    """The subset size KID uses: the one asked for, clipped to the smaller feature set.
+
+    torch-fidelity and torchmetrics raise instead; a CI batch of 64 images against the default
+    1000 would then need every call to repeat the clip, so it is done here and reported.
+    """
+    return min(subset_size, n_a, n_b)
+
+
 def kid(feats_a, feats_b, *, subsets: int = KID_SUBSETS, subset_size: int = KID_SUBSET_SIZE,
-        seed: int = 0) -> tuple[float, float]:
+        seed: int = 0) -> KIDEstimate:
     """Mean and population std of the unbiased MMD^2 over ``subsets`` random subsets.
 
     feats_a, feats_b: [N_a, D], [N_b, D] features (numpy or torch; float32 is upcast to
     float64 a block at a time). Each needs at least 2 rows (the unbiased estimator divides by
-    m(m-1)). ``subset_size`` larger than the smaller set is clipped to it with a UserWarning.
-    Returns (mean, std) in the kernel's units (Inception pool features: typically 1e-4 .. 1e-1).
+    m(m-1)). ``subset_size`` larger than the smaller set is clipped to it with a UserWarning,
+    and the result's ``.subset_size`` says the size used.
+    Returns (mean, std) in the kernel's units (Inception pool features: typically 1e-4 .. 1e-1)
+    as a ``KIDEstimate``.
     """
     a = as_features(feats_a, "feats_a", min_rows=2, why="the unbiased MMD needs 2 samples per set")
     b = as_features(feats_b, "feats_b", min_rows=2, why="the unbiased MMD needs 2 samples per set")
@@ -49,15 +86,15 @@ def kid(feats_a, feats_b, *, subsets: int = KID_SUBSETS, subset_size: int = KID_
     subset_size = check_int(subset_size, "subset_size", minimum=2)
     seed = check_int(seed, "seed", minimum=0)
 
-    smaller = min(len(a), len(b))
-    if subset_size > smaller:
+    used = kid_subset_size(subset_size, len(a), len(b))
+    if used < subset_size:
         warnings.warn(
             f"subset_size={subset_size} is larger than the smaller feature set ({len(a)} vs {len(b)} "
-            f"rows); using subset_size={smaller}",
+            f"rows); using subset_size={used}",
             UserWarning,
             stacklevel=2,
         )
-        subset_size = smaller
+        subset_size = used
 
     rows_a, rows_b = _draw_subsets(len(a), len(b), subsets, subset_size, seed)
     gamma = 1.0 / a.shape[1]
@@ -67,7 +104,7 @@ def kid(feats_a, feats_b, *, subsets: int = KID_SUBSETS, subset_size: int = KID_
         sums = _kernel_sums_by_subset(a, b, rows_a, rows_b, gamma)
     m = subset_size
     estimates = (sums.within_a + sums.within_b) / (m * (m - 1)) - 2.0 * sums.cross / (m * m)
-    return float(estimates.mean()), float(estimates.std())
+    return KIDEstimate(estimates.mean(), estimates.std(), subset_size=subset_size, subsets=subsets)
 
 
 def _draw_subsets(n_a: int, n_b: int, subsets: int, subset_size: int, seed: int):

@@ -87,3 +87,16 @@ def test_floor_matches_torchmetrics_on_a_negative_mean(clip_dir):
     assert clip_score(embedder.embed_images(batch), text_rows) == 0.0
     with torch.no_grad():
         assert float(torchmetrics_clip_score(clip_dir)(list(batch), CAPTIONS)) == 0.0
+
+
+def test_int64_images_as_torchmetrics_tests_make_them(clip_dir):
+    """Mirrors torchmetrics tests/unittests/multimodal/test_clip_score.py, whose images are
+    ``torch.randint(255, (N, 3, H, W))``: int64 levels, accepted as the same uint8 image."""
+    levels = torch.randint(255, (len(CAPTIONS), 3, 32, 32), generator=torch.Generator().manual_seed(4))
+    assert levels.dtype == torch.int64
+    embedder = CLIPEmbedder(clip_dir)
+    ours = clip_score(embedder.embed_images(levels), embedder.embed_texts(CAPTIONS))
+    assert ours == clip_score(embedder.embed_images(levels.to(torch.uint8)), embedder.embed_texts(CAPTIONS))
+    with torch.no_grad():
+        theirs = float(torchmetrics_clip_score(clip_dir)(list(levels), CAPTIONS))
+    assert ours == pytest.approx(theirs, rel=1e-4, abs=1e-5)

@@ -50,3 +50,25 @@ def test_inception_score_matches_torch_fidelity(n, classes, splits, seed):
     assert ours[0] == pytest.approx(theirs["inception_score_mean"], rel=1e-6)
     assert ours[1] == pytest.approx(theirs["inception_score_std"], rel=1e-6, abs=1e-12)
     assert ours[0] > 1.5
+
+
+@pytest.mark.parametrize("scale", [20.0, 60.0])
+def test_inception_score_matches_torch_fidelity_on_wide_finite_logits(scale):
+    """Mirrors torch-fidelity tests/tf1/numerical_precision/test_metric_isc_fidelity.py (values
+    within its tolerance) on logits spanning hundreds: the log-sum-exp marginal changes nothing
+    where torch-fidelity's own formula is finite."""
+    logits = torch.from_numpy(np.random.default_rng(7).normal(0, scale, size=(300, 1008)))
+    theirs = fidelity_isc.isc_features_to_metric(logits, splits=10, rng_seed=2020)
+    assert np.isfinite(theirs["inception_score_mean"])
+    ours = inception_score(logits, splits=10, seed=2020)
+    assert ours[0] == pytest.approx(theirs["inception_score_mean"], rel=1e-9)
+    assert ours[1] == pytest.approx(theirs["inception_score_std"], rel=1e-7, abs=1e-12)
+
+
+def test_inception_score_is_finite_where_torch_fidelity_underflows_to_nan():
+    """Logits spanning 4000: torch-fidelity takes log of an exactly-0 marginal and returns NaN."""
+    logits = torch.from_numpy(np.random.default_rng(8).normal(0, 1000, size=(100, 1008)))
+    theirs = fidelity_isc.isc_features_to_metric(logits, splits=10, rng_seed=2020)
+    ours = inception_score(logits, splits=10, seed=2020)
+    assert np.isnan(theirs["inception_score_mean"])
+    assert np.isfinite(ours[0]) and 1.0 <= ours[0] <= 1008

@@ -286,6 +286,7 @@ class MarginTest:
     p_better: float
     resamples: int
     alpha: float = DRIFT_ALPHA
+    margin_rule: str = ""  # where the margin came from, for people: "0.75 x seed-noise SD", "gen_drift_margin"
 
     @property
     def band(self) -> float:
@@ -303,7 +304,8 @@ class MarginTest:
     def as_dict(self) -> dict:
         return {"method": self.method, "observed": self.observed, "worsening": self.worsening,
                 "margin": self.margin, "noise_sd": self.noise_sd, "p_value": self.p_value,
-                "p_better": self.p_better, "band": self.band, "resamples": self.resamples, "alpha": self.alpha}
+                "p_better": self.p_better, "band": self.band, "resamples": self.resamples, "alpha": self.alpha,
+                "margin_rule": self.margin_rule}
 
 
 def _check_margin_inputs(baseline, current, worse_sign, margin, paired) -> None:

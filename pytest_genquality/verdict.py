@@ -19,7 +19,7 @@ their seed ranges are equal.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 import numpy as np
@@ -168,22 +168,26 @@ def _noise_test(spec: MetricSpec, evidence: DriftEvidence | None, stored: np.nda
     if spec.family == "distribution" and len(stored) != len(current):
         return "untested: baseline and current sample counts differ"
     paired = paired and len(stored) == len(current)
+    rule = "gen_drift_margin"
     if margin is None:
         if noise_sd is None:
             noise_sd = baseline_noise_sd(spec, evidence, stored)
         margin = AUTO_MARGIN_SDS * noise_sd
+        rule = f"{AUTO_MARGIN_SDS:g} x seed-noise SD {noise_sd:.3g}"
     if spec.family == "distribution":
         rounded = current.astype(np.float16).astype(np.float64)
-        return margin_test(stored.astype(np.float64), rounded, evidence.make_statistic, worse_sign=spec.worse_sign,
-                           margin=margin, paired=paired, noise_sd=noise_sd, observed=observed, seed=0)
-    return margin_bootstrap_test(stored, current, worse_sign=spec.worse_sign, margin=margin,
-                                 paired=paired and evidence.paired, noise_sd=noise_sd, seed=0)
+        result = margin_test(stored.astype(np.float64), rounded, evidence.make_statistic, worse_sign=spec.worse_sign,
+                             margin=margin, paired=paired, noise_sd=noise_sd, observed=observed, seed=0)
+    else:
+        result = margin_bootstrap_test(stored, current, worse_sign=spec.worse_sign, margin=margin,
+                                       paired=paired and evidence.paired, noise_sd=noise_sd, seed=0)
+    return replace(result, margin_rule=rule)
 
 
 def _margin_words(noise: MarginTest) -> str:
-    if noise.noise_sd is None:
+    if noise.margin_rule == "gen_drift_margin":
         return f"margin {noise.margin:.4g} (gen_drift_margin)"
-    return f"margin {noise.margin:.4g} = {AUTO_MARGIN_SDS:g} x seed-noise SD {noise.noise_sd:.3g}"
+    return f"margin {noise.margin:.4g} = {noise.margin_rule}" if noise.margin_rule else f"margin {noise.margin:.4g}"
 
 
 def drift_verdict(spec: MetricSpec, value: float, baseline_value: float, max_drift, noise) -> tuple[str, str]:

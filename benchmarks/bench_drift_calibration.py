@@ -187,10 +187,11 @@ def report(world: World, n: int, harmless_trials: int, regression_trials: int, n
     print("| change | " + " | ".join(f"{m} fails" for m in METRICS) + " | test fails (any of 4) | session of "
           f"{SESSION_TESTS} tests fails |")
     print("|---|" + "---|" * (len(METRICS) + 2))
-    estimated = []
+    estimated, headroom = [], {}
     for change in HARMLESS:
         outcomes = run_cell(world, change, n, harmless_trials, shift)
         estimated.extend(o["fid"][2] for o in outcomes)
+        headroom[change] = max(o[m][1] / o[m][2] for o in outcomes for m in METRICS)
         cells = [rate_text(sum(o[m][0] == "fail" for o in outcomes), len(outcomes)) for m in METRICS]
         test_fails = sum(any(o[m][0] == "fail" for m in METRICS) for o in outcomes)
         low, high = clopper_pearson(test_fails, len(outcomes))
@@ -198,6 +199,9 @@ def report(world: World, n: int, harmless_trials: int, regression_trials: int, n
         session_interval = (1 - (1 - low) ** SESSION_TESTS, 1 - (1 - high) ** SESSION_TESTS)
         print(f"| {change} | " + " | ".join(cells) + f" | {rate_text(test_fails, len(outcomes))} | "
               f"{100 * session:.1f} % [{100 * session_interval[0]:.1f}, {100 * session_interval[1]:.1f}] |")
+    print("\nlargest worsening of any metric in any harmless trial, in estimated seed-noise SDs (a failure needs "
+          f"more than the margin, {AUTO_MARGIN_SDS:g}, plus the null's tail): "
+          + ", ".join(f"{change} {value:+.2f}" for change, value in headroom.items()))
     print(f"\nestimated seed-noise SD of FID (seed_noise_sd, from the baseline alone): median "
           f"{np.median(estimated):.4g} = {np.median(estimated) / fid_noise:.2f} x the true one")
     print("\n| change (same seeds) | " + " | ".join(f"{m}" for m in METRICS) + " | detected (any fails) |")

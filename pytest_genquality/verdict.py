@@ -184,6 +184,18 @@ def _noise_test(spec: MetricSpec, evidence: DriftEvidence | None, stored: np.nda
     return replace(result, margin_rule=rule)
 
 
+def same_seeds(baseline_seeds: str | None, current_seeds: str) -> bool:
+    """Whether baseline row i and current row i surely come from one seed (then the test pairs them).
+
+    The store keeps ``ImageBatch.seed_range()``: exact for a contiguous range ("0..255") or up
+    to 6 listed seeds; a longer list is abbreviated ("3, 9, ... (300 seeds)") and, like
+    "unseeded", cannot prove the pairing, so those compare unpaired (valid, less powerful).
+    """
+    if not current_seeds or current_seeds == "unseeded" or "..." in current_seeds:
+        return False
+    return baseline_seeds == current_seeds
+
+
 def _margin_words(noise: MarginTest) -> str:
     if noise.margin_rule == "gen_drift_margin":
         return f"margin {noise.margin:.4g} (gen_drift_margin)"
@@ -305,7 +317,7 @@ def _compare_with_baseline(spec, result, recorder, test_context, max_drift, evid
     if parse_max_drift(max_drift)[0] == "auto":
         stored = None if evidence is None else \
             recorder.store.load_features(test_context.node_id, array_name(result.key, result.lane))
-        paired = bool(result.seeds) and entry.get("seeds") == result.seeds
+        paired = same_seeds(entry.get("seeds"), result.seeds)
         result.noise = _noise_test(spec, evidence, stored, observed=result.delta, noise_sd=entry.get("noise_sd"),
                                    margin=recorder.settings.drift_margin_for(result.key, spec.name), paired=paired)
     verdict, reason = drift_verdict(spec, result.value, result.baseline, max_drift, result.noise)

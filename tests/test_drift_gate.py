@@ -226,3 +226,13 @@ def test_a_margin_in_metric_units_from_the_ini_file(project, monkeypatch):
     strict = project.runpytest()
     strict.assert_outcomes(failed=1)
     strict.stdout.fnmatch_lines(["*beyond the margin 0 (gen_drift_margin)*"])
+
+
+def test_pairing_needs_seeds_that_are_surely_the_same():
+    from pytest_genquality.verdict import same_seeds
+
+    assert same_seeds("0..255", "0..255") and same_seeds("3, 9, 12", "3, 9, 12")
+    assert not same_seeds("0..255", "256..511")
+    assert not same_seeds("unseeded", "unseeded")
+    assert not same_seeds("1, 2, 3, 5, 8, 13, ... (300 seeds)", "1, 2, 3, 5, 8, 13, ... (300 seeds)")
+    assert not same_seeds(None, "0..63")

@@ -30,6 +30,12 @@ class RunSettings:
     report_path: Path | None = None
     report_thumb: int = 96   # px, longest side of the images kept for the HTML report
     interface: str = "python"  # "python" or "cli": error messages give the fix in the words of the caller
+    drift_margins: tuple[tuple[str, float], ...] = ()  # (metric name or key, margin in its units)
+
+    def drift_margin_for(self, key: str, name: str) -> float | None:
+        """The user's drift margin for metric ``key`` ("fid@coco") or its name ("fid"); None: auto."""
+        margins = dict(self.drift_margins)
+        return margins.get(key, margins.get(name))
 
     @property
     def keeps_thumbnails(self) -> bool:
@@ -95,6 +101,7 @@ OPTIONS = (
     OptionSpec("--prune-refs", "prune_refs", "with --update-refs: delete baselines of tests that no longer exist", is_flag=True, cli=False),
     OptionSpec("--gen-cache", "gen_cache", "cache generated images in the store, keyed by model fingerprint, seeds and kwargs", is_flag=True, env="GENQUALITY_CACHE", cli=False),
     OptionSpec("--gen-report", "gen_report", "write a report of all quality results: .html, .json or .md", cli=False),
+    OptionSpec("--gen-drift-margin", "gen_drift_margin", "worsening tolerated by max_drift='auto', per metric in its own units, e.g. 'fid=0.5, recall=0.01' (default: 0.75 seed-noise SDs at that N)", cli=False),
     OptionSpec("--gen-report-thumb", "gen_report_thumb", "longest side in px of the images the HTML report embeds (default 96)", cli=False),
 )
 
@@ -139,7 +146,33 @@ def resolve(values: dict, *, root: Path) -> RunSettings:
         cache=bool(pick("gen_cache")),
         report_path=Path(report) if report else None,
         report_thumb=parse_thumb_size(thumb) if thumb is not None else 96,
+        drift_margins=parse_drift_margins(pick("gen_drift_margin")),
     )
+
+
+def parse_drift_margins(value) -> tuple[tuple[str, float], ...]:
+    """--gen-drift-margin / gen_drift_margin: 'fid=0.5, recall@coco=0.01' (commas or new lines).
+
+    Each margin is the worsening, in the metric's own units, that ``max_drift="auto"`` tolerates
+    before it tests whether the metric is worse than its baseline.
+    """
+    if value in (None, ""):
+        return ()
+    margins = []
+    for item in str(value).replace("\n", ",").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        name, _, amount = item.partition("=")
+        try:
+            margin = float(amount)
+        except ValueError:
+            margin = None
+        if not name.strip() or margin is None or not margin >= 0 or margin == float("inf"):
+            raise ValueError(f"--gen-drift-margin: expected METRIC=MARGIN items like 'fid=0.5, recall=0.01' (a "
+                             f"finite margin >= 0 in the metric's units), got {item!r}")
+        margins.append((name.strip(), margin))
+    return tuple(margins)
 
 
 def parse_thumb_size(value) -> int:

@@ -9,6 +9,10 @@
   bad as the observed one. Valid at equal N and needs no resampling with replacement.
 - ``bootstrap_mean_difference``: for per-sample metrics (CLIP score, paired LPIPS/SSIM/PSNR),
   where a bootstrap of the mean is valid.
+- ``margin_test`` / ``margin_bootstrap_test``: the drift gate. They test for a worsening larger
+  than a practical ``margin`` (H0: worsening <= margin, H1: worsening > margin), pairing
+  baseline row i with current row i when both come from seed i. ``seed_noise_sd`` gives the
+  default margin's scale from the baseline rows alone.
 
 Never a naive bootstrap of FID: resampling with replacement duplicates rows, which shrinks
 the sample covariance's rank and inflates FID by far more than the seed-to-seed noise.
@@ -17,6 +21,7 @@ the sample covariance's rank and inflates FID by far more than the seed-to-seed 
 from __future__ import annotations
 
 import contextlib
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -206,3 +211,230 @@ def bootstrap_mean_interval(values, *, level: float = 0.95, resamples: int = 200
     means = values[rng.integers(0, values.size, size=(resamples, values.size))].mean(axis=1)
     tail = (1 - level) / 2
     return float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail))
+
+
+# ---- the drift gate: a worsening larger than a margin ------------------------------------------
+DRIFT_ALPHA = 0.005     # one-sided level of each margin test
+AUTO_MARGIN_SDS = 0.75  # default margin, in seed-noise SDs (README "Drift gate": why 0.75 SD with alpha 0.005)
+DRIFT_RESAMPLES = 400   # most re-assignments a margin test draws (p resolution 1/401, below DRIFT_ALPHA)
+NOISE_RESPLITS = 64     # half-splits behind seed_noise_sd: its relative error is about 1/sqrt(2*64) = 9%
+
+
+NOISE_MAX_ROWS = 1024    # seed_noise_sd works on at most this many rows (cost bounded whatever N)
+
+
+def seed_noise_sd(rows, make_statistic: Callable[[np.ndarray], Callable[[np.ndarray], float]], *,
+                  resplits: int = NOISE_RESPLITS, max_rows: int = NOISE_MAX_ROWS, seed: int = 0) -> float:
+    """Seed-to-seed SD of ``metric(A) - metric(B)`` for two independent samples of ``len(rows)``.
+
+    Estimated from one sample (the baseline's rows, so it is computed under ``--update-refs``
+    and stored with the baseline): split the rows at random into two disjoint halves of n rows,
+    take the SD of the metric difference over ``resplits`` splits (the exact seed noise at n),
+    and scale it by sqrt(n / N). Beyond ``max_rows`` rows a seeded subset of ``max_rows`` is
+    split, so the cost is bounded (64 half-splits of 512 rows: about 3 s CPU for FID at d=2048).
+    The sqrt scaling assumes the noise falls like N^-1/2; measured, FID's and the k-NN metrics'
+    noise falls faster at N < d (N^-0.6 to N^-0.9), so this over-estimates the noise at N, by
+    up to ~1.3x from N/2: the default margin errs on the side of never failing a harmless change.
+    Units: the metric's own.
+    """
+    rows = np.asarray(rows)
+    count = rows.shape[0]
+    if count < 4:
+        raise ValueError(f"rows: need at least 4 samples to estimate seed noise, got {count}")
+    rng = np.random.default_rng(seed)
+    if count > max_rows:
+        rows = rows[np.sort(rng.choice(count, size=max_rows, replace=False))]
+    half = rows.shape[0] // 2
+    with _small_matrix_threads(rows.shape[0]):
+        statistic = make_statistic(np.asarray(rows, dtype=np.float64))
+        differences = np.empty(resplits)
+        for i in range(resplits):
+            order = rng.permutation(rows.shape[0])
+            differences[i] = statistic(order[half:2 * half]) - statistic(order[:half])
+    return float(np.std(differences, ddof=1) * np.sqrt(half / count))
+
+
+def per_sample_noise_sd(values) -> float:
+    """Seed-to-seed SD of a difference of two means of ``len(values)`` per-sample values: sd*sqrt(2/N)."""
+    values = np.asarray(values, dtype=np.float64).ravel()
+    if values.size < 2:
+        raise ValueError(f"values: need >= 2 samples to estimate seed noise, got {values.size}")
+    return float(np.std(values, ddof=1) * np.sqrt(2.0 / values.size))
+
+
+CLEAR_NULL_SDS = 4.0   # a threshold this many null SDs out, with no exceedance yet, is a clear rejection
+CLEAR_MIN_DRAWS = 24   # null draws before the clear-rejection shortcut may stop
+
+
+def _sequential_tail(draw_null: Callable[[], float], threshold: float, *, alpha: float,
+                     max_resamples: int) -> tuple[float, int]:
+    """Monte Carlo p-value of P(null >= threshold), stopping as soon as the decision is known.
+
+    - Clearly not significant (Besag & Clifford 1991): once ``floor(alpha * (max_resamples + 1))``
+      null values reach the threshold, p can no longer fall below ``alpha``; stop, report
+      (h + 1) / (k + 1) after k draws with h exceedances. Same decision as drawing them all.
+    - Clearly significant: after ``CLEAR_MIN_DRAWS`` draws with no exceedance, a threshold at
+      least ``CLEAR_NULL_SDS`` null SDs above the null mean has a normal tail below 4e-5, far
+      below ``alpha``; stop and report that normal tail. (Drawing on to 200 would only confirm a
+      p of 1/201: a Monte Carlo p below alpha needs about 3/alpha draws with no exceedance.)
+    - Otherwise all ``max_resamples`` are drawn: p = (h + 1) / (max_resamples + 1).
+    Returns (p, resamples drawn).
+    """
+    allowed = max(1, int(np.floor(alpha * (max_resamples + 1))))  # p < alpha needs h <= allowed - 1
+    null = np.empty(max_resamples)
+    exceed = 0
+    for drawn in range(1, max_resamples + 1):
+        null[drawn - 1] = draw_null()
+        exceed += null[drawn - 1] >= threshold
+        if exceed >= allowed:
+            return float((exceed + 1) / (drawn + 1)), drawn
+        if drawn >= CLEAR_MIN_DRAWS and exceed == 0:
+            spread = float(np.std(null[:drawn], ddof=1))
+            distance = (threshold - float(np.mean(null[:drawn]))) / spread if spread > 0 else np.inf
+            if distance >= CLEAR_NULL_SDS:
+                return float(0.5 * math.erfc(distance / math.sqrt(2.0))), drawn
+    return float((exceed + 1) / (max_resamples + 1)), max_resamples
+
+
+@dataclass(frozen=True)
+class MarginTest:
+    """Outcome of the drift gate for one metric.
+
+    ``observed``: current - baseline (metric units); ``worsening``: the same, signed so that
+    positive is worse; ``margin``: the tolerated worsening (metric units); ``noise_sd``: the
+    seed-to-seed SD the default margin comes from (None when the user set the margin);
+    ``p_value``: one-sided p of H0 "worsening <= margin" (1.0 when the worsening is inside the
+    margin: nothing to test); ``p_better`` the same for "improvement <= margin"; ``method``:
+    "paired-permutation", "permutation", "paired-bootstrap", "bootstrap", or "inside-margin".
+    """
+
+    method: str
+    observed: float
+    worsening: float
+    margin: float
+    noise_sd: float | None
+    p_value: float
+    p_better: float
+    resamples: int
+    alpha: float = DRIFT_ALPHA
+    margin_rule: str = ""  # where the margin came from, for people: "0.75 x seed-noise SD", "gen_drift_margin"
+
+    @property
+    def band(self) -> float:
+        """What seed noise moves the metric by (about 2 SDs), for messages; the margin when unknown."""
+        return 2.0 * self.noise_sd if self.noise_sd is not None else self.margin
+
+    @property
+    def significant_worsening(self) -> bool:
+        return self.worsening > self.margin and self.p_value < self.alpha
+
+    @property
+    def significant_improvement(self) -> bool:
+        return -self.worsening > self.margin and self.p_better < self.alpha
+
+    def as_dict(self) -> dict:
+        return {"method": self.method, "observed": self.observed, "worsening": self.worsening,
+                "margin": self.margin, "noise_sd": self.noise_sd, "p_value": self.p_value,
+                "p_better": self.p_better, "band": self.band, "resamples": self.resamples, "alpha": self.alpha,
+                "margin_rule": self.margin_rule}
+
+
+def _check_margin_inputs(baseline, current, worse_sign, margin, paired) -> None:
+    if worse_sign not in (1, -1):
+        raise ValueError(f"worse_sign: expected +1 or -1, got {worse_sign!r}")
+    if not (isinstance(margin, (int, float, np.floating)) and np.isfinite(margin) and margin >= 0):
+        raise ValueError(f"margin: expected a finite number >= 0 in the metric's units, got {margin!r}")
+    if paired and len(baseline) != len(current):
+        raise ValueError(f"paired: baseline and current must have one row per seed, got {len(baseline)} and {len(current)}")
+
+
+def margin_test(baseline, current, make_statistic: Callable[[np.ndarray], Callable[[np.ndarray], float]], *,
+                worse_sign: int, margin: float, paired: bool, noise_sd: float | None = None,
+                observed: float | None = None, alpha: float = DRIFT_ALPHA, max_resamples: int = DRIFT_RESAMPLES,
+                seed: int = 0) -> MarginTest:
+    """Is a distribution metric worse than its baseline by more than ``margin``?
+
+    H0: worsening <= margin; H1: worsening > margin (worsening = worse_sign * (metric(current) -
+    metric(baseline)), metric units). The null distribution of the worsening under "no change"
+    comes from re-assigning rows between the two sides, and is shifted by the margin (a
+    location-shift model): p = P(null >= worsening - margin).
+
+    ``paired=True`` (baseline row i and current row i come from seed i): the re-assignment swaps
+    baseline_i and current_i with probability 1/2, which keeps the seed structure, so a change
+    that moves every sample a little is judged against how much the *changes* vary, not against
+    how much seeds vary. ``paired=False`` (the seeds differ): the pooled rows are re-split at
+    random (an unpaired permutation test). A worsening inside the margin is not resampled at
+    all (p = 1.0, "inside-margin"): the usual case costs nothing but the metric itself. The same
+    holds for the improvement side, tested against the same margin. ``observed``: the caller's
+    current - baseline, when known, decides "inside the margin" without building the statistic.
+    """
+    baseline = np.asarray(baseline)
+    current = np.asarray(current)
+    if baseline.ndim != 2 or current.ndim != 2 or baseline.shape[1] != current.shape[1]:
+        raise ValueError(f"baseline, current: expected [n, d] arrays of one d, got {baseline.shape} and {current.shape}")
+    _check_margin_inputs(baseline, current, worse_sign, margin, paired)
+    if observed is not None and abs(observed) <= margin:
+        return MarginTest("inside-margin", float(observed), worse_sign * float(observed), float(margin), noise_sd,
+                          1.0, 1.0, 0, alpha)
+    n_base, n_current = baseline.shape[0], current.shape[0]
+    pooled = np.concatenate([baseline, current]).astype(np.float64)
+    statistic = make_statistic(pooled)
+    everything = np.arange(n_base + n_current)
+    with _small_matrix_threads(pooled.shape[0]):
+        observed = float(statistic(everything[n_base:]) - statistic(everything[:n_base]))
+    worsening = worse_sign * observed
+    if abs(worsening) <= margin:
+        return MarginTest("inside-margin", observed, worsening, float(margin), noise_sd, 1.0, 1.0, 0, alpha)
+    rng = np.random.default_rng(seed)
+    seed_index = np.arange(n_base)
+
+    def draw_null() -> float:
+        if paired:
+            swap = rng.random(n_base) < 0.5
+            current_side = np.where(swap, seed_index, seed_index + n_base)
+            baseline_side = np.where(swap, seed_index + n_base, seed_index)
+        else:
+            order = rng.permutation(pooled.shape[0])
+            current_side, baseline_side = order[n_base:], order[:n_base]
+        return worse_sign * (statistic(current_side) - statistic(baseline_side))
+
+    method = "paired-permutation" if paired else "permutation"
+    with _small_matrix_threads(pooled.shape[0]):
+        if worsening > margin:
+            p_worse, drawn = _sequential_tail(draw_null, worsening - margin, alpha=alpha, max_resamples=max_resamples)
+            return MarginTest(method, observed, worsening, float(margin), noise_sd, p_worse, 1.0, drawn, alpha)
+        p_better, drawn = _sequential_tail(lambda: -draw_null(), -worsening - margin, alpha=alpha,
+                                           max_resamples=max_resamples)
+    return MarginTest(method, observed, worsening, float(margin), noise_sd, 1.0, p_better, drawn, alpha)
+
+
+def margin_bootstrap_test(baseline, current, *, worse_sign: int, margin: float, paired: bool,
+                          noise_sd: float | None = None, alpha: float = DRIFT_ALPHA, resamples: int = 2000,
+                          seed: int = 0) -> MarginTest:
+    """The gate for per-sample metrics (CLIP score, user samples): a seeded bootstrap of the mean.
+
+    H0: worsening of the mean <= margin. p is the bootstrap share of worsenings at or below the
+    margin (percentile bootstrap of the paired mean difference when ``paired``, of the
+    difference of the two means otherwise). A bootstrap of a *mean* is valid, unlike one of FID.
+    """
+    baseline = np.asarray(baseline, dtype=np.float64).ravel()
+    current = np.asarray(current, dtype=np.float64).ravel()
+    if baseline.size < 2 or current.size < 2:
+        raise ValueError(f"baseline, current: need >= 2 values each, got {baseline.size} and {current.size}")
+    _check_margin_inputs(baseline, current, worse_sign, margin, paired)
+    observed = float(current.mean() - baseline.mean())
+    worsening = worse_sign * observed
+    if abs(worsening) <= margin:
+        return MarginTest("inside-margin", observed, worsening, float(margin), noise_sd, 1.0, 1.0, 0, alpha)
+    rng = np.random.default_rng(seed)
+    if paired:
+        diff = current - baseline
+        samples = diff[rng.integers(0, diff.size, size=(resamples, diff.size))].mean(axis=1)
+    else:
+        samples = (current[rng.integers(0, current.size, size=(resamples, current.size))].mean(axis=1)
+                   - baseline[rng.integers(0, baseline.size, size=(resamples, baseline.size))].mean(axis=1))
+    worse_samples = worse_sign * samples
+    p_worse = float((np.sum(worse_samples <= margin) + 1) / (resamples + 1))
+    p_better = float((np.sum(-worse_samples <= margin) + 1) / (resamples + 1))
+    method = "paired-bootstrap" if paired else "bootstrap"
+    return MarginTest(method, observed, worsening, float(margin), noise_sd, p_worse, p_better, resamples, alpha)

@@ -7,22 +7,30 @@ A metric is described by a ``MetricSpec`` (name, direction, family); the family 
 noise test "auto" drift uses: a permutation test on stored features for distribution
 metrics, a bootstrap of the mean for per-sample metrics. Improvements are reported, never
 failed.
+
+"auto" drift is a margin test (``stats.margin_test``): H0 "the metric is worse than its
+baseline by at most the margin" against H1 "worse by more", at level ``ALPHA`` one-sided. The
+margin is ``AUTO_MARGIN_SDS`` seed-noise SDs (estimated from the baseline's rows under
+``--update-refs`` and stored with it) unless ``--gen-drift-margin`` / the ``gen_drift_margin``
+ini key sets it in the metric's units. Baseline and current are paired (same seeds) whenever
+their seed ranges are equal.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 import numpy as np
 
 from .store import session as session_module
 from .store.provenance import utc_now
-from .stats import DriftTest, bootstrap_mean_difference, permutation_test
+from .stats import (AUTO_MARGIN_SDS, DRIFT_ALPHA, DriftTest, MarginTest, margin_bootstrap_test, margin_test,
+                    per_sample_noise_sd, seed_noise_sd)
 from .store.layout import array_name
 
-ALPHA = 0.01  # one-sided level of the "auto" drift test: at most 1% false alarms on a seed-only change
+ALPHA = DRIFT_ALPHA  # one-sided level of each "auto" margin test (README "Drift gate")
 MIN_DRIFT_SAMPLES = 8  # fewer samples than this per side cannot support a noise test
 
 
@@ -111,7 +119,7 @@ class MetricResult:
     details: dict = field(default_factory=dict)  # how the value was computed, e.g. KID's subset_size used
 
     def as_dict(self) -> dict:
-        noise = self.noise.as_dict() if isinstance(self.noise, DriftTest) else self.noise
+        noise = self.noise.as_dict() if isinstance(self.noise, (DriftTest, MarginTest)) else self.noise
         return {"test": self.test, "metric": self.name, "key": self.key, "value": self.value, "n": self.n,
                 "extractor_id": self.extractor_id, "lane": self.lane, "threshold": self.threshold,
                 "baseline": self.baseline, "baseline_commit": self.baseline_commit, "delta": self.delta,
@@ -140,7 +148,32 @@ def parse_max_drift(max_drift) -> tuple[str, float | None]:
     raise ValueError(f"max_drift: expected 'auto', a non-negative number, a percentage like '5%', or None; got {max_drift!r}")
 
 
-def _noise_test(spec: MetricSpec, evidence: DriftEvidence | None, stored: np.ndarray | None) -> DriftTest | str:
+def baseline_noise_sd(spec: MetricSpec, evidence: DriftEvidence | None, rows) -> float | None:
+    """Seed-noise SD of the metric at the baseline's N, from the baseline's own (stored) rows.
+
+    Computed once under ``--update-refs`` and stored in the baseline entry (``noise_sd``), so a
+    later check whose worsening is inside the margin costs nothing but the metric. None when
+    the metric has no samples to estimate it from.
+    """
+    if evidence is None or rows is None or len(rows) < MIN_DRIFT_SAMPLES:
+        return None
+    rows = np.asarray(rows)
+    if spec.family == "distribution":
+        if evidence.make_statistic is None:
+            return None
+        return seed_noise_sd(rows.astype(np.float16).astype(np.float64), evidence.make_statistic)
+    return per_sample_noise_sd(rows)
+
+
+def _noise_test(spec: MetricSpec, evidence: DriftEvidence | None, stored: np.ndarray | None, *,
+                observed: float, noise_sd: float | None = None, margin: float | None = None,
+                paired: bool = False) -> MarginTest | str:
+    """The margin test of ``current - baseline`` (= ``observed``), or why none could run.
+
+    ``noise_sd``: stored with the baseline (computed here from the stored rows when an older
+    baseline lacks it); ``margin``: the user's, in metric units (default ``AUTO_MARGIN_SDS``
+    seed-noise SDs); ``paired``: baseline and current come from the same seeds, row for row.
+    """
     if evidence is None:
         return "untested: this metric has no per-sample evidence to test drift against noise"
     if stored is None:
@@ -148,16 +181,43 @@ def _noise_test(spec: MetricSpec, evidence: DriftEvidence | None, stored: np.nda
     current = np.asarray(evidence.rows)
     if min(len(stored), len(current)) < MIN_DRIFT_SAMPLES:
         return f"untested: fewer than {MIN_DRIFT_SAMPLES} samples per side"
+    if spec.family == "distribution" and evidence.make_statistic is None:
+        return "untested: no statistic to permute"
+    if spec.family == "distribution" and len(stored) != len(current):
+        return "untested: baseline and current sample counts differ"
+    paired = paired and len(stored) == len(current)
+    rule = "gen_drift_margin"
+    if margin is None:
+        if noise_sd is None:
+            noise_sd = baseline_noise_sd(spec, evidence, stored)
+        margin = AUTO_MARGIN_SDS * noise_sd
+        rule = f"{AUTO_MARGIN_SDS:g} x seed-noise SD {noise_sd:.3g}"
     if spec.family == "distribution":
-        if evidence.make_statistic is None:
-            return "untested: no statistic to permute"
-        if len(stored) != len(current):
-            return "untested: baseline and current sample counts differ"
         rounded = current.astype(np.float16).astype(np.float64)
-        return permutation_test(stored.astype(np.float64), rounded, evidence.make_statistic,
-                                worse_sign=spec.worse_sign, resamples=200, seed=0)
-    return bootstrap_mean_difference(stored, current, worse_sign=spec.worse_sign,
-                                     paired=evidence.paired and len(stored) == len(current), seed=0)
+        result = margin_test(stored.astype(np.float64), rounded, evidence.make_statistic, worse_sign=spec.worse_sign,
+                             margin=margin, paired=paired, noise_sd=noise_sd, observed=observed, seed=0)
+    else:
+        result = margin_bootstrap_test(stored, current, worse_sign=spec.worse_sign, margin=margin,
+                                       paired=paired and evidence.paired, noise_sd=noise_sd, seed=0)
+    return replace(result, margin_rule=rule)
+
+
+def same_seeds(baseline_seeds: str | None, current_seeds: str) -> bool:
+    """Whether baseline row i and current row i surely come from one seed (then the test pairs them).
+
+    The store keeps ``ImageBatch.seed_range()``: exact for a contiguous range ("0..255") or up
+    to 6 listed seeds; a longer list is abbreviated ("3, 9, ... (300 seeds)") and, like
+    "unseeded", cannot prove the pairing, so those compare unpaired (valid, less powerful).
+    """
+    if not current_seeds or current_seeds == "unseeded" or "..." in current_seeds:
+        return False
+    return baseline_seeds == current_seeds
+
+
+def _margin_words(noise: MarginTest) -> str:
+    if noise.margin_rule == "gen_drift_margin":
+        return f"margin {noise.margin:.4g} (gen_drift_margin)"
+    return f"margin {noise.margin:.4g} = {noise.margin_rule}" if noise.margin_rule else f"margin {noise.margin:.4g}"
 
 
 def drift_verdict(spec: MetricSpec, value: float, baseline_value: float, max_drift, noise) -> tuple[str, str]:
@@ -173,6 +233,8 @@ def drift_verdict(spec: MetricSpec, value: float, baseline_value: float, max_dri
         if -worsening > tolerance:
             return "improved", f"better by {-worsening:.4g}, beyond max_drift={max_drift!r}"
         return "pass", f"within max_drift={max_drift!r}"
+    if isinstance(noise, MarginTest):
+        return _margin_verdict(noise)
     if not isinstance(noise, DriftTest):
         return "pass", str(noise)
     if worsening > 0 and noise.p_value < ALPHA:
@@ -180,6 +242,17 @@ def drift_verdict(spec: MetricSpec, value: float, baseline_value: float, max_dri
     if worsening < 0 and noise.p_better < ALPHA:
         return "improved", f"better beyond sampling noise ({noise.method} p={noise.p_better:.3g})"
     return "pass", f"within sampling noise ({noise.method} p={noise.p_value:.3g})"
+
+
+def _margin_verdict(noise: MarginTest) -> tuple[str, str]:
+    worse = f"worse by {noise.worsening:.4g}" if noise.worsening >= 0 else f"better by {-noise.worsening:.4g}"
+    if noise.significant_worsening:
+        return "fail", (f"{worse}, beyond the {_margin_words(noise)}: {noise.method} p={noise.p_value:.3g} "
+                        f"< {noise.alpha:g} for 'worse by at most the margin'")
+    if noise.significant_improvement:
+        return "improved", f"{worse}, beyond the {_margin_words(noise)} ({noise.method} p={noise.p_better:.3g})"
+    p_value = min(noise.p_value, noise.p_better)
+    return "pass", f"{worse}, within the {_margin_words(noise)} ({noise.method} p={p_value:.3g})"
 
 
 def threshold_failed(spec: MetricSpec, value: float, threshold: float | None) -> bool:
@@ -273,7 +346,9 @@ def _compare_with_baseline(spec, result, recorder, test_context, max_drift, evid
     if parse_max_drift(max_drift)[0] == "auto":
         stored = None if evidence is None else \
             recorder.store.load_features(test_context.node_id, array_name(result.key, result.lane))
-        result.noise = _noise_test(spec, evidence, stored)
+        paired = same_seeds(entry.get("seeds"), result.seeds)
+        result.noise = _noise_test(spec, evidence, stored, observed=result.delta, noise_sd=entry.get("noise_sd"),
+                                   margin=recorder.settings.drift_margin_for(result.key, spec.name), paired=paired)
     verdict, reason = drift_verdict(spec, result.value, result.baseline, max_drift, result.noise)
     result.verdict, result.reason = verdict, reason
     if verdict == "fail":
@@ -291,7 +366,8 @@ def _record(spec, result, recorder, test_context, evidence, write_baseline: bool
              "seeds": result.seeds, "commit": recorder.provenance.get("commit"),
              "dirty": recorder.provenance.get("dirty"), "branch": recorder.provenance.get("branch"),
              "updated": utc_now(), "versions": recorder.provenance.get("versions"),
-             "higher_is_better": spec.higher_is_better}
+             "higher_is_better": spec.higher_is_better,
+             "noise_sd": baseline_noise_sd(spec, evidence, None if evidence is None else evidence.rows)}
     test_context.pending_entries.setdefault(result.key, {})[result.lane] = entry
     if evidence is not None:
         rows = np.asarray(evidence.rows)
@@ -313,7 +389,9 @@ def _message(spec, result, failures, context_lines) -> str:
     if result.baseline is not None:
         commit = f" @ {result.baseline_commit}" if result.baseline_commit else ""
         noise = ""
-        if isinstance(result.noise, DriftTest):
+        if isinstance(result.noise, MarginTest):
+            noise = f", margin {result.noise.margin:.4g}, p={result.noise.p_value:.3g}"
+        elif isinstance(result.noise, DriftTest):
             noise = f", noise ±{result.noise.band:.3g}, p={result.noise.p_value:.3g}"
         tail.append(f"baseline {_fmt(result.baseline)}{commit}  (drift {result.delta:+.4g}{noise})")
     if tail:

@@ -133,7 +133,7 @@ def test_diff_lines_mark_worse():
     changes = diff(run_of(result("t::a", "fid", 20.0), result("t::b", "fid", 20.0)),
                    run_of(result("t::a", "fid", 25.0), result("t::b", "fid", 20.5)), max_drift=1)
     lines = diff_lines(changes)
-    assert lines[0].split() == ["test", "metric", "lane", "old", "new", "delta"]
+    assert lines[0].split() == ["test", "metric", "lane", "old", "new", "delta", "verdict"]  # every column has a header
     row_a = next(line for line in lines if line.startswith("t::a"))
     row_b = next(line for line in lines if line.startswith("t::b"))
     assert row_a.split()[-2:] == ["+5", "WORSE"] and row_b.split()[-1] == "+0.5"

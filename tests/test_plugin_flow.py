@@ -56,15 +56,18 @@ def test_update_then_rerun_then_worsen_then_improve(project, monkeypatch):
     monkeypatch.setenv("TOY_SHIFT", "0.4")
     worse = project.runpytest()
     worse.assert_outcomes(failed=1, passed=1)
-    worse.stdout.fnmatch_lines(["*FID drifted from its baseline: worse beyond sampling noise (permutation p=*",
-                                "*baseline * (drift +*, noise ±*"])
+    worse.stdout.fnmatch_lines(["*FID drifted from its baseline: worse by *, beyond the margin * = 0.75 x seed-noise SD *: "
+                                "paired-permutation p=* < 0.005 for 'worse by at most the margin'*",
+                                "*baseline * (drift +*, margin *, p=*"])
+    project.runpytest("--update-refs").assert_outcomes(passed=2)
+    project.runpytest().assert_outcomes(passed=2)  # the accepted regression is the new baseline
 
     monkeypatch.setenv("TOY_SHIFT", "0.0")
     better = project.runpytest()
     better.assert_outcomes(passed=2)
     better.stdout.fnmatch_lines(["*improved: test_quality.py::test_a fid@real * -> *: lock it in with `pytest --update-refs`*"])
     runs = sorted((project.path / ".genquality" / "runs").glob("*.json"))
-    assert len(runs) == 4  # one per session that measured anything
+    assert len(runs) == 6  # one per session that measured anything
 
 
 def test_deselected_tests_keep_their_baselines(project, monkeypatch):

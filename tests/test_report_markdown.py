@@ -52,6 +52,6 @@ def test_cells_cannot_break_the_table():
               "verdict": "fail", "higher_is_better": False, "reason": "within sampling noise"}
     text = markdown_summary([result], {"commit": "a1b2c3d", "branch": "main"})
     row = table_lines(text)[0]
-    assert "t.py::test[a\\|b]" in row and row.count(" | ") == 8
+    assert "t.py::test[a\\|b]" in row and row.count(" | ") == 10  # 11 columns: verdict mark + the table's 10 (margin and p since issue 10)
     assert "31.4 is above the threshold 28; within sampling noise" in text, "a crossed threshold is named first"
     assert "commit `a1b2c3d` on `main`" in text

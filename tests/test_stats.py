@@ -6,7 +6,7 @@ import pytest
 from pytest_genquality.metrics.frechet import FrechetSubsets, frechet_distance_to_samples
 from pytest_genquality.stats import (RunningMoments, bootstrap_mean_difference, bootstrap_mean_interval,
                                      mean_and_covariance, permutation_test)
-from pytest_genquality.verdict import ALPHA
+ALPHA = 0.01  # level of these checks of the plain (no-margin) permutation and bootstrap tests
 
 DIM = 16
 N = 64

@@ -59,6 +59,11 @@ class KernelMMDSubsets:
         return self._scale * value
 
 
+def real_sq_radii(real, k: int) -> np.ndarray:
+    """Squared distance of each real row to its k-th nearest other real row (chunked, float64)."""
+    return kth_neighbour_sq_radii(np.asarray(real, dtype=np.float64), k)
+
+
 class NeighbourhoodSubsets:
     """Precision, recall and coverage of each subset of ``pooled`` against ``real`` (k-NN balls).
 
@@ -66,13 +71,15 @@ class NeighbourhoodSubsets:
     and real-to-pooled distances are computed once; each subset only needs its own fake radii.
     """
 
-    def __init__(self, real, pooled, *, k: int):
+    def __init__(self, real, pooled, *, k: int, real_radii=None):
+        """``real_radii``: the real rows' squared k-NN radii when already known (they depend on the
+        reference and k only; ``real_sq_radii(real, k)`` computes them)."""
         real = np.asarray(real, dtype=np.float64)
         pooled = np.asarray(pooled, dtype=np.float64)
         self.k = k
         real_sq = (real * real).sum(1)
         pooled_sq = (pooled * pooled).sum(1)
-        real_radii = kth_neighbour_sq_radii(real, k)  # chunked: never the full real x real matrix
+        real_radii = real_sq_radii(real, k) if real_radii is None else np.asarray(real_radii, dtype=np.float64)
         real_to_pooled = np.clip(real_sq[:, None] + pooled_sq[None, :] - 2.0 * real @ pooled.T, 0.0, None)
         self._real_to_pooled = real_to_pooled
         self._pooled_to_pooled = np.clip(pooled_sq[:, None] + pooled_sq[None, :] - 2.0 * pooled @ pooled.T, 0.0, None)

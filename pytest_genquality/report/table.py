@@ -19,10 +19,27 @@ def _fmt(value, digits: int = 4) -> str:
 def _noise_text(result: dict) -> str:
     noise = result.get("noise")
     if isinstance(noise, dict):
-        return f"±{noise['band']:.3g} (p={noise['p_value']:.2g})"
+        return f"±{noise['band']:.3g}"
     if isinstance(noise, str):
         return "untested"
     return ""
+
+
+def _margin_text(result: dict) -> str:
+    """The drift margin (metric units) the gate tolerated; '—' when drift was not tested by a margin."""
+    noise = result.get("noise")
+    return _fmt(noise.get("margin"), 3) if isinstance(noise, dict) and "margin" in noise else "—"
+
+
+def _p_text(result: dict) -> str:
+    """The drift test's one-sided p-value on the side the metric moved ('—' when not tested)."""
+    noise = result.get("noise")
+    if not isinstance(noise, dict) or "p_value" not in noise:
+        return "—"
+    if noise.get("method") == "inside-margin":
+        return "inside"
+    better = noise.get("worsening", 0.0) < 0
+    return f"{noise['p_better' if better else 'p_value']:.2g}"
 
 
 def sorted_results(results: list[dict]) -> list[dict]:
@@ -31,13 +48,14 @@ def sorted_results(results: list[dict]) -> list[dict]:
 
 
 def table_rows(results: list[dict]) -> list[list[str]]:
-    rows = [["test", "metric", "value", "CI / noise", "threshold", "baseline", "delta", "verdict"]]
+    rows = [["test", "metric", "value", "CI / noise", "threshold", "baseline", "delta", "margin", "p", "verdict"]]
     for result in sorted_results(results):
         ci = result.get("ci")
         spread = f"[{ci[0]:.4g}, {ci[1]:.4g}]" if ci else _noise_text(result)
         rows.append([result["test"] or "(outside a test)", result["key"], _fmt(result["value"]), spread,
                      _fmt(result.get("threshold")), _fmt(result.get("baseline")),
-                     "—" if result.get("delta") is None else f"{result['delta']:+.4g}", result["verdict"]])
+                     "—" if result.get("delta") is None else f"{result['delta']:+.4g}", _margin_text(result),
+                     _p_text(result), result["verdict"]])
     return rows
 
 

@@ -116,7 +116,7 @@ def diff(old_run: dict, new_run: dict, *, max_drift="5%") -> list[Change]:
 
 
 def diff_lines(changes: list[Change]) -> list[str]:
-    rows = [["test", "metric", "lane", "old", "new", "delta", ""]]
+    rows = [["test", "metric", "lane", "old", "new", "delta", "verdict"]]
     for change in changes:
         delta = "—" if change.old is None or change.new is None else f"{change.new - change.old:+.4g}"
         rows.append([change.test, change.key, change.lane, "—" if change.old is None else f"{change.old:.4g}",

@@ -50,11 +50,11 @@ def cmd_build_ref(args) -> int:
 
     run_settings = _settings(args)
     source = Path(args.image_dir)
-    if not source.exists():
+    world = distributed.World.from_env()
+    if not source.exists() and not world.is_distributed:  # under torchrun every rank must hear of it: see below
         print(f"genquality build-ref: {source} is not a directory, .zip or .tar of images", file=sys.stderr)
         return 2
     Store(run_settings.store_dir).check_new_reference(args.name, overwrite=args.force)  # before minutes of work
-    world = distributed.World.from_env()
     previous = settings_module.configure(run_settings)  # weights search reads them; restored below
     created = False
     try:

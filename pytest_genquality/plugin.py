@@ -72,7 +72,6 @@ def _xdist_workers(config: pytest.Config) -> bool:
     return bool(workers) and workers != "0"
 
 
-
 _RECORDER = pytest.StashKey[session_module.Recorder]()
 _PREVIOUS = pytest.StashKey[tuple]()
 _WORLD = pytest.StashKey[tuple]()  # (World, whether this plugin started its process group)
@@ -195,7 +194,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     world = config.stash[_WORLD][0]
     if world.is_distributed:  # one status for the job: the first rank's that is not OK
         statuses = distributed.all_gather(world, int(session.exitstatus))
-        session.exitstatus = pytest.ExitCode(next((status for status in statuses if status), 0))
+        first = next((status for status in statuses if status), 0)
+        session.exitstatus = pytest.ExitCode(first) if first in set(pytest.ExitCode) else first
     if not recorder.writer:
         return
     provenance = {**recorder.provenance, "lane": recorder.lane}

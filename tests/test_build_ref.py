@@ -130,3 +130,4 @@ def test_build_ref_rejects_bad_numbers_as_usage_errors(tmp_path, capsys, option,
     with pytest.raises(SystemExit) as exit:
         main(["build-ref", str(tmp_path), "--name", "x", option, value])
     assert exit.value.code == 2 and option in capsys.readouterr().err
+

@@ -113,6 +113,28 @@ def test_two_ranks_make_one_session_equal_to_one_process(tmp_path):
     done, statuses = session_under_torchrun(two)
     assert statuses == {"status_0": "1", "status_1": "1"}, done.stdout[-3000:] + done.stderr[-3000:]
     values = [[result[:4] for result in run] for run in recorded(two)]
-    assert len(values) == 2 and values[1] == values[0]                   # checked against the baselines: same values
-    assert [result[4] for result in recorded(two)[1]] == ["fail", "pass", "pass"]
+    assert len(values) == 2                                              # checked against the baselines: same values
+    assert [value for value in values[1] if "test_paired" not in value[0]] == values[0]
+    assert ("test_quality.py::test_paired", "max_abs@paired", 0.0, 8) in values[1]  # recorded once a baseline exists
+    assert [result[4] for result in recorded(two)[1]] == ["no-baseline", "pass", "pass"]  # it failed under --update-refs
     assert done.stdout.count("1 failed, 2 passed") == 2
+
+
+def test_a_recorder_that_is_not_the_writer_writes_nothing(tmp_path):
+    """torchrun ranks other than 0 record the same results but leave the store to rank 0."""
+    from pytest_genquality.settings import RunSettings
+    from pytest_genquality.store import Store
+    from pytest_genquality.store.session import Recorder
+
+    store_dir = tmp_path / "store"
+    for writer in (False, True):
+        recorder = Recorder(RunSettings(store_dir=store_dir, update_refs=True), Store(store_dir), "cpu", tmp_path,
+                            writer=writer)
+        context = recorder.start_test("t.py::a", "t.py")
+        context.pending_entries["fid@real"] = {"cpu": {"value": 1.0, "n": 4}}
+        context.results.append(type("Result", (), {"as_dict": lambda self: {"test": "t.py::a", "value": 1.0}})())
+        recorder.finish_test(passed=True)
+        run_file = recorder.finish_session()
+        assert recorder.results == [{"test": "t.py::a", "value": 1.0}]
+        assert (run_file is not None) == writer
+        assert store_dir.exists() == writer

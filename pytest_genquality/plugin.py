@@ -199,7 +199,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
         for error in recorder.store_errors:
             terminalreporter.write_line(f"ERROR (store not updated): {error}", red=True)
     if recorder.report_written is not None:
-        terminalreporter.write_line(f"genquality report: {recorder.report_written}")
+        terminalreporter.write_line(f"genquality report: {Path(recorder.report_written).resolve()}")
 
 
 # ---- fixtures ----------------------------------------------------------------------------------

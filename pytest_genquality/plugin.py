@@ -200,7 +200,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         return
     provenance = {**recorder.provenance, "lane": recorder.lane}
     if recorder.settings.report_path is not None and recorder.results:
-        report_module.write_report(recorder.settings.report_path, recorder.results, provenance,
+        recorder.report_written = report_module.write_report(recorder.settings.report_path, recorder.results, provenance,
                                    thumbnails=recorder.thumbnails, store=recorder.store, current_run=run_file,
                                    thumb=recorder.settings.report_thumb)
     report_markdown.append_step_summary(recorder.results, provenance)
@@ -227,6 +227,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
             terminalreporter.write_line(line)
         for error in recorder.store_errors:
             terminalreporter.write_line(f"ERROR (store not updated): {error}", red=True)
+    if recorder.report_written is not None:
+        terminalreporter.write_line(f"genquality report: {Path(recorder.report_written).resolve()}")
 
 
 # ---- fixtures ----------------------------------------------------------------------------------

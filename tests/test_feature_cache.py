@@ -77,3 +77,19 @@ def test_the_key_follows_pixels_and_extractor_and_a_damaged_entry_is_a_miss(tmp_
     np.testing.assert_array_equal(cache.get(key)["pool"], pool)
     cache.path(key).write_bytes(cache.path(key).read_bytes()[:40])
     assert cache.get(key) is None
+
+
+def test_a_pipeline_fingerprint_is_the_same_in_every_process():
+    """diffusers' config bookkeeping (``_use_default_values``) follows the hash seed; the key must not."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys; sys.path.insert(0, %r); from tiny_models import tiny_ddpm_pipeline; "
+            "from pytest_genquality.generation.cache import model_fingerprint; "
+            "print(model_fingerprint(tiny_ddpm_pipeline()))") % str(Path(__file__).parent)
+    digests = {subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONHASHSEED": seed},
+                              capture_output=True, text=True, check=True).stdout.strip()
+               for seed in ("1", "2")}
+    assert len(digests) == 1, digests

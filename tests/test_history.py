@@ -173,3 +173,23 @@ def test_find_run_errors(store, tmp_path):
         find_run(files, "zzz")
     with pytest.raises(SystemExit, match="no run files in the store yet"):
         find_run([], "-1")
+
+
+def test_plot_puts_every_series_on_the_shared_run_axis(store):
+    """A test that ran only in the 2nd run sits under the 2nd commit, not the 1st."""
+    import matplotlib.pyplot as plt
+
+    from pytest_genquality.store.history import plot_figure
+
+    figure = plot_figure(series(loaded(store)))
+    try:
+        by_title = {axis.get_title(): axis for axis in figure.axes}
+        assert set(by_title) == {"clip_score", "fid@coco", "kid"}
+        kid = by_title["kid"]
+        assert list(kid.lines[0].get_xdata()) == [1]
+        assert [tick.get_text() for tick in kid.get_xticklabels()] == ["aaaa111", "bbbb222+dirty", "cccc333"]
+        fid_lines = {line.get_label(): list(line.get_xdata()) for line in by_title["fid@coco"].lines}
+        assert fid_lines == {f"tests/test_q.py::test_fid [{LANE}]": [0, 1, 2],
+                             "tests/test_q.py::test_fid [cuda/fp16]": [2]}
+    finally:
+        plt.close(figure)

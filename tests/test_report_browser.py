@@ -51,3 +51,64 @@ def test_report_renders_with_the_failing_grid_first(report, tmp_path):
     assert dom.sections[0] == "test-0" and NODE_A in dom.section_text["test-0"]
     assert len(dom.in_section("test-0", "img", class_="generated")) == 64
     assert len(dom.in_section("test-0", "img", class_="difference")) == 64
+
+
+MEASURE_CHARTS = """
+<script>
+window.addEventListener("load", () => {
+  const problems = [];
+  let charts = 0, labels = 0;
+  for (const svg of document.querySelectorAll("svg.chart")) {
+    charts += 1;
+    const frame = svg.getBoundingClientRect();
+    const boxes = [...svg.querySelectorAll("text")].map(t => [t.textContent, t.getBoundingClientRect()]);
+    labels += boxes.length;
+    for (const [text, box] of boxes) {
+      if (box.left < frame.left - 0.5 || box.right > frame.right + 0.5 || box.top < frame.top - 0.5 ||
+          box.bottom > frame.bottom + 0.5) problems.push("clipped: " + text);
+    }
+    for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+      const [a, p] = boxes[i], [b, q] = boxes[j];
+      const overlap = Math.min(p.right, q.right) - Math.max(p.left, q.left) > 0.5 &&
+                      Math.min(p.bottom, q.bottom) - Math.max(p.top, q.top) > 0.5;
+      if (overlap) problems.push("overlap: " + a + " / " + b);
+    }
+  }
+  const out = document.createElement("pre");
+  out.id = "layout";
+  out.textContent = JSON.stringify({charts, labels, problems});
+  document.body.appendChild(out);
+});
+</script>
+"""
+
+
+def test_chart_labels_are_neither_clipped_nor_overlapping_with_long_numbers_and_many_runs(tmp_path):
+    """Real font metrics: a script measures every label of every chart in the rendered page."""
+    import json
+
+    from pytest_genquality.report import model as report_model
+    from pytest_genquality.report.html import write_page
+    from pytest_genquality.store import Store
+
+    store = Store(tmp_path / "store")
+    for run in range(12):
+        results = [
+            {"test": "tests/test_q.py::test_kid", "metric": "kid", "key": "kid@real", "value": 68_680.123 + 37.5 * run,
+             "n": 64, "lane": "cpu/fp32", "threshold": 69_400.0, "baseline": 69_390.0, "verdict": "pass",
+             "higher_is_better": False},
+            {"test": "tests/test_q.py::test_kid", "metric": "recall", "key": "recall@real", "value": 0.41 - 0.001 * run,
+             "n": 64, "lane": "cpu/fp32", "threshold": 1e-7, "baseline": 0.41, "verdict": "fail" if run == 11 else "pass",
+             "higher_is_better": True},
+        ]
+        store.write_run(results, {"commit": f"{run:07x}abcdef", "time": f"2026-01-{run + 1:02d}T00:00:00+00:00"})
+    page = write_page(tmp_path / "dashboard.html", report_model.from_store(store, runs=12))
+    measured = tmp_path / "measured.html"
+    measured.write_text(page.read_text(encoding="utf-8").replace("</body>", MEASURE_CHARTS + "</body>"),
+                        encoding="utf-8")
+
+    chromium(page, tmp_path / "profile", f"--screenshot={tmp_path / 'dashboard.png'}", "--window-size=1280,900")
+    dom = chromium(measured, tmp_path / "profile2", "--dump-dom")
+    layout = json.loads(dom.split('<pre id="layout">')[1].split("</pre>")[0].replace("&amp;", "&"))
+    assert layout["charts"] == 2 and layout["labels"] > 12, layout
+    assert layout["problems"] == [], layout["problems"]

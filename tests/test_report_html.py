@@ -32,6 +32,7 @@ def run_with_report(project, monkeypatch, *args):
     monkeypatch.setenv("TOY_SHIFT", "0.4")
     result = project.runpytest("--gen-report=report.html", *args)
     result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines([f"genquality report: {project.path / 'report.html'}"])
     html = (project.path / "report.html").read_text(encoding="utf-8")
     run_file = sorted((project.path / ".genquality" / "runs").glob("*.json"))[-1]
     return html, json.loads(run_file.read_text())["results"]
@@ -62,7 +63,8 @@ def test_page_is_balanced_self_contained_and_holds_the_json_numbers(project, mon
 
     radios = [attrs["id"] for tag, attrs, _ in page.elements if tag == "input" and attrs.get("type") == "radio"]
     assert radios == ["show-all", "show-fail", "show-pass"], "one CSS-only filter per verdict present"
-    assert "#show-fail:checked ~ main section.test:not(.v-fail)" in html
+    assert "#show-fail:checked ~ main section.test:not(.has-fail)" in html
+    assert "fail (1 metric, 1 test)" in page.text and "all (2 metrics, 2 tests)" in page.text
 
 
 def test_failing_test_first_with_grid_baselines_heat_maps_and_history(project, monkeypatch):

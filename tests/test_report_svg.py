@@ -50,3 +50,42 @@ def test_single_and_flat_series_are_drawn_and_coloured_by_verdict():
 def test_no_points_is_an_error():
     with pytest.raises(ValueError, match="at least one point"):
         line_chart([], title="t")
+
+
+def text_boxes(root, cls="chart-tick"):
+    """(x0, x1, y, text) of each text element, its width estimated as the chart does (10 px font)."""
+    from pytest_genquality.report.svg_chart import CHAR_PX
+
+    boxes = []
+    for element in root.iter(SVG + "text"):
+        if element.get("class") != cls:
+            continue
+        x, width = float(element.get("x")), len(element.text) * CHAR_PX
+        anchor = element.get("text-anchor", "start")
+        x0 = x - width if anchor == "end" else x - width / 2 if anchor == "middle" else x
+        boxes.append((x0, x0 + width, float(element.get("y")), element.text))
+    return boxes
+
+
+def test_long_y_tick_labels_fit_inside_the_chart():
+    root = parse(line_chart(points([68_680.0, 66_220.0, 123_456.7]), title="kid", threshold=100_000.0))
+    ticks = [box for box in text_boxes(root) if box[3][0].isdigit()]
+    assert len(ticks) == 3 and all(box[0] >= 0 for box in ticks), ticks
+    compact = "".join(box[3] for box in text_boxes(parse(line_chart(points([6.868e4, 6.9e4]), title="t"))))
+    assert "e4" in compact and "e+0" not in compact, compact
+
+
+def test_x_labels_of_many_runs_do_not_overlap_and_the_newest_is_labelled():
+    for count in (2, 5, 10, 12, 30):
+        root = parse(line_chart(points(list(range(count))), title="t"))
+        labels = sorted(box for box in text_boxes(root) if box[3].startswith("c0"))
+        assert labels[-1][3] == f"c{count - 1:06d}"[:9]
+        assert all(a[1] <= b[0] for a, b in zip(labels, labels[1:])), (count, labels)
+
+
+def test_threshold_and_baseline_labels_do_not_overlap_when_the_lines_are_close():
+    root = parse(line_chart(points([3.0, 3.5]), title="t", threshold=3.30, baseline=3.31))
+    named = {box[3].split()[0]: box for box in text_boxes(root) if box[3].startswith(("threshold", "baseline"))}
+    threshold, baseline = named["threshold"], named["baseline"]
+    apart_x = threshold[1] <= baseline[0] or baseline[1] <= threshold[0]
+    assert apart_x or abs(threshold[2] - baseline[2]) >= 12, named

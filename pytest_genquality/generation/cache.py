@@ -126,10 +126,17 @@ def _is_pipeline(obj: Any) -> bool:
     return diffusers is not None and isinstance(obj, diffusers.DiffusionPipeline)
 
 
+# Config bookkeeping that does not change what a model computes, and is not stable across runs:
+# diffusers builds ``_use_default_values`` from a set (its order follows PYTHONHASHSEED), and
+# ``_name_or_path`` / ``_commit_hash`` say where the same weights were loaded from.
+_UNSTABLE_CONFIG_KEYS = frozenset({"_use_default_values", "_name_or_path", "_commit_hash"})
+
+
 def _config_text(config: Any) -> str:
     """diffusers configs are dicts (FrozenDict); transformers configs have ``to_dict``."""
     as_dict = config.to_dict() if hasattr(config, "to_dict") else dict(config)
-    return json.dumps(as_dict, sort_keys=True, default=repr)
+    stable = {key: value for key, value in as_dict.items() if key not in _UNSTABLE_CONFIG_KEYS}
+    return json.dumps(stable, sort_keys=True, default=repr)
 
 
 def add_pipeline_component(fp: Fingerprint, name: str, component: Any) -> None:

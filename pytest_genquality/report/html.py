@@ -57,7 +57,7 @@ def _css(verdicts: list[str], thumb: int) -> str:
     filters = ["#show-all:checked ~ nav label[for=show-all] { background: #1b1f23; color: #fff; }"]
     for verdict in verdicts:
         filters.append(f"#show-{verdict}:checked ~ nav label[for=show-{verdict}] {{ background: #1b1f23; color: #fff; }}")
-        filters.append(f"#show-{verdict}:checked ~ main section.test:not(.v-{verdict}),"
+        filters.append(f"#show-{verdict}:checked ~ main section.test:not(.has-{verdict}),"
                        f" #show-{verdict}:checked ~ table.summary tr.row:not(.v-{verdict}) {{ display: none; }}")
     return _CSS % {"thumb": thumb, "badges": badges, "borders": borders, "filters": "\n".join(filters)}
 
@@ -85,20 +85,32 @@ def _header(model: ReportModel) -> str:
 
 
 def _verdict_counts(model: ReportModel) -> dict[str, int]:
+    """Metrics (rows of the summary table) per verdict, worst verdict first."""
     counts: dict[str, int] = {}
-    for test in model.tests:
-        counts[test.verdict] = counts.get(test.verdict, 0) + 1
+    for result in model.results:
+        counts[result["verdict"]] = counts.get(result["verdict"], 0) + 1
     return dict(sorted(counts.items(), key=lambda item: VERDICT_ORDER.get(item[0], 9)))
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
 def _filters(model: ReportModel) -> tuple[str, str]:
-    """(radio inputs, visible labels): the inputs go first in <body>, as siblings of what they filter."""
+    """(radio inputs, visible labels): the inputs go first in <body>, as siblings of what they filter.
+
+    A filter shows the summary rows (metrics) of its verdict and the test sections holding at
+    least one of them; its label counts both, so "pass" over two rows of one test says so.
+    """
     counts = _verdict_counts(model)
     inputs = ['<input class="filter-input" type="radio" name="verdict-filter" id="show-all" checked>']
-    labels = [f'<label for="show-all">all ({len(model.tests)})</label>']
+    labels = [f'<label for="show-all">all ({_count(len(model.results), "metric")}, '
+              f'{_count(len(model.tests), "test")})</label>']
     for verdict, count in counts.items():
+        tests = sum(1 for test in model.tests if any(r["verdict"] == verdict for r in test.results))
         inputs.append(f'<input class="filter-input" type="radio" name="verdict-filter" id="show-{escape(verdict)}">')
-        labels.append(f'<label for="show-{escape(verdict)}">{escape(verdict)} ({count})</label>')
+        labels.append(f'<label for="show-{escape(verdict)}">{escape(verdict)} ({_count(count, "metric")}, '
+                      f'{_count(tests, "test")})</label>')
     return "".join(inputs), '<nav class="filters">show: ' + "".join(labels) + "</nav>"
 
 
@@ -176,7 +188,8 @@ def _grid(test: TestReport) -> str:
 def _section(test: TestReport, anchor: str) -> str:
     charts = "".join(line_chart(c.points, title=c.title, threshold=c.threshold, baseline=c.baseline)
                      for c in test.charts)
-    return (f'<section class="test v-{escape(test.verdict)}" id="{anchor}" data-verdict="{escape(test.verdict)}">'
+    has = " ".join(sorted({f"has-{escape(r['verdict'])}" for r in test.results}))
+    return (f'<section class="test v-{escape(test.verdict)} {has}" id="{anchor}" data-verdict="{escape(test.verdict)}">'
             f"<h2>{_badge(test.verdict)} {escape(test.node_id)}</h2>{_metrics_table(test)}"
             f'<div class="charts">{charts}</div>{_grid(test)}</section>')
 

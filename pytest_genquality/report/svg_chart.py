@@ -11,7 +11,12 @@ from dataclasses import dataclass
 from html import escape
 
 WIDTH, HEIGHT = 360, 150
-MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 52, 28, 22, 30
+MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 28, 22, 30
+TICK_FONT_PX = 10           # .chart-tick font-size in the report's CSS
+CHAR_PX = 0.62 * TICK_FONT_PX  # width of one character of a tick label, generous for digits and 'e+'
+LABEL_GAP_PX = 8            # free space between two x labels
+X_LABEL_CHARS = 9           # commit labels are cut to this many characters
+LINE_LABEL_PX = 12          # two horizontal-line labels closer than this would overlap
 VERDICT_COLOURS = {"fail": "#c62828", "error": "#6a1b9a", "no-baseline": "#ef6c00", "improved": "#2e7d32",
                    "updated": "#1565c0", "pass": "#455a64"}
 
@@ -38,6 +43,19 @@ def _fmt(value: float) -> str:
     return f"{value:.4g}"
 
 
+def _tick(value: float) -> str:
+    """A y tick label: 4 significant digits, exponents without padding (6.868e+04 -> 6.868e4)."""
+    text = f"{value:.4g}"
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        text = f"{mantissa}e{int(exponent)}"
+    return text
+
+
+def _text_px(text: str) -> float:
+    return len(text) * CHAR_PX
+
+
 def line_chart(points: list[ChartPoint], *, title: str, threshold: float | None = None,
                baseline: float | None = None) -> str:
     """An ``<svg>`` element: the metric's value per run, oldest left, the newest point ringed.
@@ -58,40 +76,47 @@ def line_chart(points: list[ChartPoint], *, title: str, threshold: float | None 
             low, high = _nice_range(values + [threshold])
         else:
             threshold_note = f"threshold {_fmt(threshold)} {'↑' if threshold > high else '↓'}"
-    plot_width = WIDTH - MARGIN_LEFT - MARGIN_RIGHT
+    ticks = [(value, _tick(value)) for value in (high, (high + low) / 2, low)]
+    margin_left = max(36, round(max(_text_px(label) for _, label in ticks)) + 10)  # the labels never clip
+    plot_width = WIDTH - margin_left - MARGIN_RIGHT
     plot_height = HEIGHT - MARGIN_TOP - MARGIN_BOTTOM
 
     def x(index: int) -> float:
-        return MARGIN_LEFT + (plot_width / 2 if len(points) == 1 else index * plot_width / (len(points) - 1))
+        return margin_left + (plot_width / 2 if len(points) == 1 else index * plot_width / (len(points) - 1))
 
     def y(value: float) -> float:
         return MARGIN_TOP + (high - value) / (high - low) * plot_height
 
     parts = [f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
              f'viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(title)}">',
-             f'<text x="{MARGIN_LEFT}" y="14" class="chart-title">{escape(title)}</text>',
-             f'<rect x="{MARGIN_LEFT}" y="{MARGIN_TOP}" width="{plot_width}" height="{plot_height}" '
+             f'<text x="{margin_left}" y="14" class="chart-title">{escape(title)}</text>',
+             f'<rect x="{margin_left}" y="{MARGIN_TOP}" width="{plot_width}" height="{plot_height}" '
              'fill="none" stroke="#ccc"/>']
-    for tick in (high, (high + low) / 2, low):
-        parts.append(f'<text x="{MARGIN_LEFT - 4}" y="{y(tick) + 4:.1f}" text-anchor="end" '
-                     f'class="chart-tick">{_fmt(tick)}</text>')
+    for value, label in ticks:
+        parts.append(f'<text x="{margin_left - 4}" y="{y(value) + 4:.1f}" text-anchor="end" '
+                     f'class="chart-tick">{escape(label)}</text>')
     if threshold_note:
-        parts.append(f'<text x="{MARGIN_LEFT + 4}" y="{MARGIN_TOP + 11}" class="chart-tick" '
+        parts.append(f'<text x="{margin_left + 4}" y="{MARGIN_TOP + 11}" class="chart-tick" '
                      f'fill="#c62828">{escape(threshold_note)}</text>')
-    elif threshold is not None:
-        parts.append(_horizontal(y(threshold), "#c62828", "5 3", f"threshold {_fmt(threshold)}"))
+    threshold_drawn = threshold is not None and not threshold_note
+    if threshold_drawn:
+        parts.append(_horizontal(margin_left, y(threshold), "#c62828", "5 3", f"threshold {_fmt(threshold)}", "end"))
     if baseline is not None:
-        parts.append(_horizontal(y(baseline), "#777", "2 3", f"baseline {_fmt(baseline)}"))
+        # next to the threshold's label the baseline's goes to the other end of its line
+        crowded = threshold_drawn and abs(y(baseline) - y(threshold)) < LINE_LABEL_PX
+        parts.append(_horizontal(margin_left, y(baseline), "#777", "2 3", f"baseline {_fmt(baseline)}",
+                                 "start" if crowded else "end"))
     if len(points) > 1:
         path = " ".join(f"{x(i):.1f},{y(p.value):.1f}" for i, p in enumerate(points))
         parts.append(f'<polyline points="{path}" fill="none" stroke="#1565c0" stroke-width="1.5"/>')
-    label_every = max(1, len(points) // 6)
+    room = int((plot_width + LABEL_GAP_PX) // (X_LABEL_CHARS * CHAR_PX + LABEL_GAP_PX))
+    labelled = set(labelled_indices(len(points), room))
     for index, point in enumerate(points):
         colour = VERDICT_COLOURS.get(point.verdict, "#455a64")
         hover = escape(f"{point.title or point.label}: {_fmt(point.value)} ({point.verdict})")
         parts.append(f'<circle cx="{x(index):.1f}" cy="{y(point.value):.1f}" r="3.5" fill="{colour}">'
                      f'<title>{hover}</title></circle>')
-        if index % label_every == 0 or index == len(points) - 1:
+        if index in labelled:
             parts.append(f'<text x="{x(index):.1f}" y="{HEIGHT - 10}" text-anchor="middle" '
                          f'class="chart-tick">{escape(point.label[:9])}</text>')
     last = len(points) - 1
@@ -101,8 +126,30 @@ def line_chart(points: list[ChartPoint], *, title: str, threshold: float | None 
     return "".join(parts)
 
 
-def _horizontal(y_position: float, colour: str, dashes: str, label: str) -> str:
-    return (f'<line x1="{MARGIN_LEFT}" x2="{WIDTH - MARGIN_RIGHT}" y1="{y_position:.1f}" y2="{y_position:.1f}" '
+def labelled_indices(count: int, room: int) -> list[int]:
+    """Which of ``count`` evenly spaced points get an x label when ``room`` labels fit side by side.
+
+    Every ``step``-th point from the first, and always the newest (the ringed one); a regular
+    label closer than ``step`` to the newest gives way to it, so no two labels overlap.
+    """
+    if count <= 0:
+        return []
+    if count == 1 or room <= 1:
+        return [count - 1]
+    step = max(1, -(-(count - 1) // (room - 1)))
+    indices = list(range(0, count, step))
+    if indices[-1] != count - 1:
+        if count - 1 - indices[-1] < step:
+            indices[-1] = count - 1
+        else:
+            indices.append(count - 1)
+    return indices
+
+
+def _horizontal(margin_left: float, y_position: float, colour: str, dashes: str, label: str, anchor: str) -> str:
+    """A dashed line across the plot, labelled above it at its right ("end") or left ("start") end."""
+    label_x = WIDTH - MARGIN_RIGHT - 2 if anchor == "end" else margin_left + 2
+    return (f'<line x1="{margin_left}" x2="{WIDTH - MARGIN_RIGHT}" y1="{y_position:.1f}" y2="{y_position:.1f}" '
             f'stroke="{colour}" stroke-dasharray="{dashes}"/>'
-            f'<text x="{WIDTH - MARGIN_RIGHT - 2}" y="{y_position - 3:.1f}" text-anchor="end" '
+            f'<text x="{label_x}" y="{y_position - 3:.1f}" text-anchor="{anchor}" '
             f'class="chart-tick" fill="{colour}">{escape(label)}</text>')

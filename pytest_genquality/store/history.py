@@ -56,8 +56,26 @@ def history_lines(all_series: dict) -> list[str]:
     return lines
 
 
-def plot(all_series: dict, path: Path) -> Path:
-    """One line plot per metric key, every test/lane a line, runs in order on the x axis."""
+def run_axis(all_series: dict) -> tuple[list[str], dict[str, int]]:
+    """The shared x axis of a history plot: every run once, oldest first.
+
+    Returns (commit label per run, run file name -> position). Plotting each series at its own
+    index would put a test that ran in runs 2 and 3 only under the commits of runs 1 and 2.
+    Run file names start with the UTC time, so their order is the runs' order.
+    """
+    commits: dict[str, str] = {}
+    for points in all_series.values():
+        for point in points:
+            commits.setdefault(point.run, point.commit)
+    runs = sorted(commits)
+    return [commits[run] for run in runs], {run: index for index, run in enumerate(runs)}
+
+
+MAX_X_LABELS = 16  # commit labels per axis before they are thinned (rotated 30°, 7 pt)
+
+
+def plot_figure(all_series: dict):
+    """A matplotlib figure: one subplot per metric key, every test/lane a line, all on the run axis."""
     try:
         import matplotlib
 
@@ -65,18 +83,30 @@ def plot(all_series: dict, path: Path) -> Path:
         import matplotlib.pyplot as plt
     except ImportError:
         raise SystemExit("genquality history --plot needs matplotlib: pip install 'pytest-genquality[plot]'") from None
+    labels, position = run_axis(all_series)
     by_metric: dict[str, list] = {}
     for (test, key, lane), points in all_series.items():
         by_metric.setdefault(key, []).append((f"{test} [{lane}]", points))
     figure, axes = plt.subplots(len(by_metric), 1, figsize=(9, 3.2 * max(len(by_metric), 1)), squeeze=False)
+    step = max(1, -(-len(labels) // MAX_X_LABELS))
+    ticks = list(range(0, len(labels), step))
     for axis, (key, lines) in zip(axes[:, 0], sorted(by_metric.items())):
         for label, points in lines:
-            axis.plot(range(len(points)), [p.value for p in points], marker="o", label=label)
-            axis.set_xticks(range(len(points)), [p.commit for p in points], rotation=30, fontsize=7)
+            axis.plot([position[p.run] for p in points], [p.value for p in points], marker="o", label=label)
+        axis.set_xticks(ticks, [labels[i] for i in ticks], rotation=30, fontsize=7)
+        axis.set_xlim(-0.5, len(labels) - 0.5)
         axis.set_title(key)
         axis.legend(fontsize=7)
         axis.grid(alpha=0.3)
     figure.tight_layout()
+    return figure
+
+
+def plot(all_series: dict, path: Path) -> Path:
+    """One PNG: a subplot per metric key, every test/lane a line, runs in order on a shared x axis."""
+    figure = plot_figure(all_series)
+    import matplotlib.pyplot as plt
+
     figure.savefig(path, dpi=110)
     plt.close(figure)
     return Path(path)

@@ -58,6 +58,7 @@ class Recorder:
         self.store_errors: list[str] = []
         self.thumbnails: dict[str, dict] = {}            # node id -> {"total", "images"} (HTML report only)
         self.extractor_provider: Callable[[str], Any] | None = None  # fixture name -> the test's extractor
+        self.report_written: Path | None = None          # --gen-report's file, once written
 
     # ---- per test ------------------------------------------------------------------------
     def start_test(self, node_id: str, test_file: str, record_property=None) -> TestContext:

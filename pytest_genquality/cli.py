@@ -201,14 +201,28 @@ def cmd_diff(args) -> int:
     except SystemExit as error:  # exit status 1 means "worse": a revision that is not there is a usage error
         print(f"genquality diff: {error}", file=sys.stderr)
         return 2
-    changes = diff(store.load_run(old_path), store.load_run(new_path), max_drift=args.max_drift)
+    changes = diff(store.load_run(old_path), store.load_run(new_path), max_drift=args.max_drift,
+                   noise_sds=_baseline_noise_sds(store))
     print(f"{old_path.stem} -> {new_path.stem}")
     print("\n".join(diff_lines(changes)))
     worse = [c for c in changes if c.worse]
     if worse:
-        print(f"{len(worse)} metric(s) worse beyond max_drift={args.max_drift}", file=sys.stderr)
+        rule = "the margin (p < 0.005)" if args.max_drift == "auto" else f"max_drift={args.max_drift}"
+        print(f"{len(worse)} metric(s) worse beyond {rule}", file=sys.stderr)
         return 1
     return 0
+
+
+def _baseline_noise_sds(store) -> dict:
+    """(node id, metric key, lane) -> the seed-noise SD stored with each baseline (None-free)."""
+    found = {}
+    for test_file in store.baseline_files():
+        for node_id, metrics in store.read_baselines(test_file).items():
+            for key, lanes in metrics.items():
+                for lane, entry in lanes.items():
+                    if isinstance(entry, dict) and entry.get("noise_sd") is not None:
+                        found[(node_id, key, lane)] = float(entry["noise_sd"])
+    return found
 
 
 def cmd_report(args) -> int:
@@ -261,16 +275,13 @@ def _thumb_size(text: str) -> int:
 
 
 def _max_drift(text: str):
-    """--max-drift: an absolute number or a percentage; checked here so a typo is a usage error."""
-    from .verdict import parse_max_drift
+    """--max-drift: auto, an absolute number or a percentage; checked here so a typo is a usage error."""
+    from .stats import parse_max_drift
 
     try:
         value = float(text)
     except ValueError:
         value = text
-    if value == "auto":
-        raise argparse.ArgumentTypeError("'auto' needs stored features; `genquality diff` takes a number or a "
-                                         "percentage like 5%")
     try:
         parse_max_drift(value)
     except ValueError as error:
@@ -316,7 +327,9 @@ def build_parser() -> argparse.ArgumentParser:
     compare = sub.add_parser("diff", help="compare two runs; exit 1 on a worsening beyond --max-drift")
     compare.add_argument("rev_a", help="older run: file name, commit prefix or index (-2)")
     compare.add_argument("rev_b", help="newer run: file name, commit prefix or index (-1)")
-    compare.add_argument("--max-drift", type=_max_drift, default="5%", help="absolute number or percentage (default 5%%)")
+    compare.add_argument("--max-drift", type=_max_drift, default="auto",
+                         help="auto (default: the drift gate's margin test with each baseline's seed-noise SD), "
+                              "an absolute number, or a percentage like 5%%")
     settings_module.add_options(compare.add_argument, for_cli=True)
     compare.set_defaults(handler=cmd_diff)
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -438,3 +439,36 @@ def margin_bootstrap_test(baseline, current, *, worse_sign: int, margin: float, 
     p_better = float((np.sum(-worse_samples <= margin) + 1) / (resamples + 1))
     method = "paired-bootstrap" if paired else "bootstrap"
     return MarginTest(method, observed, worsening, float(margin), noise_sd, p_worse, p_better, resamples, alpha)
+
+
+_PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
+
+
+def parse_max_drift(max_drift) -> tuple[str, float | None]:
+    """'auto' | None (no drift check) | absolute number | 'N%' -> (mode, amount)."""
+    if max_drift is None or max_drift is False:
+        return "off", None
+    if isinstance(max_drift, str):
+        if max_drift == "auto":
+            return "auto", None
+        match = _PERCENT.match(max_drift)
+        if match:
+            return "percent", float(match.group(1))
+        raise ValueError(f"max_drift: expected 'auto', a number, a percentage like '5%', or None; got {max_drift!r}")
+    if isinstance(max_drift, (int, float)) and not isinstance(max_drift, bool) and max_drift >= 0:
+        return "absolute", float(max_drift)
+    raise ValueError(f"max_drift: expected 'auto', a non-negative number, a percentage like '5%', or None; got {max_drift!r}")
+
+
+def normal_margin_p(worsening: float, margin: float, noise_sd: float) -> float:
+    """One-sided p of H0 "worsening <= margin" when the worsening is normal with SD ``noise_sd``.
+
+    The gate's rule for two values known only through their seed-noise SD (``genquality diff``:
+    run files keep values, not features): p = P(N(0, noise_sd) >= worsening - margin); 1.0 when
+    the worsening is inside the margin. Units: the metric's.
+    """
+    if worsening <= margin:
+        return 1.0
+    if noise_sd <= 0:
+        return 0.0
+    return float(0.5 * math.erfc((worsening - margin) / (noise_sd * math.sqrt(2.0))))

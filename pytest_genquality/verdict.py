@@ -18,7 +18,6 @@ their seed ranges are equal.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
@@ -26,6 +25,7 @@ import numpy as np
 
 from .store import session as session_module
 from .store.provenance import utc_now
+from .stats import parse_max_drift  # noqa: F401  (public here since 0.1)
 from .stats import (AUTO_MARGIN_SDS, DRIFT_ALPHA, DriftTest, MarginTest, margin_bootstrap_test, margin_test,
                     per_sample_noise_sd, seed_noise_sd)
 from .store.layout import array_name
@@ -126,26 +126,6 @@ class MetricResult:
                 "ci": list(self.ci) if self.ci else None, "noise": noise, "verdict": self.verdict,
                 "reason": self.reason, "higher_is_better": self.higher_is_better, "seeds": self.seeds,
                 **({"details": dict(self.details)} if self.details else {})}
-
-
-# ---- drift rules ---------------------------------------------------------------------------
-_PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
-
-
-def parse_max_drift(max_drift) -> tuple[str, float | None]:
-    """'auto' | None (no drift check) | absolute number | 'N%' -> (mode, amount)."""
-    if max_drift is None or max_drift is False:
-        return "off", None
-    if isinstance(max_drift, str):
-        if max_drift == "auto":
-            return "auto", None
-        match = _PERCENT.match(max_drift)
-        if match:
-            return "percent", float(match.group(1))
-        raise ValueError(f"max_drift: expected 'auto', a number, a percentage like '5%', or None; got {max_drift!r}")
-    if isinstance(max_drift, (int, float)) and not isinstance(max_drift, bool) and max_drift >= 0:
-        return "absolute", float(max_drift)
-    raise ValueError(f"max_drift: expected 'auto', a non-negative number, a percentage like '5%', or None; got {max_drift!r}")
 
 
 def baseline_noise_sd(spec: MetricSpec, evidence: DriftEvidence | None, rows) -> float | None:

@@ -70,7 +70,7 @@ def test_history_store_from_the_environment(tmp_path, monkeypatch, capsys):
 
 def test_diff_exits_1_on_a_worsening(tmp_path, capsys):
     make_store(tmp_path / "s", [{"t::a": 20.0, "t::b": 5.0}, {"t::a": 25.0, "t::b": 5.0}])
-    assert main(["diff", "-2", "-1", "--gen-store", str(tmp_path / "s")]) == 1
+    assert main(["diff", "-2", "-1", "--max-drift", "5%", "--gen-store", str(tmp_path / "s")]) == 1
     captured = capsys.readouterr()
     worse_row = next(line for line in captured.out.splitlines() if line.startswith("t::a"))
     assert "+5" in worse_row and "WORSE" in worse_row
@@ -79,8 +79,8 @@ def test_diff_exits_1_on_a_worsening(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("second, drift, code", [
-    (20.9, [], 0),                          # within the default 5%
-    (10.0, [], 0),                          # an improvement never fails
+    (20.9, ["--max-drift", "5%"], 0),       # within 5%
+    (10.0, ["--max-drift", "5%"], 0),       # an improvement never fails
     (25.0, ["--max-drift", "10"], 0),       # absolute tolerance
     (25.0, ["--max-drift", "30%"], 0),      # percent tolerance
     (25.0, ["--max-drift", "4.9"], 1),
@@ -94,12 +94,11 @@ def test_diff_exit_codes(tmp_path, capsys, second, drift, code):
 
 def test_diff_by_commit(tmp_path, capsys):
     make_store(tmp_path / "s", [{"t::a": 20.0}, {"t::a": 50.0}, {"t::a": 20.5}])
-    assert main(["diff", "c0ab", "c2ab", "--gen-store", str(tmp_path / "s")]) == 0
-    assert main(["diff", "c0ab", "c1ab", "--gen-store", str(tmp_path / "s")]) == 1
+    assert main(["diff", "c0ab", "c2ab", "--max-drift", "5%", "--gen-store", str(tmp_path / "s")]) == 0
+    assert main(["diff", "c0ab", "c1ab", "--max-drift", "5%", "--gen-store", str(tmp_path / "s")]) == 1
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["diff", "-2", "-1", "--max-drift", "auto"], "'auto' needs stored features"),
     (["diff", "-2", "-1", "--max-drift", "lots"], "max_drift"),
     (["diff", "-9", "-1"], "run index -9 out of range"),
     (["diff", "nope", "-1"], "no run matches 'nope'"),
@@ -108,6 +107,22 @@ def test_diff_usage_errors_exit_2_with_a_message(tmp_path, capsys, argv, message
     make_store(tmp_path / "s", [{"t::a": 20.0}, {"t::a": 50.0}])
     assert exit_code([*argv, "--gen-store", str(tmp_path / "s")]) == 2  # never 1: that means "worse"
     assert message in capsys.readouterr().err
+
+
+def test_diff_auto_uses_the_seed_noise_stored_with_the_baseline(tmp_path, capsys):
+    """Default --max-drift auto: the gate's margin test with the baseline's seed-noise SD, not a percentage."""
+    store = make_store(tmp_path / "s", [{"t::a": 20.0, "t::b": 20.0, "t::c": 20.0},
+                                        {"t::a": 20.5, "t::b": 23.0, "t::c": 30.0}])
+    entry = {"value": 20.0, "n": 64, "lane": LANE, "noise_sd": 0.5}
+    store.update_baselines("t", {"t::a": {"fid": {LANE: entry}}, "t::b": {"fid": {LANE: entry}}})
+    assert main(["diff", "-2", "-1", "--gen-store", str(tmp_path / "s")]) == 1
+    captured = capsys.readouterr()
+    rows = {line.split()[0]: line for line in captured.out.splitlines() if line.startswith("t::")}
+    assert captured.out.splitlines()[1].split()[-5:] == ["margin", "noise", "SD", "p", "verdict"]
+    assert "WORSE" not in rows["t::a"] and rows["t::a"].split()[-1] == "ok"        # +0.5: inside 0.375 + noise
+    assert "WORSE" in rows["t::b"] and "0.375" in rows["t::b"] and "0.5" in rows["t::b"]  # +3 = 5.25 SDs past the margin
+    assert "untested" in rows["t::c"] and "WORSE" not in rows["t::c"]             # +10% but no noise estimate
+    assert "1 metric(s) worse beyond the margin" in captured.err
 
 
 def test_diff_on_an_empty_store(tmp_path, capsys):

@@ -123,20 +123,46 @@ def test_diff_keeps_added_and_removed_results_and_separates_lanes():
 def test_diff_off_and_auto():
     old, new = run_of(result("t::a", "fid", 20.0)), run_of(result("t::a", "fid", 99.0))
     assert not diff(old, new, max_drift=None)[0].worse
-    with pytest.raises(ValueError, match="max_drift: 'auto' needs stored features"):
-        diff(old, new, max_drift="auto")
+    untested = diff(old, new, max_drift="auto")[0]  # no seed-noise estimate anywhere: never judged by a guess
+    assert not untested.worse and untested.p_value is None and "no seed-noise estimate" in untested.note
     with pytest.raises(ValueError, match="max_drift"):
         diff(old, new, max_drift="lots")
+
+
+def with_noise(record, noise_sd, margin=None):
+    return {**record, "noise": {"noise_sd": noise_sd, "margin": margin}}
+
+
+@pytest.mark.parametrize("new_value, worse, better", [
+    (20.0 + 0.75 + 2.0, False, False),   # 2 SDs past the 0.75-SD margin: p = 0.023 > 0.005
+    (20.0 + 0.75 + 2.7, True, False),    # 2.7 SDs past it: p = 0.0035
+    (20.0 - 0.75 - 2.7, False, True),    # the same improvement is reported, never failed
+])
+def test_diff_auto_is_the_gates_margin_rule(new_value, worse, better):
+    old = run_of(result("t::a", "fid", 20.0))
+    new = run_of(with_noise(result("t::a", "fid", new_value), 1.0))
+    change = diff(old, new, max_drift="auto")[0]
+    assert (change.worse, change.better, change.margin, change.noise_sd) == (worse, better, 0.75, 1.0)
+
+
+def test_diff_auto_takes_a_recorded_margin_and_the_stores_noise_and_skips_other_n():
+    old = run_of(result("t::a", "recall", 0.50, higher_is_better=True), result("t::b", "fid", 20.0))
+    new = run_of(with_noise(result("t::a", "recall", 0.40, higher_is_better=True), 0.01, margin=0.2),
+                 result("t::b", "fid", 25.0, n=128))
+    changes = {c.test: c for c in diff(old, new, max_drift="auto", noise_sds={("t::b", "fid", LANE): 0.1})}
+    assert not changes["t::a"].worse and changes["t::a"].margin == 0.2       # 0.1 worse, inside the user's 0.2
+    assert not changes["t::b"].worse and changes["t::b"].note == "not compared: n 64 vs 128"
 
 
 def test_diff_lines_mark_worse():
     changes = diff(run_of(result("t::a", "fid", 20.0), result("t::b", "fid", 20.0)),
                    run_of(result("t::a", "fid", 25.0), result("t::b", "fid", 20.5)), max_drift=1)
     lines = diff_lines(changes)
-    assert lines[0].split() == ["test", "metric", "lane", "old", "new", "delta", "verdict"]  # every column has a header
+    assert lines[0].split() == ["test", "metric", "lane", "old", "new", "delta", "margin", "noise", "SD", "p",
+                                "verdict"]  # every column has a header ("noise SD" is one)
     row_a = next(line for line in lines if line.startswith("t::a"))
     row_b = next(line for line in lines if line.startswith("t::b"))
-    assert row_a.split()[-2:] == ["+5", "WORSE"] and row_b.split()[-1] == "+0.5"
+    assert row_a.split()[-5:] == ["+5", "—", "—", "—", "WORSE"] and row_b.split()[-5:] == ["+0.5", "—", "—", "—", "ok"]
 
 
 def test_find_run_by_index_name_and_commit(store):

@@ -9,7 +9,7 @@ import fnmatch
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..verdict import parse_max_drift
+from ..stats import AUTO_MARGIN_SDS, DRIFT_ALPHA, normal_margin_p, parse_max_drift
 
 
 @dataclass(frozen=True)
@@ -112,8 +112,15 @@ def plot(all_series: dict, path: Path) -> Path:
     return Path(path)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Change:
+    """One metric of one test compared across two runs.
+
+    ``worse``: worse beyond the tolerance; ``margin``, ``noise_sd``, ``p_value``: the noise test's
+    terms when ``max_drift="auto"`` (None otherwise, or when untested); ``note``: why a pair was
+    not tested (another N, no seed-noise estimate).
+    """
+
     test: str
     key: str
     lane: str
@@ -121,13 +128,58 @@ class Change:
     new: float | None
     higher_is_better: bool
     worse: bool
+    better: bool = False
+    margin: float | None = None
+    noise_sd: float | None = None
+    p_value: float | None = None
+    note: str = ""
 
 
-def diff(old_run: dict, new_run: dict, *, max_drift="5%") -> list[Change]:
-    """Compare two runs result by result; ``worse`` marks a worsening beyond ``max_drift``."""
+def _recorded_noise(result: dict | None) -> tuple[float | None, float | None]:
+    """(seed-noise SD, margin) a recorded result's drift test used, when it ran one."""
+    noise = (result or {}).get("noise")
+    if not isinstance(noise, dict):
+        return None, None
+    return noise.get("noise_sd"), noise.get("margin")
+
+
+def _auto_change(change: Change, before: dict, after: dict, noise_sds: dict) -> Change:
+    """The drift gate's rule on two recorded values: worse when H0 "worsening <= margin" is rejected.
+
+    Run files keep values, not features, so the seed-to-seed noise is the SD the gate estimated
+    from the baseline's features (recorded with the result, or stored with the baseline), and the
+    worsening is taken as normal with that SD: p = P(N(0, sd) >= worsening - margin). Values at
+    different N are not compared (FID's bias depends on N).
+    """
+    if before.get("n") != after.get("n"):
+        change.note = f"not compared: n {before.get('n')} vs {after.get('n')}"
+        return change
+    noise_sd, margin = _recorded_noise(after)
+    if noise_sd is None:
+        noise_sd, margin = _recorded_noise(before)
+    if noise_sd is None:
+        noise_sd = noise_sds.get((change.test, change.key, change.lane))
+    if noise_sd is None:
+        change.note = "untested: no seed-noise estimate (run pytest --update-refs, or pass --max-drift)"
+        return change
+    margin = AUTO_MARGIN_SDS * noise_sd if margin is None else margin
+    sign = -1.0 if change.higher_is_better else 1.0
+    worsening = sign * (change.new - change.old)
+    change.noise_sd, change.margin = float(noise_sd), float(margin)
+    change.p_value = normal_margin_p(worsening, margin, noise_sd)
+    change.worse = change.p_value < DRIFT_ALPHA
+    change.better = normal_margin_p(-worsening, margin, noise_sd) < DRIFT_ALPHA
+    return change
+
+
+def diff(old_run: dict, new_run: dict, *, max_drift="auto", noise_sds: dict | None = None) -> list[Change]:
+    """Compare two runs result by result; ``worse`` marks a worsening beyond ``max_drift``.
+
+    ``max_drift="auto"`` applies the drift gate's margin test (see ``_auto_change``);
+    ``noise_sds``: (test, key, lane) -> seed-noise SD from the store's baselines, for results
+    whose run file carries none. A number or a percentage is a fixed tolerance; None is off.
+    """
     mode, amount = parse_max_drift(max_drift)
-    if mode == "auto":
-        raise ValueError("max_drift: 'auto' needs stored features; `genquality diff` takes a number or a percentage")
     def index(run: dict) -> dict:
         return {(r["test"], r["key"], r.get("lane", "")): r for r in run.get("results", [])}
     old, new = index(old_run), index(new_run)
@@ -135,22 +187,30 @@ def diff(old_run: dict, new_run: dict, *, max_drift="5%") -> list[Change]:
     for key in sorted(set(old) | set(new)):
         before, after = old.get(key), new.get(key)
         higher = bool((after or before).get("higher_is_better", False))
-        worse = False
-        if before is not None and after is not None and mode != "off":
+        change = Change(key[0], key[1], key[2], before["value"] if before else None,
+                        after["value"] if after else None, higher, False)
+        if before is not None and after is not None and mode == "auto":
+            change = _auto_change(change, before, after, noise_sds or {})
+        elif before is not None and after is not None and mode != "off":
             worsening = (before["value"] - after["value"]) if higher else (after["value"] - before["value"])
             tolerance = amount if mode == "absolute" else amount / 100.0 * abs(before["value"])
-            worse = worsening > tolerance
-        changes.append(Change(key[0], key[1], key[2], before["value"] if before else None,
-                              after["value"] if after else None, higher, worse))
+            change.worse = worsening > tolerance
+        changes.append(change)
     return changes
 
 
 def diff_lines(changes: list[Change]) -> list[str]:
-    rows = [["test", "metric", "lane", "old", "new", "delta", "verdict"]]
+    rows = [["test", "metric", "lane", "old", "new", "delta", "margin", "noise SD", "p", "verdict"]]
     for change in changes:
         delta = "—" if change.old is None or change.new is None else f"{change.new - change.old:+.4g}"
+        verdict = "WORSE" if change.worse else "better" if change.better else change.note or "ok"
+        if change.old is None or change.new is None:
+            verdict = "added" if change.old is None else "removed"
         rows.append([change.test, change.key, change.lane, "—" if change.old is None else f"{change.old:.4g}",
-                     "—" if change.new is None else f"{change.new:.4g}", delta, "WORSE" if change.worse else ""])
+                     "—" if change.new is None else f"{change.new:.4g}", delta,
+                     "—" if change.margin is None else f"{change.margin:.3g}",
+                     "—" if change.noise_sd is None else f"{change.noise_sd:.3g}",
+                     "—" if change.p_value is None else f"{change.p_value:.2g}", verdict])
     from ..report.table import format_table
 
     return format_table(rows)

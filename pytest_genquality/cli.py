@@ -37,6 +37,10 @@ def _settings(args) -> settings_module.RunSettings:
 def cmd_build_ref(args) -> int:
     run_settings = _settings(args)
     folder = Path(args.image_dir)
+    usage_error = _check_extractor_options(args)
+    if usage_error:
+        print(f"genquality build-ref: {usage_error}", file=sys.stderr)
+        return 2
     if not folder.is_dir():
         print(f"genquality build-ref: {folder} is not a directory", file=sys.stderr)
         return 2
@@ -49,21 +53,52 @@ def cmd_build_ref(args) -> int:
 
 def _build_ref(args, run_settings, folder: Path) -> int:
     from .generation.device import resolve_device
-    from .features.inception import InceptionFID
     from .reference import IMAGE_SUFFIXES, ReferenceStats
     from .store import Store
 
     total = sum(1 for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-    extractor = InceptionFID(args.weights, device=resolve_device(run_settings.device), resize=args.resize)
+    extractor, feature = _reference_extractor(args, resolve_device(run_settings.device))
     progress = _progress(total, f"build-ref {args.name}")
     try:
         stats = ReferenceStats.from_images(folder, extractor, batch_size=args.batch_size, progress=progress,
-                                           name=args.name)
+                                           name=args.name, feature=feature)
     finally:
         progress.close()
     path = Store(run_settings.store_dir).save_reference(args.name, stats)
     print(f"wrote {path.with_suffix('.npz')} and {path.name}: n={stats.n}, extractor {stats.extractor_id}")
     return 0
+
+
+REFERENCE_EXTRACTORS = ("inception", "clip", "dinov2")
+
+
+def _reference_extractor(args, device):
+    """(extractor, feature key) named by ``build-ref --extractor``: the features the reference keeps.
+
+    inception: FID/KID/precision-recall (``--weights``, ``--resize``, ``--dims``); clip: CLIP
+    image embeddings for ``assert_cmmd_below``; dinov2: FD_DINOv2 / KID / precision-recall with
+    ``extractor=DINOv2Embedder(...)``. ``--model`` names the CLIP or DINOv2 checkpoint.
+    """
+    if args.extractor == "clip":
+        from .features.clip import DEFAULT_CLIP_MODEL, CLIPEmbedder
+
+        return CLIPEmbedder(args.model or DEFAULT_CLIP_MODEL, device=device), "clip"
+    if args.extractor == "dinov2":
+        from .features.dinov2 import DEFAULT_DINOV2_MODEL, DINOv2Embedder
+
+        return DINOv2Embedder(args.model or DEFAULT_DINOV2_MODEL, device=device), "pool"
+    from .features.inception import InceptionFID
+
+    return InceptionFID(args.weights, device=device, resize=args.resize, dims=args.dims), "pool"
+
+
+def _check_extractor_options(args) -> str | None:
+    """A usage error for options that the chosen extractor does not take, else None."""
+    if args.extractor == "inception":
+        return "--model names a CLIP or DINOv2 checkpoint; Inception takes --weights" if args.model else None
+    ignored = [flag for flag, given in (("--weights", args.weights), ("--resize", args.resize != "pytorch-fid"),
+                                        ("--dims", args.dims != 2048)) if given]
+    return f"{', '.join(ignored)} only apply to --extractor inception" if ignored else None
 
 
 def _runs(args):
@@ -168,8 +203,17 @@ def build_parser() -> argparse.ArgumentParser:
     build = sub.add_parser("build-ref", help="turn a folder of real images into stored reference statistics")
     build.add_argument("image_dir")
     build.add_argument("--name", required=True, help="reference name, used as gen_refs[NAME]")
+    build.add_argument("--extractor", choices=REFERENCE_EXTRACTORS, default="inception",
+                       help="features to keep: inception (FID, KID, precision/recall; default), clip (CMMD), "
+                            "dinov2 (FD_DINOv2, dgm-eval's preprocessing)")
+    build.add_argument("--model", default=None, help="CLIP or DINOv2 checkpoint: hub id (from the HF cache) or "
+                                                     "directory; defaults openai/clip-vit-large-patch14, "
+                                                     "facebook/dinov2-large")
     build.add_argument("--weights", default=None, help="explicit Inception weights file")
-    build.add_argument("--resize", default="pytorch-fid", help="preprocessing: pytorch-fid | tf1 | clean")
+    build.add_argument("--resize", default="pytorch-fid", help="Inception preprocessing: pytorch-fid | tf1 | clean | "
+                                                               "torchmetrics")
+    build.add_argument("--dims", type=int, choices=(64, 192, 768, 2048), default=2048,
+                       help="Inception feature block, as pytorch-fid's --dims (default 2048)")
     build.add_argument("--batch-size", type=int, default=64)
     settings_module.add_options(build.add_argument, for_cli=True)
     build.set_defaults(handler=cmd_build_ref)

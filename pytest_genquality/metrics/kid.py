@@ -165,15 +165,16 @@ class _Products:
         return products
 
 
-def _column_mean(features: np.ndarray, rows_per_step: int = 4096) -> np.ndarray:
+def _column_mean(features: np.ndarray, rows_per_step: int = 256) -> np.ndarray:
     total = np.zeros(features.shape[1], dtype=np.float64)
     for start in range(0, len(features), rows_per_step):
         total += features[start:start + rows_per_step].sum(axis=0, dtype=np.float64)
     return total / len(features)
 
 
-def _row_dots(features: np.ndarray, vector: np.ndarray, rows_per_step: int = 4096) -> np.ndarray:
-    """features @ vector in float64, a block of rows at a time (no float64 copy of the set)."""
+def _row_dots(features: np.ndarray, vector: np.ndarray, rows_per_step: int = 256) -> np.ndarray:
+    """features @ vector in float64, a block of rows at a time (a 4 MB float64 block at d = 2048,
+    never a float64 copy of the set)."""
     return np.concatenate([features[start:start + rows_per_step].astype(np.float64) @ vector
                            for start in range(0, len(features), rows_per_step)])
 

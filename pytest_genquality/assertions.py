@@ -51,6 +51,10 @@ def batch_features(batch: ImageBatch, extractor, feature: str = "pool") -> np.nd
         outputs = {"clip": extractor.embed_images(batch)} if hasattr(extractor, "embed_images") else extractor(batch)
         per_batch[cache_key] = {name: (rows.detach().cpu().numpy() if hasattr(rows, "detach") else np.asarray(rows))
                                 for name, rows in outputs.items()}
+    if feature not in per_batch[cache_key]:
+        raise ValueError(
+            f"extractor: {getattr(extractor, 'id', type(extractor).__name__)} gives {sorted(per_batch[cache_key])} "
+            f"features, not {feature!r}; use one that does (the Inception Score needs InceptionFID with dims=2048)")
     return np.asarray(per_batch[cache_key][feature], dtype=np.float64)
 
 

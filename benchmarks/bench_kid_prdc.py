@@ -9,6 +9,7 @@ load spike then hits both sides instead of one; the spread (min..max) is printed
 
     python benchmarks/bench_kid_prdc.py                # 10k x 10k, 2048-d (a few minutes on 2 cores)
     python benchmarks/bench_kid_prdc.py --n 5000 --repeat 3
+    python benchmarks/bench_kid_prdc.py --metric kid --repeat 3   # KID cases only
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ def main() -> None:
     parser.add_argument("--subsets", type=int, default=100)
     parser.add_argument("--subset-size", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=1, help="interleaved runs per case; medians are compared")
+    parser.add_argument("--metric", choices=("all", "kid", "pr"), default="all", help="which cases to run")
     parser.add_argument("--case", help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -95,7 +97,8 @@ def main() -> None:
         data = Path(tmp) / "features.npz"
         make_features(data, args.n, args.d)
         print(f"{args.n} x {args.n} features, {args.d}-d float32; KID {args.subsets} subsets of {args.subset_size}")
-        cases = ("kid/ours", "kid/torch-fidelity", "kid/torchmetrics-math", "pr/ours", "pr/torch-fidelity")
+        cases = tuple(case for case in ("kid/ours", "kid/torch-fidelity", "kid/torchmetrics-math", "pr/ours",
+                                        "pr/torch-fidelity") if args.metric in ("all", case.split("/")[0]))
         runs = {case: [] for case in cases}
         for repeat in range(args.repeat):
             for case in cases:
@@ -113,6 +116,8 @@ def main() -> None:
             print(f"  {case:24s} {r['seconds']:8.2f} s ({min(seconds):.2f}..{max(seconds):.2f})"
                   f"  {r['extra_mib']:8.0f} MiB extra")
         for ours, peers in (("kid/ours", ("kid/torch-fidelity", "kid/torchmetrics-math")), ("pr/ours", ("pr/torch-fidelity",))):
+            if ours not in results:
+                continue
             for peer in peers:
                 time_ratio = results[ours]["seconds"] / results[peer]["seconds"]
                 memory_ratio = results[ours]["extra_mib"] / max(results[peer]["extra_mib"], 1e-9)

@@ -55,6 +55,10 @@ def batch_features(batch: ImageBatch, extractor, feature: str = "pool") -> np.nd
     cache_key = getattr(extractor, "id", id(extractor))
     if cache_key not in per_batch:
         per_batch[cache_key] = _stored_or_extracted(batch, extractor)
+    if feature not in per_batch[cache_key]:
+        raise ValueError(
+            f"extractor: {getattr(extractor, 'id', type(extractor).__name__)} gives {sorted(per_batch[cache_key])} "
+            f"features, not {feature!r}; use one that does (the Inception Score needs InceptionFID with dims=2048)")
     return np.asarray(per_batch[cache_key][feature], dtype=np.float64)
 
 

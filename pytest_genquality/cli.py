@@ -50,6 +50,10 @@ def cmd_build_ref(args) -> int:
 
     run_settings = _settings(args)
     source = Path(args.image_dir)
+    usage_error = _check_extractor_options(args)
+    if usage_error:
+        print(f"genquality build-ref: {usage_error}", file=sys.stderr)
+        return 2
     world = distributed.World.from_env()
     if not source.exists() and not world.is_distributed:  # under torchrun every rank must hear of it: see below
         print(f"genquality build-ref: {source} is not a directory, .zip or .tar of images", file=sys.stderr)
@@ -71,7 +75,6 @@ def cmd_build_ref(args) -> int:
 def _build_ref(args, run_settings, source: Path, world, device) -> int:
     from . import distributed
     from .build_ref import build_reference
-    from .features.inception import InceptionFID
     from .image_files import ImageFiles, default_workers
     from .store import Store
 
@@ -79,16 +82,17 @@ def _build_ref(args, run_settings, source: Path, world, device) -> int:
     label = f"genquality build-ref (rank {world.rank} of {world.size})" if world.is_distributed else "genquality build-ref"
     progress = None
     try:
-        error, extractor, files = None, None, None
+        error, extractor, feature, files = None, None, "pool", None
         try:
             files = ImageFiles.open(source)
-            extractor = InceptionFID(args.weights, device=device, resize=args.resize)
+            extractor, feature = _reference_extractor(args, device)
         except Exception as failure:  # noqa: BLE001 - every rank must hear of it
             error = failure
         distributed.agree(world, error)
         progress = _progress(len(files), f"build-ref {args.name}") if world.is_writer else None
         stats = build_reference(files, extractor, batch_size=args.batch_size, workers=workers,
-                                pin_memory=device.type == "cuda", world=world, name=args.name, progress=progress)
+                                pin_memory=device.type == "cuda", world=world, name=args.name, progress=progress,
+                                feature=feature)
         error, path = None, None
         if world.is_writer:
             try:
@@ -171,6 +175,38 @@ def cmd_import_ref(args) -> int:
     print(f"no features: FID only (with the official Inception, resize pytorch-fid); KID, precision, recall and "
           f"coverage need `genquality build-ref DIR --name {args.name}`")
     return 0
+
+
+REFERENCE_EXTRACTORS = ("inception", "clip", "dinov2")
+
+
+def _reference_extractor(args, device):
+    """(extractor, feature key) named by ``build-ref --extractor``: the features the reference keeps.
+
+    inception: FID/KID/precision-recall (``--weights``, ``--resize``, ``--dims``); clip: CLIP
+    image embeddings for ``assert_cmmd_below``; dinov2: FD_DINOv2 / KID / precision-recall with
+    ``extractor=DINOv2Embedder(...)``. ``--model`` names the CLIP or DINOv2 checkpoint.
+    """
+    if args.extractor == "clip":
+        from .features.clip import DEFAULT_CLIP_MODEL, CLIPEmbedder
+
+        return CLIPEmbedder(args.model or DEFAULT_CLIP_MODEL, device=device), "clip"
+    if args.extractor == "dinov2":
+        from .features.dinov2 import DEFAULT_DINOV2_MODEL, DINOv2Embedder
+
+        return DINOv2Embedder(args.model or DEFAULT_DINOV2_MODEL, device=device), "pool"
+    from .features.inception import InceptionFID
+
+    return InceptionFID(args.weights, device=device, resize=args.resize, dims=args.dims), "pool"
+
+
+def _check_extractor_options(args) -> str | None:
+    """A usage error for options that the chosen extractor does not take, else None."""
+    if args.extractor == "inception":
+        return "--model names a CLIP or DINOv2 checkpoint; Inception takes --weights" if args.model else None
+    ignored = [flag for flag, given in (("--weights", args.weights), ("--resize", args.resize != "pytorch-fid"),
+                                        ("--dims", args.dims != 2048)) if given]
+    return f"{', '.join(ignored)} only apply to --extractor inception" if ignored else None
 
 
 def _runs(args):
@@ -297,8 +333,17 @@ def build_parser() -> argparse.ArgumentParser:
                                              "statistics (also under torchrun: one rank per GPU)")
     build.add_argument("image_dir", help="folder (searched recursively), .zip or uncompressed .tar of images")
     build.add_argument("--name", required=True, help="reference name, used as gen_refs[NAME]")
+    build.add_argument("--extractor", choices=REFERENCE_EXTRACTORS, default="inception",
+                       help="features to keep: inception (FID, KID, precision/recall; default), clip (CMMD), "
+                            "dinov2 (FD_DINOv2, dgm-eval's preprocessing)")
+    build.add_argument("--model", default=None, help="CLIP or DINOv2 checkpoint: hub id (from the HF cache) or "
+                                                     "directory; defaults openai/clip-vit-large-patch14, "
+                                                     "facebook/dinov2-large")
     build.add_argument("--weights", default=None, help="explicit Inception weights file")
-    build.add_argument("--resize", default="pytorch-fid", help="preprocessing: pytorch-fid | tf1 | clean")
+    build.add_argument("--resize", default="pytorch-fid", help="Inception preprocessing: pytorch-fid | tf1 | clean | "
+                                                               "torchmetrics")
+    build.add_argument("--dims", type=int, choices=(64, 192, 768, 2048), default=2048,
+                       help="Inception feature block, as pytorch-fid's --dims (default 2048)")
     build.add_argument("--batch-size", type=_positive_int, default=64)
     build.add_argument("--workers", type=_non_negative_int, default=None,
                        help="image-decoding processes per rank (default: the CPUs of this node shared by its ranks, "

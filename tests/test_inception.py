@@ -217,6 +217,7 @@ def test_resize_modes_give_different_features(extractors_by_mode):
     pools = {mode: extractor(images)["pool"] for mode, extractor in extractors_by_mode.items()}
     assert relative_difference(pools["tf1"], pools["pytorch-fid"]) > 1e-3
     assert relative_difference(pools["clean"], pools["pytorch-fid"]) > 1e-3
+    assert relative_difference(pools["torchmetrics"], pools["tf1"]) > 1e-3
 
 
 @pytest.mark.parametrize("mode", sorted(RESIZE_MODES))
@@ -229,7 +230,8 @@ def test_resize_modes_output_299_floats_in_range(mode, size):
     assert float(out.min()) >= -1 and float(out.max()) <= 1
 
 
-@pytest.mark.parametrize("mode, white", [("pytorch-fid", 1.0), ("tf1", 127 / 128), ("clean", 127 / 128)])
+@pytest.mark.parametrize("mode, white", [("pytorch-fid", 1.0), ("tf1", 127 / 128), ("clean", 127 / 128),
+                                         ("torchmetrics", 127 / 128)])
 def test_resize_modes_normalise_black_and_white_like_their_peer(mode, white):
     images = torch.zeros(2, 3, 20, 24, dtype=torch.uint8)
     images[1] = 255
@@ -242,6 +244,52 @@ def test_pytorch_fid_resize_at_299_is_identity_up_to_scaling():
     images = torch.randint(0, 256, (1, 3, 299, 299), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
     expected = images.float() / 255 * 2 - 1
     assert torch.allclose(get_resize("pytorch-fid")(images), expected, atol=1e-6)
+
+
+def test_torchmetrics_resize_is_antialiased():
+    """A 3x downscale of a one-pixel checkerboard: the antialiased filter averages it to near grey,
+    while unfiltered bilinear (tf1) samples every third pixel and keeps it at full contrast.
+    (Equality with torchmetrics itself is in tests/parity.)"""
+    board = (torch.arange(897).view(1, -1) + torch.arange(897).view(-1, 1)) % 2 * 255
+    images = board.to(torch.uint8).expand(1, 3, 897, 897).contiguous()
+    antialiased = get_resize("torchmetrics")(images)
+    assert abs(float(antialiased.mean()) - (127.5 - 128) / 128) < 0.02
+    assert float(antialiased.std()) < 0.1
+    assert float(get_resize("tf1")(images).std()) > 0.9
+
+
+# --------------------------------------------------------------------------- dims (pytorch-fid --dims)
+
+@pytest.fixture(scope="module")
+def extractors_by_dims(weights_path):
+    return {dims: InceptionFID(weights_path, dims=dims, batch_size=8) for dims in (64, 192, 768)}
+
+
+@pytest.mark.parametrize("dims", [64, 192, 768])
+def test_smaller_dims_give_pool_only_and_name_it_in_the_id(extractors_by_dims, extractor, dims):
+    lower = extractors_by_dims[dims]
+    features = lower(random_images(3, 40, seed=50))
+    assert set(features) == {"pool"} and lower.feature_dims == {"pool": dims}
+    assert features["pool"].shape == (3, dims) and features["pool"].dtype == torch.float32
+    assert float(features["pool"].min()) >= 0 and float(features["pool"].std()) > 0  # after ReLU / max pool
+    assert lower.id == extractor.id + f"/dims-{dims}"
+
+
+def test_dims_2048_keeps_the_0_1_id(extractor, weights_path):
+    assert InceptionFID(weights_path, dims=2048).id == extractor.id
+    assert not extractor.id.endswith("dims-2048")
+
+
+def test_dims_features_are_spatial_means_of_the_block_outputs(extractors_by_dims, weights_path):
+    """dims=64 is the mean over the 73x73 map after the first max pool (pytorch-fid's block 0)."""
+    images = random_images(2, 40, seed=51)
+    network = load_fid_inception(weights_path)
+    with torch.inference_mode():
+        x = get_resize("pytorch-fid")(images)
+        x = network.Conv2d_2b_3x3(network.Conv2d_2a_3x3(network.Conv2d_1a_3x3(x)))
+        x = torch.nn.functional.max_pool2d(x, kernel_size=3, stride=2)
+    assert x.shape[-2:] == (73, 73)
+    assert relative_difference(extractors_by_dims[64](images)["pool"], x.mean(dim=(2, 3))) < 1e-5
 
 
 # --------------------------------------------------------------------------- input errors
@@ -272,6 +320,8 @@ def test_bad_images_are_rejected_with_the_argument_named(extractor, bad, error, 
     ({"batch_size": 0}, r"batch_size: expected a positive int, got 0"),
     ({"batch_size": 2.5}, r"batch_size: expected a positive int, got 2.5"),
     ({"device": "gpu-please"}, r"device: expected a torch device.*'gpu-please'"),
+    ({"dims": 1000}, r"dims: expected one of 64, 192, 768, 2048 \(pytorch-fid's --dims\), got 1000"),
+    ({"dims": "64"}, r"dims: expected one of .*got '64'"),
 ])
 def test_bad_options_are_value_errors_naming_the_argument(weights_path, kwargs, pattern):
     with pytest.raises(ValueError, match=pattern):

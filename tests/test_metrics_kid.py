@@ -48,12 +48,29 @@ def test_tiled_and_per_subset_paths_agree(monkeypatch, tile_rows, tile_cols):
 
     a, b = features(120, seed=1), features(90, shift=0.3, seed=2)
     monkeypatch.setattr(kid_module, "_whole_set_is_cheaper", lambda *args: False)
-    per_subset = kid(a, b, subsets=50, subset_size=60, seed=3)
+    per_subset = {precision: kid(a, b, subsets=50, subset_size=60, seed=3, precision=precision)
+                  for precision in ("float64", "mixed")}
     monkeypatch.setattr(kid_module, "_whole_set_is_cheaper", lambda *args: True)
     monkeypatch.setattr(kid_module, "TILE_ROWS", tile_rows)
     monkeypatch.setattr(kid_module, "TILE_COLS", tile_cols)
-    tiled = kid(a, b, subsets=50, subset_size=60, seed=3)
-    assert tiled == pytest.approx(per_subset, rel=1e-10)
+    tiled = {precision: kid(a, b, subsets=50, subset_size=60, seed=3, precision=precision)
+             for precision in ("float64", "mixed")}
+    assert tiled["float64"] == pytest.approx(per_subset["float64"], rel=1e-10)
+    assert tiled["mixed"] == pytest.approx(per_subset["mixed"], rel=1e-7)  # float32 products, summed in another order
+
+
+@pytest.mark.parametrize("offset", [0.0, 1000.0])
+def test_mixed_precision_is_float64_up_to_float32_products_of_centred_features(offset):
+    """float32 Gram products, float64 kernel and sums: within 1e-7 of all-float64 (torch-fidelity,
+    float32 throughout, is ~3e-6 away on Inception-like features). The 1000 offset makes
+    uncentred float32 products lose every digit of the MMD (dot products ~6e7, round-off ~4)."""
+    a = (features(300, seed=1) + offset).astype(np.float32)
+    b = (features(260, shift=0.3, seed=2) + offset).astype(np.float32)
+    exact = kid(a, b, subsets=20, subset_size=200, seed=1, precision="float64")
+    mixed = kid(a, b, subsets=20, subset_size=200, seed=1)
+    assert exact[0] > 0.01
+    assert mixed[0] == pytest.approx(exact[0], rel=1e-7)
+    assert mixed[1] == pytest.approx(exact[1], rel=1e-6)
 
 
 def test_path_choice_follows_the_work():
@@ -101,6 +118,7 @@ def test_invalid_features_are_named(feats_a, feats_b, error, match):
     ({"subset_size": 1}, ValueError, "subset_size: expected an int >= 2, got 1"),
     ({"subsets": 2.5}, TypeError, "subsets: expected an int"),
     ({"seed": -1}, ValueError, "seed: expected an int >= 0"),
+    ({"precision": "float32"}, ValueError, r"precision: expected one of \('mixed', 'float64'\), got 'float32'"),
 ])
 def test_invalid_parameters_are_named(kwargs, error, match):
     with pytest.raises(error, match=match):

@@ -12,6 +12,7 @@ import importlib
 _EXPORTS = {
     "InceptionFID": "inception",
     "CLIPEmbedder": "clip",
+    "DINOv2Embedder": "dinov2",
     "build_random_inception_weights": "inception",
 }
 

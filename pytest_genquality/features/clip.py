@@ -109,6 +109,11 @@ class CLIPEmbedder:
             self._id = f"clip:{self.name}:{weights_fingerprint(self.model)}"
         return self._id
 
+    def __call__(self, images: Any) -> dict[str, torch.Tensor]:
+        """The extractor protocol: ``{"clip": embed_images(images)}``, so ``ReferenceStats.from_images(
+        dir, embedder, feature="clip")`` (``genquality build-ref --extractor clip``) builds CMMD references."""
+        return {"clip": self.embed_images(images)}
+
     @torch.no_grad()
     def embed_images(self, batch: Any) -> torch.Tensor:
         """ImageBatch or uint8 [N, 3, H, W] -> float32 [N, projection_dim], unit rows, on CPU."""

@@ -11,7 +11,15 @@ has the same keys) loads here unchanged with a strict ``load_state_dict``.
 
 For speed on CPU the loaded network is turned into inference form once: every batch norm is
 folded into the convolution before it (exact up to float32 round-off), and activations run in
-channels-last layout, which oneDNN's convolutions are fastest with.
+channels-last layout, which oneDNN's convolutions are fastest with. The modes whose peer runs
+torch-fidelity's network (``"tf1"``, ``"torchmetrics"``) skip both and run the very ops that
+network runs: folding alone moved features by 5e-7 to 5e-5 relative after 94 layers (input-
+dependent; torch-fidelity's own test allows 1e-5), while unfolded channels-first features are
+bit-identical.
+
+``dims`` picks the feature block, as pytorch-fid's ``--dims``: 64 (after the first max pool),
+192 (after the second), 768 (after Mixed_6e, the aux-classifier input) or 2048 (the final
+pool), each spatially averaged. The network stops at the block it needs.
 """
 
 from __future__ import annotations
@@ -27,13 +35,15 @@ import torch.nn.functional as F
 
 from ..store.files import atomic_write_bytes
 from ..weights import resolve_weights, weights_label
-from .resize import RESIZE_MODES, check_uint8_images, get_resize, resize_pytorch_fid
+from .resize import (RESIZE_MODES, TORCH_FIDELITY_NETWORK_MODES, check_uint8_images, get_resize,
+                     resize_pytorch_fid)
 
 WEIGHTS_KEY = "inception-fid"
 NUM_CLASSES = 1008  # the 2015-12-05 graph's classifier: 1000 ImageNet classes + 8 unused
 POOL_DIM = 2048
 BATCHNORM_EPS = 0.001  # TensorFlow's default, kept by pytorch-fid and torch-fidelity
 FEATURE_DIMS = {"pool": POOL_DIM, "logits_unbiased": NUM_CLASSES}
+BLOCK_DIMS = (64, 192, 768, 2048)  # pytorch-fid's InceptionV3.BLOCK_INDEX_BY_DIM keys, in network order
 
 
 # --------------------------------------------------------------------------- architecture
@@ -237,16 +247,26 @@ class FIDInceptionV3(nn.Module):
         self.Mixed_7c = MixedE(2048, pool="max")
         self.fc = nn.Linear(POOL_DIM, NUM_CLASSES)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, dims: int = POOL_DIM) -> torch.Tensor:
+        """Spatial mean of the block of width ``dims`` (pytorch-fid's blocks 0..3); stops there."""
+        if dims not in BLOCK_DIMS:
+            raise ValueError(f"dims: expected one of {BLOCK_DIMS}, got {dims!r}")
         x = self.Conv2d_2b_3x3(self.Conv2d_2a_3x3(self.Conv2d_1a_3x3(x)))
         x = F.max_pool2d(x, kernel_size=3, stride=2)
+        if dims == 64:
+            return _spatial_mean(x)
         x = self.Conv2d_4a_3x3(self.Conv2d_3b_1x1(x))
         x = F.max_pool2d(x, kernel_size=3, stride=2)
+        if dims == 192:
+            return _spatial_mean(x)
         for block in (self.Mixed_5b, self.Mixed_5c, self.Mixed_5d, self.Mixed_6a, self.Mixed_6b,
-                      self.Mixed_6c, self.Mixed_6d, self.Mixed_6e, self.Mixed_7a, self.Mixed_7b,
-                      self.Mixed_7c):
+                      self.Mixed_6c, self.Mixed_6d, self.Mixed_6e):
             x = block(x)
-        return x.mean(dim=(2, 3))
+        if dims == 768:
+            return _spatial_mean(x)
+        for block in (self.Mixed_7a, self.Mixed_7b, self.Mixed_7c):
+            x = block(x)
+        return _spatial_mean(x)
 
     def logits_unbiased(self, pool: torch.Tensor) -> torch.Tensor:
         """Classifier logits without the fc bias (torch-fidelity's Inception Score input)."""
@@ -257,6 +277,11 @@ class FIDInceptionV3(nn.Module):
             if isinstance(module, ConvBN):
                 module.fold_batchnorm()
         return self
+
+
+def _spatial_mean(x: torch.Tensor) -> torch.Tensor:
+    """[N, C, H, W] -> [N, C]: the peers' ``adaptive_avg_pool2d(x, 1)``, the same arithmetic."""
+    return F.adaptive_avg_pool2d(x, output_size=(1, 1)).flatten(1)
 
 
 def load_fid_inception(path: str | os.PathLike) -> FIDInceptionV3:
@@ -387,23 +412,34 @@ class InceptionFID:
     weights: None searches for the official file (explicit → ``--gen-weights-dir`` → torch hub
     cache → download unless offline); a path loads that file (strictly, pytorch-fid layout).
     device: where the network runs; features always come back as float32 CPU tensors.
-    resize: preprocessing mode, one of ``"pytorch-fid"`` (default), ``"tf1"``, ``"clean"``.
+    resize: preprocessing mode, one of ``"pytorch-fid"`` (default), ``"tf1"``, ``"clean"``,
+    ``"torchmetrics"``.
+    dims: feature width, pytorch-fid's ``--dims``: 2048 (default) or 64 / 192 / 768, the
+    spatially averaged outputs of earlier blocks (used at small N, where 2048-d covariances are
+    rank-deficient). Below 2048 only ``"pool"`` [N, dims] is returned (no classifier logits),
+    and ``.id`` ends in ``/dims-{dims}``.
     batch_size: images per forward pass; features do not depend on it beyond float round-off.
     """
 
-    feature_dims = dict(FEATURE_DIMS)
-
     def __init__(self, weights: str | os.PathLike | None = None, *, device: str | torch.device = "cpu",
-                 resize: str = "pytorch-fid", batch_size: int = 64):
+                 resize: str = "pytorch-fid", dims: int = POOL_DIM, batch_size: int = 64):
         self._resize_images = get_resize(resize)
         self.resize = resize
+        self.dims = _check_dims(dims)
         self.batch_size = _check_batch_size(batch_size)
         self.device = _check_device(device)
         self.weights_path = resolve_weights(WEIGHTS_KEY, explicit=weights)
-        self.id = f"inception-fid:{weights_label(self.weights_path)}/{resize}"
+        # 2048 keeps the 0.1 id, so references built before dims existed still match.
+        dims_part = "" if self.dims == POOL_DIM else f"/dims-{self.dims}"
+        self.id = f"inception-fid:{weights_label(self.weights_path)}/{resize}{dims_part}"
+        self.feature_dims = dict(FEATURE_DIMS) if self.dims == POOL_DIM else {"pool": self.dims}
 
-        network = load_fid_inception(self.weights_path).fold_batchnorm()
-        self._memory_format = _memory_format(self.device)
+        network = load_fid_inception(self.weights_path)
+        # Peers on torch-fidelity's network: its exact ops (module docstring); others: the fast form.
+        self._memory_format = torch.contiguous_format
+        if resize not in TORCH_FIDELITY_NETWORK_MODES:
+            network.fold_batchnorm()
+            self._memory_format = _memory_format(self.device)
         self._network = network.to(self.device, memory_format=self._memory_format).eval()
         self._network.requires_grad_(False)
 
@@ -415,7 +451,7 @@ class InceptionFID:
         parts = list(self.iter_features(images))
         if not parts:
             raise ValueError("images: got an empty iterable; expected at least one image")
-        return {name: torch.cat([part[name] for part in parts]) for name in FEATURE_DIMS}
+        return {name: torch.cat([part[name] for part in parts]) for name in self.feature_dims}
 
     def iter_features(self, images, batch_size: int | None = None) -> Iterator[dict[str, torch.Tensor]]:
         """Yield feature dicts batch by batch, holding one batch in memory at a time.
@@ -431,7 +467,9 @@ class InceptionFID:
     def _extract(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         inputs = self._resize_images(images.to(self.device))
         inputs = inputs.contiguous(memory_format=self._memory_format)
-        pool = self._network(inputs)
+        pool = self._network(inputs, dims=self.dims)
+        if self.dims != POOL_DIM:
+            return {"pool": pool.float().cpu()}
         logits = self._network.logits_unbiased(pool)
         return {"pool": pool.float().cpu(), "logits_unbiased": logits.float().cpu()}
 
@@ -440,6 +478,13 @@ def _memory_format(device: torch.device) -> torch.memory_format:
     """channels-last on CPUs, where oneDNN's NHWC kernels gave 1.3-2x over NCHW; NCHW on CUDA, where
     fp32 cuDNN (TF32 off) ran channels-last at 0.80x of NCHW on an H200 (1746 vs 2183 img/s at 299 px)."""
     return torch.channels_last if device.type == "cpu" else torch.contiguous_format
+
+
+def _check_dims(dims) -> int:
+    if isinstance(dims, bool) or not isinstance(dims, int) or dims not in BLOCK_DIMS:
+        raise ValueError(f"dims: expected one of {', '.join(map(str, BLOCK_DIMS))} (pytorch-fid's --dims), "
+                         f"got {dims!r}")
+    return dims
 
 
 def _check_batch_size(batch_size) -> int:
@@ -507,6 +552,7 @@ def _regroup(chunks: Iterable[torch.Tensor], batch_size: int) -> Iterator[torch.
 
 
 __all__ = [
+    "BLOCK_DIMS",
     "FEATURE_DIMS",
     "FIDInceptionV3",
     "InceptionFID",

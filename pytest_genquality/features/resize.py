@@ -12,6 +12,11 @@ part of every Inception extractor id, and each mode here reproduces one peer's a
   (x - 128) / 128. Range [-1, 127/128].
 - ``"clean"``: clean-fid's ``clean`` mode: PIL bicubic resize of each channel as a float
   ("F" mode) image, clipped to 0..255, then (x - 128) / 128. Range [-1, 127/128].
+- ``"torchmetrics"``: torchmetrics >= 1.8 ``FrechetInceptionDistance`` (``antialias=True``, its
+  default): ``NoTrainInceptionV3`` casts the uint8 pixels to float 0..255, resizes with
+  ``F.interpolate(bilinear, align_corners=False, antialias=True)`` (always, even at 299), then
+  (x - 128) / 128. Antialiasing widens the filter when downsampling, so on large images it
+  differs from every other mode by percents of FID. Range [-1, 127/128].
 
 Every function maps uint8 [N, 3, H, W] (any device) to float32 [N, 3, 299, 299] on that device.
 """
@@ -120,11 +125,25 @@ def resize_clean(images: torch.Tensor) -> torch.Tensor:
     return (clean_bicubic_255(images) - 128) / 128
 
 
+def resize_torchmetrics(images: torch.Tensor) -> torch.Tensor:
+    """torchmetrics >= 1.8: antialiased bilinear to 299 on float pixels 0..255, then (x - 128) / 128."""
+    pixels = check_uint8_images(images).to(torch.float32)
+    resized = F.interpolate(pixels, size=(INCEPTION_SIZE, INCEPTION_SIZE), mode="bilinear", align_corners=False,
+                            antialias=True)
+    return (resized - 128) / 128
+
+
 RESIZE_MODES: dict[str, ResizeFunction] = {
     "pytorch-fid": resize_pytorch_fid,
     "tf1": resize_tf1,
     "clean": resize_clean,
+    "torchmetrics": resize_torchmetrics,
 }
+
+# Modes whose peer runs torch-fidelity's network (torchmetrics builds torch-fidelity's
+# FeatureExtractorInceptionV3): InceptionFID then runs the same unfolded, channels-first ops,
+# so its features equal the peer's bit for bit on the same machine.
+TORCH_FIDELITY_NETWORK_MODES = frozenset({"tf1", "torchmetrics"})
 
 
 def get_resize(mode: str) -> ResizeFunction:

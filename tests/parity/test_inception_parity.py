@@ -3,6 +3,8 @@
 - pytorch-fid 0.3.0 ``InceptionV3([3])`` ("pytorch-fid" mode): pool features and FID.
 - torch-fidelity ``FeatureExtractorInceptionV3`` ("tf1" mode): pool, ``logits_unbiased`` and FID.
 - clean-fid's ``clean`` resizer ("clean" mode): the resized pixels.
+- pytorch-fid's ``--dims 64 | 192 | 768`` (``InceptionFID(dims=...)``): block features and FID.
+- torchmetrics >= 1.8 ``FrechetInceptionDistance`` (antialiased resize, "torchmetrics" mode): features and FID.
 
 The same seeded random weights are given to every side: pytorch-fid finds them under the
 official file name in a temporary torch hub dir (it calls ``load_state_dict_from_url`` without
@@ -172,6 +174,98 @@ def test_tf1_fid_matches_torch_fidelity(torch_fidelity_side):
     our_fid = frechet_distance(*gaussian_stats(ours[0]["pool"]), *gaussian_stats(ours[1]["pool"]))
     their_stats = [fid_features_to_statistics(features["pool"]) for features in theirs]
     their_fid = fid_statistics_to_metric(*their_stats, verbose=False)["frechet_inception_distance"]
+    assert our_fid > 0
+    assert abs(our_fid - their_fid) <= FID_TOLERANCE * abs(their_fid)
+
+
+def test_tf1_features_are_bit_identical_to_torch_fidelity_at_every_layer(torch_fidelity_model, weights_path):
+    """Mirrors torch-fidelity's tests/torch_pure/fe_inceptionv3/test_feature_layer.py (every feature
+    layer of the extractor) and tests/tf1/primitives/test_inception.py, whose bound against TF is
+    1e-4 absolute / 1e-5 relative: tf1 mode runs torch-fidelity's unfolded channels-first ops, so
+    here the features are equal, not merely close (folded batch norm moved them by up to 5e-5)."""
+    extractor_module = pytest.importorskip("torch_fidelity.feature_extractor_inceptionv3")
+    layers = ["64", "192", "768", "2048", "logits_unbiased"]
+    peer = extractor_module.FeatureExtractorInceptionV3(
+        "inception-v3-compat", layers, feature_extractor_weights_path=str(weights_path)).eval()
+    images = random_images(3, 40, seed=104)
+    with torch.no_grad():
+        theirs = dict(zip(layers, peer(images)))
+    for dims in (64, 192, 768, 2048):
+        ours = InceptionFID(weights_path, resize="tf1", dims=dims)(images)
+        assert torch.equal(ours["pool"], theirs[str(dims)]), dims
+    assert torch.equal(ours["logits_unbiased"], theirs["logits_unbiased"])
+
+
+# --------------------------------------------------------------------------- pytorch-fid --dims
+
+@pytest.fixture(scope="module")
+def pytorch_fid_block_features(pytorch_fid_hub, images_299):
+    """{dims: [features of each 299-px set]} from pytorch-fid's InceptionV3 returning all four
+    blocks in one pass, pooled as its fid_score.get_activations pools them at ``--dims``
+    (adaptive average to 1x1 when the block output is not already)."""
+    inception = pytest.importorskip("pytorch_fid.inception", reason="pytorch-fid is not installed")
+    all_dims = (64, 192, 768, 2048)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(torch.hub, "_hub_dir", str(pytorch_fid_hub))
+        model = inception.InceptionV3([inception.InceptionV3.BLOCK_INDEX_BY_DIM[dims] for dims in all_dims]).eval()
+    features = {dims: [] for dims in all_dims}
+    for images in images_299:
+        with torch.no_grad():
+            maps = model(images.float() / 255)
+        for dims, block_output in zip(all_dims, maps):
+            features[dims].append(torch.nn.functional.adaptive_avg_pool2d(block_output, output_size=(1, 1)).flatten(1))
+    return features
+
+
+@pytest.mark.parametrize("dims", [64, 192, 768])
+def test_dims_features_and_fid_match_pytorch_fid(pytorch_fid_block_features, weights_path, images_299, dims):
+    """Mirrors pytorch-fid's ``--dims`` (fid_score.calculate_fid_given_paths with BLOCK_INDEX_BY_DIM)."""
+    from pytorch_fid.fid_score import calculate_frechet_distance
+
+    extractor = InceptionFID(weights_path, dims=dims)
+    ours = [extractor(images)["pool"] for images in images_299]
+    theirs = pytorch_fid_block_features[dims]
+    for our_rows, their_rows in zip(ours, theirs):
+        assert our_rows.shape == their_rows.shape == (len(images_299[0]), dims)
+        assert relative_difference(our_rows, their_rows) <= FEATURE_TOLERANCE_299
+    our_fid = frechet_distance(*gaussian_stats(ours[0]), *gaussian_stats(ours[1]))
+    with warnings.catch_warnings():  # scipy: singular product (6 samples), `disp` deprecated
+        warnings.simplefilter("ignore")
+        their_fid = calculate_frechet_distance(*gaussian_stats(theirs[0]), *gaussian_stats(theirs[1]))
+    assert our_fid > 0
+    assert abs(our_fid - their_fid) <= FID_TOLERANCE * abs(their_fid)
+
+
+# --------------------------------------------------------------------------- torchmetrics
+
+@pytest.fixture(scope="module")
+def torchmetrics_fid_module():
+    return pytest.importorskip("torchmetrics.image.fid", reason="torchmetrics is not installed")
+
+
+@pytest.mark.parametrize("dims", [64, 2048])
+def test_torchmetrics_mode_features_equal_torchmetrics_default(torchmetrics_fid_module, weights_path, dims):
+    """torchmetrics' NoTrainInceptionV3 with its default ``antialias=True`` (torchmetrics >= 1.8)."""
+    peer = torchmetrics_fid_module.NoTrainInceptionV3(
+        "inception-v3-compat", [str(dims)], feature_extractor_weights_path=str(weights_path))
+    images = random_images(3, 64, seed=105)
+    with torch.no_grad():
+        theirs = peer(images)
+    assert torch.equal(InceptionFID(weights_path, resize="torchmetrics", dims=dims)(images)["pool"], theirs)
+
+
+def test_torchmetrics_mode_fid_matches_frechet_inception_distance(torchmetrics_fid_module, weights_path):
+    """Mirrors torchmetrics' tests/unittests/image/test_fid.py::test_compare_fid (uint8 real and fake
+    updates, then compute), on the same seeded weights, with its default antialiased resize; at
+    feature=64, which keeps the network and torchmetrics' 2048-d eigvals out of CI time (the
+    2048-d features are checked equal above)."""
+    peer = torchmetrics_fid_module.FrechetInceptionDistance(feature=64, feature_extractor_weights_path=str(weights_path))
+    real, fake = random_images(8, 80, seed=106), random_images(8, 80, seed=107)
+    peer.update(real, real=True)
+    peer.update(fake, real=False)
+    their_fid = float(peer.compute())
+    extractor = InceptionFID(weights_path, resize="torchmetrics", dims=64)
+    our_fid = frechet_distance(*gaussian_stats(extractor(real)["pool"]), *gaussian_stats(extractor(fake)["pool"]))
     assert our_fid > 0
     assert abs(our_fid - their_fid) <= FID_TOLERANCE * abs(their_fid)
 

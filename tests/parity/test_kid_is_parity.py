@@ -29,11 +29,28 @@ def test_kid_matches_torch_fidelity(n_a, n_b, subsets, subset_size, seed):
     assert ours[1] == pytest.approx(theirs["kernel_inception_distance_std"], rel=1e-6)
 
 
+def test_mixed_precision_is_closer_to_float64_than_torch_fidelity():
+    """The rule for KID's float32 products: stay within torch-fidelity's own distance from an exact
+    float64 computation on the same features (mirrors torch-fidelity's
+    tests/precision/test_metric_kid_fidelity.py, which bounds its KID against the reference MMD-GAN
+    code). Inception-like features: non-negative, 2048-d, a large common mean."""
+    rng = np.random.default_rng(0)
+    real = rng.gamma(2.0, 0.2, size=(600, 2048)).astype(np.float32)
+    fake = (rng.gamma(2.0, 0.2, size=(600, 2048)) * 1.05).astype(np.float32)
+    exact = kid(fake, real, subsets=10, subset_size=300, precision="float64")[0]
+    mixed = kid(fake, real, subsets=10, subset_size=300)[0]
+    theirs = fidelity_kid.kid_features_to_metric(torch.from_numpy(fake), torch.from_numpy(real), kid_subsets=10,
+                                                 kid_subset_size=300, rng_seed=0, verbose=False)
+    their_error = abs(theirs["kernel_inception_distance_mean"] - exact)
+    assert abs(mixed - exact) <= 2e-7 * abs(exact)  # 10x inside the 2e-6 torch-fidelity showed at 10k
+    assert abs(mixed - exact) <= their_error
+
+
 def test_kid_matches_torchmetrics_on_whole_sets():
     """torchmetrics draws subsets with torch.randperm: compare where that is deterministic."""
     torchmetrics_kid = pytest.importorskip("torchmetrics.image.kid", reason="torchmetrics is a KID peer")
     a, b = features(200, seed=1), features(200, shift=0.2, seed=2)
-    ours, _ = kid(a, b, subsets=1, subset_size=200)
+    ours, _ = kid(a, b, subsets=1, subset_size=200, precision="float64")  # the formula, all in float64
     k_xx = torchmetrics_kid.poly_kernel(torch.from_numpy(a), torch.from_numpy(a))
     k_yy = torchmetrics_kid.poly_kernel(torch.from_numpy(b), torch.from_numpy(b))
     k_xy = torchmetrics_kid.poly_kernel(torch.from_numpy(a), torch.from_numpy(b))

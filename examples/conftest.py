@@ -17,6 +17,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from digits_suite.digits_variants import VARIANTS
 from pytest_genquality import ImageBatch, ReferenceStats, WeightsNotFoundError
 from pytest_genquality.features import CLIPEmbedder, InceptionFID, build_random_inception_weights
 from pytest_genquality.weights import resolve_weights
@@ -34,6 +35,13 @@ def demo_inception_weights() -> tuple[Path, bool]:
         if not path.is_file():
             build_random_inception_weights(path, seed=0)
         return path, False
+
+
+def pytest_addoption(parser):
+    """Defined here, in the rootdir's conftest, so that ``pytest examples --digits-variant=...`` knows it."""
+    parser.addoption("--digits-variant", choices=VARIANTS, default="committed",
+                     help="digits suite: run it on the committed model (default) or on a realistic regression "
+                          "(see digits_suite/digits_variants.py)")
 
 
 def pytest_report_header(config):

@@ -54,7 +54,11 @@ def _build_ref(args, run_settings, folder: Path) -> int:
     from .store import Store
 
     total = sum(1 for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-    extractor = InceptionFID(args.weights, device=resolve_device(run_settings.device), resize=args.resize)
+    device = resolve_device(run_settings.device)
+    if args.extractor:
+        extractor = _custom_extractor(args.extractor, device)
+    else:
+        extractor = InceptionFID(args.weights, device=device, resize=args.resize)
     progress = _progress(total, f"build-ref {args.name}")
     try:
         stats = ReferenceStats.from_images(folder, extractor, batch_size=args.batch_size, progress=progress,
@@ -64,6 +68,31 @@ def _build_ref(args, run_settings, folder: Path) -> int:
     path = Store(run_settings.store_dir).save_reference(args.name, stats)
     print(f"wrote {path.with_suffix('.npz')} and {path.name}: n={stats.n}, extractor {stats.extractor_id}")
     return 0
+
+
+def _custom_extractor(spec: str, device):
+    """``MODULE:NAME`` -> ``NAME(device=device)``: a domain extractor (``.id``, ``__call__(images) -> {"pool": rows}``).
+
+    The module is imported from the current directory or ``PYTHONPATH``, as ``python -m`` would.
+    """
+    import importlib
+
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise SystemExit(f"genquality build-ref: --extractor expects MODULE:NAME (e.g. my_features:MyExtractor), got {spec!r}")
+    sys.path.insert(0, str(Path.cwd()))
+    try:
+        factory = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as error:
+        raise SystemExit(f"genquality build-ref: --extractor {spec}: {error} (is its folder on PYTHONPATH?)") from None
+    finally:
+        sys.path.pop(0)
+    extractor = factory(device=device)
+    if not isinstance(getattr(extractor, "id", None), str) or not callable(extractor):
+        raise SystemExit(f"genquality build-ref: --extractor {spec} made {type(extractor).__name__}, which is not an "
+                         "extractor: it needs a string .id and __call__(images) -> {'pool': [N, d] rows}, images being "
+                         "uint8 [N, 3, H, W] or an ImageBatch")
+    return extractor
 
 
 def _runs(args):
@@ -169,6 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("image_dir")
     build.add_argument("--name", required=True, help="reference name, used as gen_refs[NAME]")
     build.add_argument("--weights", default=None, help="explicit Inception weights file")
+    build.add_argument("--extractor", default=None, metavar="MODULE:NAME",
+                       help="a domain feature extractor instead of the FID Inception: NAME(device=...) from MODULE")
     build.add_argument("--resize", default="pytorch-fid", help="preprocessing: pytorch-fid | tf1 | clean")
     build.add_argument("--batch-size", type=int, default=64)
     settings_module.add_options(build.add_argument, for_cli=True)

@@ -87,13 +87,27 @@ def train_classifier(data, epochs: int = 30) -> None:
 
 
 def build_reference(data) -> None:
-    from pytest_genquality import ImageBatch, ReferenceStats
-    from pytest_genquality.store import Store
+    """The held-out digits as PNG files, through the CLI with the digit classifier as extractor:
+
+        PYTHONPATH=examples/digits_suite genquality build-ref held-out-digits --name digits-held-out \\
+            --extractor digit_classifier:DigitFeatures --gen-store examples/.genquality
+    """
+    import os
+    import subprocess
+    import tempfile
+
+    from PIL import Image
 
     images, _ = data["held_out"]
-    stats = ReferenceStats.from_images(ImageBatch(to_uint8_rgb(images)), DigitFeatures(), batch_size=250)
-    path = Store(STORE).save_reference(REFERENCE_NAME, stats)
-    print(f"reference: {REFERENCE_NAME} n={stats.n}, extractor {stats.extractor_id} -> {path}")
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "held-out-digits").mkdir()
+        for index, image in enumerate(to_uint8_rgb(images)):
+            Image.fromarray(image.permute(1, 2, 0).numpy()).save(Path(folder) / "held-out-digits" / f"{index:03d}.png")
+        command = [sys.executable, "-m", "pytest_genquality.cli", "build-ref", "held-out-digits",
+                   "--name", REFERENCE_NAME, "--extractor", "digit_classifier:DigitFeatures",
+                   "--gen-store", str(STORE), "--gen-device", "cpu", "--batch-size", "250"]
+        python_path = os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))
+        subprocess.run(command, cwd=folder, env={**os.environ, "PYTHONPATH": python_path}, check=True)
 
 
 def save_pipeline(unet, folder: Path) -> None:

@@ -75,6 +75,7 @@ class DigitFeatures:
 
     @torch.no_grad()
     def __call__(self, batch) -> dict[str, torch.Tensor]:
+        """batch: an ImageBatch or uint8 [N,3,H,W] (build-ref passes the latter)."""
         images = batch.images if isinstance(batch, ImageBatch) else torch.as_tensor(batch)
         pool, logits = [], []
         for start in range(0, len(images), self.batch_size):

@@ -1,6 +1,6 @@
 """Measure the digits suite's metrics, to set its thresholds from numbers rather than guesses.
 
-    python examples/digits_suite/measure_thresholds.py                  # committed model, 5 seed sets
+    python examples/digits_suite/measure_thresholds.py                  # committed model, 4 seed sets
     python examples/digits_suite/measure_thresholds.py --variant few-steps --sets 1
 
 For each of ``--sets`` disjoint sets of 200 seeds (0..199, 200..399, ...) it prints FID, recall,
@@ -43,7 +43,7 @@ def measure(batch, reference, extractor) -> dict[str, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variant", choices=VARIANTS, default="committed")
-    parser.add_argument("--sets", type=int, default=5)
+    parser.add_argument("--sets", type=int, default=4)
     args = parser.parse_args()
     torch.set_num_threads(1)
     model, sampling = load_variant(args.variant)

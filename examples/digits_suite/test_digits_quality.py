@@ -6,7 +6,7 @@ reference (examples/.genquality/refs/digits-held-out). The thresholds are the va
 on the committed model plus a margin of three seed-to-seed standard deviations (see
 measure_thresholds.py), so a healthy model passes and a real regression does not.
 
-Run:  pytest examples/digits_suite                              (passes, about 20 s on a CPU)
+Run:  pytest examples/digits_suite                              (passes; about 60 s of CPU)
       pytest examples/digits_suite --digits-variant=undertrained  (and few-steps, seed-reuse: fails)
 """
 

@@ -17,6 +17,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from digits_suite.digits_variants import VARIANTS
 from pytest_genquality import ImageBatch, ReferenceStats, WeightsNotFoundError
 from pytest_genquality.features import CLIPEmbedder, InceptionFID, build_random_inception_weights
 from pytest_genquality.weights import resolve_weights
@@ -36,12 +37,20 @@ def demo_inception_weights() -> tuple[Path, bool]:
         return path, False
 
 
+def pytest_addoption(parser):
+    """Defined here, in the rootdir's conftest, so that ``pytest examples --digits-variant=...`` knows it."""
+    parser.addoption("--digits-variant", choices=VARIANTS, default="committed",
+                     help="digits suite: run it on the committed model (default) or on a realistic regression "
+                          "(see digits_suite/digits_variants.py)")
+
+
 def pytest_report_header(config):
     _, official = demo_inception_weights()
     if official:
         return ["genquality examples: official FID Inception weights found"]
-    return ["genquality examples: DEMO MODE — official FID Inception weights not found; using SEEDED RANDOM "
-            "weights (random-seed-0). Numbers exercise the suites but are NOT comparable with published FID."]
+    return ["genquality examples: DEMO MODE — official FID Inception weights not found; the ddpm and text-to-image "
+            "suites use SEEDED RANDOM weights (random-seed-0): their numbers are NOT comparable with published FID. "
+            "The digits suite measures with its own trained digit classifier and is unaffected."]
 
 
 @pytest.fixture(scope="session")

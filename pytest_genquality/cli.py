@@ -187,6 +187,8 @@ def _reference_extractor(args, device):
     image embeddings for ``assert_cmmd_below``; dinov2: FD_DINOv2 / KID / precision-recall with
     ``extractor=DINOv2Embedder(...)``. ``--model`` names the CLIP or DINOv2 checkpoint.
     """
+    if ":" in args.extractor:
+        return _custom_extractor(args.extractor, device), "pool"
     if args.extractor == "clip":
         from .features.clip import DEFAULT_CLIP_MODEL, CLIPEmbedder
 
@@ -202,11 +204,38 @@ def _reference_extractor(args, device):
 
 def _check_extractor_options(args) -> str | None:
     """A usage error for options that the chosen extractor does not take, else None."""
+    module, _, name = args.extractor.partition(":")
+    if args.extractor not in REFERENCE_EXTRACTORS and not (module and name):
+        return (f"--extractor: expected {', '.join(REFERENCE_EXTRACTORS)} or MODULE:NAME (a domain extractor, e.g. "
+                f"my_features:MyExtractor), got {args.extractor!r}")
     if args.extractor == "inception":
         return "--model names a CLIP or DINOv2 checkpoint; Inception takes --weights" if args.model else None
     ignored = [flag for flag, given in (("--weights", args.weights), ("--resize", args.resize != "pytorch-fid"),
                                         ("--dims", args.dims != 2048)) if given]
     return f"{', '.join(ignored)} only apply to --extractor inception" if ignored else None
+
+
+def _custom_extractor(spec: str, device):
+    """``MODULE:NAME`` -> ``NAME(device=device)``: a domain extractor (``.id``, ``__call__(images) -> {"pool": rows}``).
+
+    The module is imported from the current directory or ``PYTHONPATH``, as ``python -m`` would.
+    """
+    import importlib
+
+    module_name, _, attribute = spec.partition(":")
+    sys.path.insert(0, str(Path.cwd()))
+    try:
+        factory = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as error:
+        raise ValueError(f"--extractor {spec}: {error} (is its folder on PYTHONPATH?)") from None
+    finally:
+        sys.path.pop(0)
+    extractor = factory(device=device)
+    if not isinstance(getattr(extractor, "id", None), str) or not callable(extractor):
+        raise ValueError(f"--extractor {spec} made {type(extractor).__name__}, which is not an extractor: it needs a "
+                         "string .id and __call__(images) -> {'pool': [N, d] rows}, images being uint8 [N, 3, H, W] "
+                         "or an ImageBatch")
+    return extractor
 
 
 def _runs(args):
@@ -333,9 +362,10 @@ def build_parser() -> argparse.ArgumentParser:
                                              "statistics (also under torchrun: one rank per GPU)")
     build.add_argument("image_dir", help="folder (searched recursively), .zip or uncompressed .tar of images")
     build.add_argument("--name", required=True, help="reference name, used as gen_refs[NAME]")
-    build.add_argument("--extractor", choices=REFERENCE_EXTRACTORS, default="inception",
+    build.add_argument("--extractor", default="inception",
                        help="features to keep: inception (FID, KID, precision/recall; default), clip (CMMD), "
-                            "dinov2 (FD_DINOv2, dgm-eval's preprocessing)")
+                            "dinov2 (FD_DINOv2, dgm-eval's preprocessing), or MODULE:NAME, a domain extractor "
+                            "NAME(device=...) imported from MODULE")
     build.add_argument("--model", default=None, help="CLIP or DINOv2 checkpoint: hub id (from the HF cache) or "
                                                      "directory; defaults openai/clip-vit-large-patch14, "
                                                      "facebook/dinov2-large")

@@ -180,3 +180,46 @@ def test_module_help():
     done = subprocess.run([sys.executable, "-m", "pytest_genquality.cli", "diff", "--help"], capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 0 and "--max-drift" in done.stdout and "--gen-store" in done.stdout
+
+
+EXTRACTOR_MODULE = '''
+import torch
+
+class MeanColour:
+    """A toy domain extractor: the mean colour of each image."""
+
+    def __init__(self, device="cpu"):
+        self.id = f"mean-colour/{torch.device(device).type}"
+
+    def __call__(self, images):
+        """images: an ImageBatch, or uint8 [N,3,H,W] (what build-ref passes, a chunk of the folder)."""
+        return {"pool": getattr(images, "images", images).float().mean(dim=(2, 3)) / 255}
+'''
+
+
+def test_build_ref_with_a_domain_extractor(tmp_path, monkeypatch, capsys):
+    (tmp_path / "my_features.py").write_text(EXTRACTOR_MODULE)
+    images = tmp_path / "images"
+    images.mkdir()
+    for i, colour in enumerate([(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)]):
+        Image.new("RGB", (8, 8), colour).save(images / f"{i}.png")
+    monkeypatch.chdir(tmp_path)
+    code = main(["build-ref", "images", "--name", "colours", "--extractor", "my_features:MeanColour",
+                 "--gen-store", "store", "--gen-device", "cpu"])
+    assert code == 0
+    stats = Store(tmp_path / "store").load_reference("colours")
+    assert stats.extractor_id == "mean-colour/cpu" and stats.n == 4
+    np.testing.assert_allclose(stats.mu, [0.5, 0.5, 0.5])
+    assert "mean-colour/cpu" in capsys.readouterr().out
+
+
+def test_build_ref_with_an_extractor_that_is_not_one(tmp_path, monkeypatch, capsys):
+    (tmp_path / "not_features.py").write_text("def broken(device):\n    return object()\n")
+    (tmp_path / "images").mkdir()
+    Image.new("RGB", (8, 8)).save(tmp_path / "images" / "0.png")
+    monkeypatch.chdir(tmp_path)
+    assert main(["build-ref", "images", "--name", "x", "--extractor", "not_features:broken", "--gen-store", "store",
+                 "--gen-device", "cpu"]) == 2
+    assert "needs a string .id" in capsys.readouterr().err
+    assert main(["build-ref", "images", "--name", "x", "--extractor", "not_features", "--gen-store", "store"]) == 2
+    assert "MODULE:NAME" in capsys.readouterr().err

@@ -60,7 +60,7 @@ class FakeInception:
 
     id = "fake"
 
-    def __init__(self, weights=None, *, device="cpu", resize="pytorch-fid"):
+    def __init__(self, weights=None, *, device="cpu", resize="pytorch-fid", dims=2048):
         pass
 
     def __call__(self, images):

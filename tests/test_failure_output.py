@@ -57,7 +57,7 @@ def test_full_trace_still_shows_the_plugin_frames(project, monkeypatch):
 
 def test_missing_weights_is_a_short_failure(pytester, monkeypatch, tmp_path):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
-    pytester.makepyfile(test_weights="""
+    pytester.makepyfile(test_needs_inception_weights="""
         from pytest_genquality import ImageBatch, assert_fid_below, ReferenceStats
         import numpy as np, torch
 
@@ -69,7 +69,7 @@ def test_missing_weights_is_a_short_failure(pytester, monkeypatch, tmp_path):
     result.assert_outcomes(failed=1)
     section = failure_section(result.outlines)
     text = "\n".join(section)
-    assert "WeightsNotFoundError" in text and "test_weights.py" in text
+    assert "WeightsNotFoundError" in text and "test_needs_inception_weights.py" in text
     assert "urllib" not in text and "pytest_genquality/" not in text and "direct cause" not in text, text
     assert len(section) <= 30, text
 

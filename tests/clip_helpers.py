@@ -12,23 +12,12 @@ import json
 from pathlib import Path
 
 import torch
+from pytest_genquality.features.clip_demo import byte_level_alphabet
 
 IMAGE_SIZE = 32
 MERGES = ["r e", "e d</w>", "c a", "a t</w>", "d o", "o g</w>", "t h", "th e</w>"]
 
 
-def byte_level_alphabet() -> list[str]:
-    """GPT-2/CLIP bytes_to_unicode: 256 printable characters standing for the 256 bytes."""
-    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + \
-        list(range(ord("®"), ord("ÿ") + 1))
-    characters, extra = [], 0
-    for byte in range(256):
-        if byte in printable:
-            characters.append(chr(byte))
-        else:
-            characters.append(chr(256 + extra))
-            extra += 1
-    return characters
 
 
 def write_tokenizer_files(directory: Path) -> None:

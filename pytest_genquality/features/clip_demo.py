@@ -19,7 +19,7 @@ def demo_clip_dirname(seed: int) -> str:
     return f"clip-tiny-random-seed-{seed}"
 
 
-def _byte_alphabet() -> list[str]:
+def byte_level_alphabet() -> list[str]:
     """CLIP's (GPT-2's) reversible byte -> printable character table, in byte order."""
     printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
     characters, extra = [], 0
@@ -39,7 +39,7 @@ def write_demo_clip(directory: str | Path, seed: int = 0) -> Path:
 
     target = Path(directory) / demo_clip_dirname(seed)
     target.mkdir(parents=True, exist_ok=True)
-    alphabet = _byte_alphabet()
+    alphabet = byte_level_alphabet()
     tokens = [*alphabet, *(c + "</w>" for c in alphabet), *("".join(m.split()) for m in MERGES),
               "<|startoftext|>", "<|endoftext|>"]
     vocab = {token: index for index, token in enumerate(dict.fromkeys(tokens))}

@@ -136,6 +136,13 @@ def as_image_pairs(a: Any, b: Any, name_a: str = "a", name_b: str = "b") -> tupl
     """Two image tensors of identical shape, image i of ``a`` paired with image i of ``b``."""
     images_a = as_image_tensor(a, name_a)
     images_b = as_image_tensor(b, name_b)
+    _check_pairs(images_a, images_b, name_a, name_b, first_dim=2, what="size", label="HxW")
+    return images_a, images_b
+
+
+def _check_pairs(images_a: torch.Tensor, images_b: torch.Tensor, name_a: str, name_b: str, *, first_dim: int,
+                 what: str, label: str) -> None:
+    """One image of ``b`` per image of ``a``, of the same shape from ``first_dim`` on."""
     if images_a.shape[0] != images_b.shape[0]:
         raise ValueError(
             f"{name_b}: has {images_b.shape[0]} images but {name_a} has {images_a.shape[0]}; "
@@ -143,10 +150,9 @@ def as_image_pairs(a: Any, b: Any, name_a: str = "a", name_b: str = "b") -> tupl
         )
     if images_a.shape != images_b.shape:
         raise ValueError(
-            f"{name_b}: images are {tuple(images_b.shape[2:])} (HxW) but {name_a} images are "
-            f"{tuple(images_a.shape[2:])}; expected the same size for a paired comparison"
+            f"{name_b}: images are {tuple(images_b.shape[first_dim:])} ({label}) but {name_a} images are "
+            f"{tuple(images_a.shape[first_dim:])}; expected the same {what} for a paired comparison"
         )
-    return images_a, images_b
 
 
 def _pixel_tensor(x: Any, name: str) -> torch.Tensor:
@@ -182,16 +188,7 @@ def as_pixel_pairs(a: Any, b: Any, data_range: Any, name_a: str = "a",
 
     images = {name_a: _pixel_tensor(a, name_a), name_b: _pixel_tensor(b, name_b)}
     images_a, images_b = images[name_a], images[name_b]
-    if images_a.shape[0] != images_b.shape[0]:
-        raise ValueError(
-            f"{name_b}: has {images_b.shape[0]} images but {name_a} has {images_a.shape[0]}; "
-            "expected one image per pair"
-        )
-    if images_a.shape != images_b.shape:
-        raise ValueError(
-            f"{name_b}: images are {tuple(images_b.shape[1:])} (CxHxW) but {name_a} images are "
-            f"{tuple(images_a.shape[1:])}; expected the same channels and size for a paired comparison"
-        )
+    _check_pairs(images_a, images_b, name_a, name_b, first_dim=1, what="channels and size", label="CxHxW")
     floats = [name for name, x in images.items() if x.is_floating_point()]
     if floats and data_range is None:
         raise ValueError(

@@ -2,27 +2,9 @@
 
 import json
 
-from toy import project_conftest
+from toy import counting_extractor_conftest
 
-CONFTEST = project_conftest(extra="""
-CALLS = []
-
-class CountingExtractor(ToyExtractor):
-    def __call__(self, images):
-        CALLS.append(len(images))
-        return super().__call__(images)
-
-@pytest.fixture(scope="session")
-def inception():
-    return CountingExtractor()
-
-@pytest.fixture(scope="session")
-def ref(inception):
-    return ReferenceStats.from_images(toy_images(range(10000, 10400)), inception, name="real")
-
-def pytest_sessionfinish(session):
-    print(f"\\nextractor calls: {CALLS}")
-""")
+CONFTEST = counting_extractor_conftest(reference_batch_size=64)
 
 TESTS = """
 import os

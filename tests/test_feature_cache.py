@@ -3,31 +3,9 @@
 import numpy as np
 
 from pytest_genquality.generation.cache import FeatureCache, feature_cache_key, images_sha256
-from toy import project_conftest, toy_images
+from toy import counting_extractor_conftest, toy_images
 
-CONFTEST = project_conftest(extra="""
-CALLS = []
-
-class CountingExtractor(ToyExtractor):
-    def __init__(self):
-        super().__init__()
-        self.id = os.environ.get("TOY_EXTRACTOR_ID", self.id)
-
-    def __call__(self, images):
-        CALLS.append(len(images))
-        return super().__call__(images)
-
-@pytest.fixture(scope="session")
-def inception():
-    return CountingExtractor()
-
-@pytest.fixture(scope="session")
-def ref(inception):
-    return ReferenceStats.from_images(toy_images(range(10000, 10400)), inception, name="real", batch_size=400)
-
-def pytest_sessionfinish(session):
-    print(f"\\nextractor calls: {CALLS}")
-""")
+CONFTEST = counting_extractor_conftest(reference_batch_size=400)
 
 TESTS = """
 from toy import toy_images

@@ -58,3 +58,33 @@ def extractor():
 def ref(extractor):
     return ReferenceStats.from_images(toy_images({reference_seeds}), extractor, name="real")
 """ + extra
+
+
+def counting_extractor_conftest(reference_batch_size: int = 64) -> str:
+    """A pytester project whose session ``inception`` is a ToyExtractor counting its calls (the batch
+    sizes it saw, printed at session end as ``extractor calls: [...]``); ``TOY_EXTRACTOR_ID`` in the
+    environment renames its id. The reference 'real' is built with that extractor."""
+    return project_conftest(extra=f"""
+CALLS = []
+
+class CountingExtractor(ToyExtractor):
+    def __init__(self):
+        super().__init__()
+        self.id = os.environ.get("TOY_EXTRACTOR_ID", self.id)
+
+    def __call__(self, images):
+        CALLS.append(len(images))
+        return super().__call__(images)
+
+@pytest.fixture(scope="session")
+def inception():
+    return CountingExtractor()
+
+@pytest.fixture(scope="session")
+def ref(inception):
+    return ReferenceStats.from_images(toy_images(range(10000, 10400)), inception, name="real",
+                                      batch_size={reference_batch_size})
+
+def pytest_sessionfinish(session):
+    print(f"\\nextractor calls: {{CALLS}}")
+""")

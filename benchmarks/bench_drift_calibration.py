@@ -17,7 +17,7 @@ Regressions, same seeds: a mean shift giving dFID = 1.5 seed-noise SDs, a divers
 (latent x 0.95), a 3 % partial mode collapse (3 % of seeds land near one sample), a spectral
 blur (top 10 % of eigenvalues x 0.9); and their opposites, which must read "improved", not fail.
 
-Rates come with 95 % Clopper-Pearson intervals. A session of S tests x 4 metrics is counted as
+Rates come with 95 % Clopper-Pearson intervals. A session of S tests x 5 metrics is counted as
 failing when any of its metrics fails; its rate is 1 - (1 - p_test)^S with p_test the measured
 per-test rate (tests in a session are independent), the interval mapped the same way.
 
@@ -28,20 +28,31 @@ per-test rate (tests in a session are independent), the interval mapped the same
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import sys
 import time
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats as scipy_stats
-from threadpoolctl import threadpool_limits
 
+try:
+    from threadpoolctl import threadpool_limits
+except ImportError:  # a bare machine: set OPENBLAS_NUM_THREADS=1 (or MKL_/OMP_) instead
+    from contextlib import nullcontext
+
+    def threadpool_limits(**_):
+        return nullcontext()
+
+from pytest_genquality.metrics.collapse import NearestNeighbourSubsets
 from pytest_genquality.metrics.frechet import FrechetSubsets
 from pytest_genquality.metrics.resampling import KernelMMDSubsets, NeighbourhoodSubsets, real_sq_radii
-from pytest_genquality.stats import AUTO_MARGIN_SDS, DRIFT_ALPHA, margin_test, mean_and_covariance, seed_noise_sd
+from pytest_genquality.stats import (AUTO_MARGIN_SDS, DRIFT_ALPHA, NORMAL_TEST_NOISE_FACTOR, margin_test,
+                                     mean_and_covariance, normal_margin_test, seed_noise_sd)
 
-METRICS = ("fid", "kid", "recall", "coverage")
-WORSE_SIGN = {"fid": 1, "kid": 1, "recall": -1, "coverage": -1}
+METRICS = ("fid", "kid", "recall", "coverage", "log_nn_distance")
+WORSE_SIGN = {"fid": 1, "kid": 1, "recall": -1, "coverage": -1, "log_nn_distance": -1}
+NORMAL_TEST = {"log_nn_distance"}  # metrics the gate tests with normal_margin_test (verdict.SPECS noise_test)
 SESSION_TESTS = 20
 
 
@@ -89,6 +100,8 @@ class World:
             return lambda pooled: FrechetSubsets(self.ref_mu, self.ref_sigma, pooled).distance
         if metric == "kid":
             return lambda pooled: KernelMMDSubsets(self.real, pooled, kernel="polynomial").distance
+        if metric == "log_nn_distance":
+            return lambda pooled: NearestNeighbourSubsets(pooled).log_nn_distance
         k = 3 if metric == "recall" else 5
         return lambda pooled: getattr(NeighbourhoodSubsets(self.real, pooled, k=k, real_radii=self.real_radii[k]),
                                       metric)
@@ -129,8 +142,8 @@ def changed_rows(world: World, change: str, seeds: np.ndarray, latents: np.ndarr
     raise ValueError(f"change: unknown {change!r}")
 
 
-def run_trial(world: World, change: str, n: int, trial: int, shift: float) -> dict:
-    """One test: 4 metrics through the gate. Returns metric -> (verdict, observed worsening)."""
+def run_trial(world: World, change: str, n: int, trial: int, shift: float, metrics=METRICS) -> dict:
+    """One test: each metric through the gate. Returns metric -> (verdict, observed worsening, noise SD)."""
     rng = np.random.default_rng(1_000_000 + trial)
     seeds = np.arange(n) + trial * n * 7
     latents = world.latents(seeds)
@@ -139,22 +152,51 @@ def run_trial(world: World, change: str, n: int, trial: int, shift: float) -> di
     current = current.astype(np.float16).astype(np.float64)
     pooled = np.concatenate([baseline, current])
     outcome = {}
-    for metric in METRICS:
+    for metric in metrics:
         statistic = world.statistic(metric)(pooled)
         # the baseline is pooled rows 0..n-1, so the pooled statistic serves seed_noise_sd too (same values)
         noise = seed_noise_sd(baseline, lambda _rows, s=statistic: s)
         everything = np.arange(2 * n)
         observed = statistic(everything[n:]) - statistic(everything[:n])
-        result = margin_test(baseline, current, lambda _pooled, s=statistic: s, worse_sign=WORSE_SIGN[metric],
-                             margin=AUTO_MARGIN_SDS * noise, paired=paired, noise_sd=noise, observed=observed,
-                             seed=trial)
+        if metric in NORMAL_TEST:
+            noise *= NORMAL_TEST_NOISE_FACTOR
+            result = normal_margin_test(observed, worse_sign=WORSE_SIGN[metric], margin=AUTO_MARGIN_SDS * noise,
+                                        noise_sd=noise)
+        else:
+            result = margin_test(baseline, current, lambda _pooled, s=statistic: s, worse_sign=WORSE_SIGN[metric],
+                                 margin=AUTO_MARGIN_SDS * noise, paired=paired, noise_sd=noise, observed=observed,
+                                 seed=trial)
         verdict = "fail" if result.significant_worsening else "improved" if result.significant_improvement else "pass"
         outcome[metric] = (verdict, result.worsening, noise)
     return outcome
 
 
-def run_cell(world: World, change: str, n: int, trials: int, shift: float) -> list[dict]:
-    return [run_trial(world, change, n, trial, shift) for trial in range(trials)]
+_WORKER_WORLD: World | None = None
+
+
+def _start_worker(world_args: tuple) -> None:
+    global _WORKER_WORLD
+    with threadpool_limits(limits=1, user_api="blas"):
+        _WORKER_WORLD = World.build(*world_args)
+
+
+def _trial_in_worker(job: tuple) -> dict:
+    with threadpool_limits(limits=1, user_api="blas"):
+        return run_trial(_WORKER_WORLD, *job)
+
+
+class Trials:
+    """Runs trials here, or in a pool of processes that each build the same (seeded) world."""
+
+    def __init__(self, world: World, world_args: tuple, workers: int):
+        self.world = world
+        self.pool = multiprocessing.get_context("fork").Pool(workers, _start_worker, (world_args,)) if workers > 1 else None
+
+    def cell(self, change: str, n: int, trials: int, shift: float, first: int = 0) -> list[dict]:
+        jobs = [(change, n, trial, shift) for trial in range(first, first + trials)]
+        if self.pool is None:
+            return [run_trial(self.world, *job) for job in jobs]
+        return self.pool.map(_trial_in_worker, jobs, chunksize=max(1, len(jobs) // (8 * self.pool._processes)))
 
 
 def rate_text(count: int, trials: int) -> str:
@@ -178,18 +220,18 @@ REGRESSIONS = ("mean shift", "diversity loss", "collapse 3%", "spectral blur")
 OPPOSITES = ("mean shift (better)", "diversity gain", "spectral sharpen")
 
 
-def report(world: World, n: int, harmless_trials: int, regression_trials: int, noise_pairs: int) -> None:
+def report(world: World, trials: Trials, n: int, harmless_trials: int, regression_trials: int, noise_pairs: int) -> None:
     start = time.perf_counter()
     fid_noise = seed_noise_of_fid(world, n, noise_pairs)
     shift = shift_for_fid(world, 1.5 * fid_noise)
     print(f"\n## N = {n}, d = {world.dim}: true seed-noise SD of dFID {fid_noise:.4g} ({noise_pairs} seed-set pairs); "
           f"margin = {AUTO_MARGIN_SDS:g} x estimated seed-noise SD, alpha = {DRIFT_ALPHA:g} one-sided\n")
-    print("| change | " + " | ".join(f"{m} fails" for m in METRICS) + " | test fails (any of 4) | session of "
+    print("| change | " + " | ".join(f"{m} fails" for m in METRICS) + " | test fails (any of 5) | session of "
           f"{SESSION_TESTS} tests fails |")
     print("|---|" + "---|" * (len(METRICS) + 2))
     estimated, headroom = [], {}
     for change in HARMLESS:
-        outcomes = run_cell(world, change, n, harmless_trials, shift)
+        outcomes = trials.cell(change, n, harmless_trials, shift)
         estimated.extend(o["fid"][2] for o in outcomes)
         headroom[change] = max(o[m][1] / o[m][2] for o in outcomes for m in METRICS)
         cells = [rate_text(sum(o[m][0] == "fail" for o in outcomes), len(outcomes)) for m in METRICS]
@@ -207,7 +249,7 @@ def report(world: World, n: int, harmless_trials: int, regression_trials: int, n
     print("\n| change (same seeds) | " + " | ".join(f"{m}" for m in METRICS) + " | detected (any fails) |")
     print("|---|" + "---|" * (len(METRICS) + 1))
     for change in REGRESSIONS + OPPOSITES:
-        outcomes = run_cell(world, change, n, regression_trials, shift)
+        outcomes = trials.cell(change, n, regression_trials, shift)
         cells = []
         for metric in METRICS:
             fails = sum(o[metric][0] == "fail" for o in outcomes)
@@ -220,6 +262,25 @@ def report(world: World, n: int, harmless_trials: int, regression_trials: int, n
     print(f"\n(N = {n}: {time.perf_counter() - start:.0f} s; '(+x SD)': mean worsening in estimated seed-noise SDs)")
 
 
+def sessions_report(trials: Trials, n: int, sessions: int, changes=("retrained", "seed-only")) -> None:
+    """Whole sessions simulated directly: ``sessions`` x SESSION_TESTS tests per harmless change."""
+    start = time.perf_counter()
+    print(f"\n## Sessions at N = {n}: {sessions} sessions x {SESSION_TESTS} tests x {len(METRICS)} metrics per "
+          "harmless change (every test a fresh baseline and seed set)\n")
+    print("| harmless change | sessions failing | tests failing | " + " | ".join(f"{m} fails" for m in METRICS)
+          + " | largest worsening, in estimated noise SDs |")
+    print("|---|---|---|" + "---|" * (len(METRICS) + 1))
+    for change in changes:
+        outcomes = trials.cell(change, n, sessions * SESSION_TESTS, 0.0, first=100_000)
+        failing = [any(o[m][0] == "fail" for m in METRICS) for o in outcomes]
+        sessions_failing = sum(any(failing[i:i + SESSION_TESTS]) for i in range(0, len(failing), SESSION_TESTS))
+        largest = max(o[m][1] / o[m][2] for o in outcomes for m in METRICS if o[m][2] > 0)
+        cells = [f"{sum(o[m][0] == 'fail' for o in outcomes)}/{len(outcomes)}" for m in METRICS]
+        print(f"| {change} | {rate_text(sessions_failing, sessions)} | {rate_text(sum(failing), len(failing))} | "
+              + " | ".join(cells) + f" | {largest:+.2f} |")
+    print(f"\n(sessions at N = {n}: {time.perf_counter() - start:.0f} s)")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="d=256, N=128, few trials (about a minute)")
@@ -230,16 +291,25 @@ def main(argv=None) -> int:
     parser.add_argument("--ref-n", type=int, default=20_000)
     parser.add_argument("--real-n", type=int, default=2_000)
     parser.add_argument("--noise-pairs", type=int, default=60)
+    parser.add_argument("--large-n-scale", type=float, default=0.25, help="trial counts at N > 256 are scaled by this")
+    parser.add_argument("--sessions", type=int, default=0,
+                        help="also simulate this many whole sessions per harmless change (retrained, seed-only)")
+    parser.add_argument("--workers", type=int, default=1, help="processes (each builds the same seeded world)")
     args = parser.parse_args(argv)
     if args.quick:
         args.dim, args.n, args.harmless_trials, args.regression_trials = 256, [128], 60, 20
         args.ref_n, args.real_n, args.noise_pairs = 5_000, 1_000, 40
+    world_args = (args.dim, args.ref_n, args.real_n)
     with threadpool_limits(limits=1, user_api="blas"):
-        world = World.build(args.dim, args.ref_n, args.real_n)
+        world = World.build(*world_args)
+        trials = Trials(world, world_args, args.workers)
         for n in args.n:
-            trials_scale = 1 if n <= 256 else 0.25
-            report(world, n, max(10, int(args.harmless_trials * trials_scale)),
-                   max(10, int(args.regression_trials * trials_scale)), args.noise_pairs)
+            trials_scale = 1 if n <= 256 else args.large_n_scale
+            if args.harmless_trials > 0:
+                report(world, trials, n, max(10, int(args.harmless_trials * trials_scale)),
+                       max(10, int(args.regression_trials * trials_scale)), args.noise_pairs)
+            if args.sessions:
+                sessions_report(trials, n, max(1, int(args.sessions * trials_scale)))
     return 0
 
 

@@ -3,8 +3,8 @@
 __version__ = "0.1.0"
 
 from .assertions import (assert_clip_score_above, assert_cmmd_below, assert_coverage_above, assert_fid_below,
-                         assert_inception_score_above, assert_kid_below, assert_metric, assert_no_regression,
-                         assert_precision_above, assert_recall_above)
+                         assert_inception_score_above, assert_kid_below, assert_metric, assert_no_collapse,
+                         assert_no_regression, assert_precision_above, assert_recall_above)
 from .batch import ImageBatch
 from .quality import QualityChecksFailed, assert_quality
 from .store.files import StoreFileError
@@ -31,6 +31,7 @@ __all__ = [
     "assert_inception_score_above",
     "assert_kid_below",
     "assert_metric",
+    "assert_no_collapse",
     "assert_no_regression",
     "assert_precision_above",
     "assert_quality",

@@ -472,3 +472,39 @@ def normal_margin_p(worsening: float, margin: float, noise_sd: float) -> float:
     if noise_sd <= 0:
         return 0.0
     return float(0.5 * math.erfc((worsening - margin) / (noise_sd * math.sqrt(2.0))))
+
+
+NORMAL_TEST_NOISE_FACTOR = math.sqrt(2.0)  # normal_margin_test's SD: seed_noise_sd x this (see below)
+
+
+def normal_margin_test(observed: float, *, worse_sign: int, margin: float, noise_sd: float,
+                       alpha: float = DRIFT_ALPHA) -> MarginTest:
+    """The drift gate without resampling: the worsening judged against the stored seed-noise SD.
+
+    H0: worsening <= margin, with the worsening taken as normal with SD ``noise_sd`` (metric
+    units); p = P(N(0, noise_sd) >= worsening - margin). Valid for any change that leaves the
+    metric's distribution as it was: the current set is then a sample of the same distribution
+    as the baseline's, correlated with it or not, so its worsening varies at most as much as two
+    independent samples' do, which is the seed noise (``seed_noise_sd``, for statistics that are
+    near-normal, such as a mean of per-sample terms).
+
+    Why a metric would use it instead of ``margin_test``: a change confined to k of the N seeds
+    (a partial collapse: 8 of 256) leaves only k informative pairs, and a re-assignment p-value
+    can then never fall below 2^-k; this test has no such floor. Its cost is nil. Its risk is an
+    under-estimated noise SD, so callers pass ``seed_noise_sd`` x ``NORMAL_TEST_NOISE_FACTOR``
+    (the half-split SD before its sqrt(n/N) rescaling at the largest, i.e. the noise at N/2
+    rather than at N); measured for ``log_nn_distance`` on simulated features, the harmless
+    worsening's SD was 0.6-0.86 of that (README "The drift gate").
+    """
+    if worse_sign not in (1, -1):
+        raise ValueError(f"worse_sign: expected +1 or -1, got {worse_sign!r}")
+    if not (isinstance(margin, (int, float, np.floating)) and np.isfinite(margin) and margin >= 0):
+        raise ValueError(f"margin: expected a finite number >= 0 in the metric's units, got {margin!r}")
+    if not (isinstance(noise_sd, (int, float, np.floating)) and np.isfinite(noise_sd) and noise_sd >= 0):
+        raise ValueError(f"noise_sd: expected a finite number >= 0 in the metric's units, got {noise_sd!r}")
+    worsening = worse_sign * float(observed)
+    if abs(worsening) <= margin:
+        return MarginTest("inside-margin", float(observed), worsening, float(margin), float(noise_sd), 1.0, 1.0, 0, alpha)
+    return MarginTest("normal", float(observed), worsening, float(margin), float(noise_sd),
+                      normal_margin_p(worsening, margin, noise_sd), normal_margin_p(-worsening, margin, noise_sd), 0,
+                      alpha)

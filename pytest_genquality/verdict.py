@@ -26,7 +26,8 @@ import numpy as np
 from .store import session as session_module
 from .store.provenance import utc_now
 from .stats import parse_max_drift  # noqa: F401  (public here since 0.1)
-from .stats import (AUTO_MARGIN_SDS, DRIFT_ALPHA, DriftTest, MarginTest, margin_bootstrap_test, margin_test,
+from .stats import (AUTO_MARGIN_SDS, DRIFT_ALPHA, NORMAL_TEST_NOISE_FACTOR, DriftTest, MarginTest, margin_bootstrap_test,
+                    margin_test, normal_margin_test,
                     per_sample_noise_sd, seed_noise_sd)
 from .store.layout import array_name
 
@@ -60,6 +61,7 @@ class MetricSpec:
     label: str                # for people: "FID", "CLIP score"
     higher_is_better: bool
     family: str               # "distribution" | "per-sample" | "scalar"
+    noise_test: str = "resample"  # "resample": margin_test / margin_bootstrap_test; "normal": normal_margin_test
 
     @property
     def worse_sign(self) -> int:
@@ -75,6 +77,7 @@ SPECS: dict[str, MetricSpec] = {spec.name: spec for spec in (
     MetricSpec("density", "density", True, "distribution"),
     MetricSpec("coverage", "coverage", True, "distribution"),
     MetricSpec("cmmd", "CMMD", False, "distribution"),
+    MetricSpec("log_nn_distance", "log NN distance", True, "distribution", noise_test="normal"),
     MetricSpec("clip_score", "CLIP score", True, "per-sample"),
     MetricSpec("lpips", "LPIPS", False, "per-sample"),
     MetricSpec("ssim", "SSIM", True, "per-sample"),
@@ -141,7 +144,8 @@ def baseline_noise_sd(spec: MetricSpec, evidence: DriftEvidence | None, rows) ->
     if spec.family == "distribution":
         if evidence.make_statistic is None:
             return None
-        return seed_noise_sd(rows.astype(np.float16).astype(np.float64), evidence.make_statistic)
+        noise_sd = seed_noise_sd(rows.astype(np.float16).astype(np.float64), evidence.make_statistic)
+        return noise_sd * NORMAL_TEST_NOISE_FACTOR if spec.noise_test == "normal" else noise_sd
     return per_sample_noise_sd(rows)
 
 
@@ -167,12 +171,14 @@ def _noise_test(spec: MetricSpec, evidence: DriftEvidence | None, stored: np.nda
         return "untested: baseline and current sample counts differ"
     paired = paired and len(stored) == len(current)
     rule = "gen_drift_margin"
+    if noise_sd is None and (margin is None or spec.noise_test == "normal"):
+        noise_sd = baseline_noise_sd(spec, evidence, stored)
     if margin is None:
-        if noise_sd is None:
-            noise_sd = baseline_noise_sd(spec, evidence, stored)
         margin = AUTO_MARGIN_SDS * noise_sd
         rule = f"{AUTO_MARGIN_SDS:g} x seed-noise SD {noise_sd:.3g}"
-    if spec.family == "distribution":
+    if spec.noise_test == "normal":
+        result = normal_margin_test(observed, worse_sign=spec.worse_sign, margin=margin, noise_sd=noise_sd)
+    elif spec.family == "distribution":
         rounded = current.astype(np.float16).astype(np.float64)
         result = margin_test(stored.astype(np.float64), rounded, evidence.make_statistic, worse_sign=spec.worse_sign,
                              margin=margin, paired=paired, noise_sd=noise_sd, observed=observed, seed=0)

@@ -8,6 +8,7 @@ dependencies (transformers, the lpips package) are imported inside the functions
 
 from .clip_score import clip_score
 from .cmmd import cmmd
+from .collapse import log_nn_distance, near_duplicates
 from .fid import fid
 from .frechet import frechet_distance, frechet_distance_to_samples
 from .inception_score import inception_score
@@ -25,7 +26,9 @@ __all__ = [
     "frechet_distance_to_samples",
     "inception_score",
     "kid",
+    "log_nn_distance",
     "lpips",
+    "near_duplicates",
     "precision_recall",
     "psnr",
     "ssim",

@@ -220,7 +220,8 @@ REGRESSIONS = ("mean shift", "diversity loss", "collapse 3%", "spectral blur")
 OPPOSITES = ("mean shift (better)", "diversity gain", "spectral sharpen")
 
 
-def report(world: World, trials: Trials, n: int, harmless_trials: int, regression_trials: int, noise_pairs: int) -> None:
+def report(world: World, trials: Trials, n: int, harmless_trials: int, regression_trials: int, noise_pairs: int,
+           changes=None) -> None:
     start = time.perf_counter()
     fid_noise = seed_noise_of_fid(world, n, noise_pairs)
     shift = shift_for_fid(world, 1.5 * fid_noise)
@@ -230,7 +231,7 @@ def report(world: World, trials: Trials, n: int, harmless_trials: int, regressio
           f"{SESSION_TESTS} tests fails |")
     print("|---|" + "---|" * (len(METRICS) + 2))
     estimated, headroom = [], {}
-    for change in HARMLESS:
+    for change in [c for c in HARMLESS if changes is None or c in changes]:
         outcomes = trials.cell(change, n, harmless_trials, shift)
         estimated.extend(o["fid"][2] for o in outcomes)
         headroom[change] = max(o[m][1] / o[m][2] for o in outcomes for m in METRICS)
@@ -241,14 +242,15 @@ def report(world: World, trials: Trials, n: int, harmless_trials: int, regressio
         session_interval = (1 - (1 - low) ** SESSION_TESTS, 1 - (1 - high) ** SESSION_TESTS)
         print(f"| {change} | " + " | ".join(cells) + f" | {rate_text(test_fails, len(outcomes))} | "
               f"{100 * session:.1f} % [{100 * session_interval[0]:.1f}, {100 * session_interval[1]:.1f}] |")
-    print("\nlargest worsening of any metric in any harmless trial, in estimated seed-noise SDs (a failure needs "
-          f"more than the margin, {AUTO_MARGIN_SDS:g}, plus the null's tail): "
-          + ", ".join(f"{change} {value:+.2f}" for change, value in headroom.items()))
-    print(f"\nestimated seed-noise SD of FID (seed_noise_sd, from the baseline alone): median "
-          f"{np.median(estimated):.4g} = {np.median(estimated) / fid_noise:.2f} x the true one")
+    if headroom:
+        print("\nlargest worsening of any metric in any harmless trial, in estimated seed-noise SDs (a failure needs "
+              f"more than the margin, {AUTO_MARGIN_SDS:g}, plus the null's tail): "
+              + ", ".join(f"{change} {value:+.2f}" for change, value in headroom.items()))
+        print(f"\nestimated seed-noise SD of FID (seed_noise_sd, from the baseline alone): median "
+              f"{np.median(estimated):.4g} = {np.median(estimated) / fid_noise:.2f} x the true one")
     print("\n| change (same seeds) | " + " | ".join(f"{m}" for m in METRICS) + " | detected (any fails) |")
     print("|---|" + "---|" * (len(METRICS) + 1))
-    for change in REGRESSIONS + OPPOSITES:
+    for change in [c for c in REGRESSIONS + OPPOSITES if changes is None or c in changes]:
         outcomes = trials.cell(change, n, regression_trials, shift)
         cells = []
         for metric in METRICS:
@@ -295,7 +297,12 @@ def main(argv=None) -> int:
     parser.add_argument("--sessions", type=int, default=0,
                         help="also simulate this many whole sessions per harmless change (retrained, seed-only)")
     parser.add_argument("--workers", type=int, default=1, help="processes (each builds the same seeded world)")
+    parser.add_argument("--changes", nargs="+", default=None, metavar="CHANGE",
+                        help=f"only these changes in the tables (of: {', '.join(HARMLESS + REGRESSIONS + OPPOSITES)})")
     args = parser.parse_args(argv)
+    unknown = set(args.changes or ()) - set(HARMLESS + REGRESSIONS + OPPOSITES)
+    if unknown:
+        parser.error(f"--changes: unknown {sorted(unknown)}")
     if args.quick:
         args.dim, args.n, args.harmless_trials, args.regression_trials = 256, [128], 60, 20
         args.ref_n, args.real_n, args.noise_pairs = 5_000, 1_000, 40
@@ -307,7 +314,7 @@ def main(argv=None) -> int:
             trials_scale = 1 if n <= 256 else args.large_n_scale
             if args.harmless_trials > 0:
                 report(world, trials, n, max(10, int(args.harmless_trials * trials_scale)),
-                       max(10, int(args.regression_trials * trials_scale)), args.noise_pairs)
+                       max(10, int(args.regression_trials * trials_scale)), args.noise_pairs, args.changes)
             if args.sessions:
                 sessions_report(trials, n, max(1, int(args.sessions * trials_scale)))
     return 0

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from .assertions import (assert_clip_score_above, assert_coverage_above, assert_fid_below,
-                         assert_inception_score_above, assert_kid_below, assert_precision_above,
+                         assert_inception_score_above, assert_kid_below, assert_no_collapse, assert_precision_above,
                          assert_recall_above)
 from .store import session as session_module
 from .verdict import MetricCheckFailed, MetricResult
@@ -39,6 +39,10 @@ def _inception_score(batch, ref, threshold, options: dict) -> MetricResult:
                                         max_drift=options["max_drift"])
 
 
+def _no_collapse(batch, ref, requested, options: dict) -> MetricResult:
+    return assert_no_collapse(batch, extractor=options["extractor"], max_drift=options["max_drift"])
+
+
 def _clip_score(batch, ref, threshold, options: dict) -> MetricResult:
     return assert_clip_score_above(batch, threshold, options["prompts"], embedder=options["embedder"],
                                    max_drift=options["max_drift"])
@@ -53,27 +57,30 @@ CHECKS: dict[str, tuple[str, bool, Callable]] = {
     "coverage_above": ("coverage", True, _against_reference(assert_coverage_above, "extractor")),
     "inception_score_above": ("inception_score", False, _inception_score),
     "clip_score_above": ("clip_score", False, _clip_score),
+    "no_collapse": ("log_nn_distance", False, _no_collapse),
 }
 
 
 def assert_quality(batch, ref=None, *, fid_below: float | None = None, kid_below: float | None = None,
                    precision_above: float | None = None, recall_above: float | None = None,
                    coverage_above: float | None = None, inception_score_above: float | None = None,
-                   clip_score_above: float | None = None, extractor=None, embedder=None, prompts=None,
-                   max_drift="auto") -> dict[str, MetricResult]:
+                   clip_score_above: float | None = None, no_collapse: bool = False, extractor=None, embedder=None,
+                   prompts=None, max_drift="auto") -> dict[str, MetricResult]:
     """Measure every requested metric of ``batch``, record them all, fail once listing each failure.
 
     Each ``<metric>_below`` / ``<metric>_above`` keyword is that metric's threshold, with the
     meaning of the matching ``assert_*`` helper (FID and KID against ``ref``, CLIP score on the
-    0-100 scale against ``prompts`` or ``batch.prompts``). Every metric is compared with its own
+    0-100 scale against ``prompts`` or ``batch.prompts``). ``no_collapse=True`` adds
+    ``assert_no_collapse`` (no threshold: its drift test is the check). Every metric is compared with its own
     baseline with ``max_drift``. ``extractor`` / ``embedder`` default to the session's
     ``inception`` / ``clip`` fixtures. Returns {metric name: MetricResult} in the order above
-    ("fid", "kid", "precision", "recall", "coverage", "inception_score", "clip_score").
+    ("fid", "kid", "precision", "recall", "coverage", "inception_score", "clip_score", "log_nn_distance").
     Errors that are not quality failures (a bad argument, missing weights) raise at once.
     """
     thresholds = {"fid_below": fid_below, "kid_below": kid_below, "precision_above": precision_above,
                   "recall_above": recall_above, "coverage_above": coverage_above,
-                  "inception_score_above": inception_score_above, "clip_score_above": clip_score_above}
+                  "inception_score_above": inception_score_above, "clip_score_above": clip_score_above,
+                  "no_collapse": True if no_collapse else None}
     requested = [keyword for keyword in CHECKS if thresholds[keyword] is not None]
     if not requested:
         raise TypeError(f"assert_quality: give at least one threshold ({', '.join(f'{k}=...' for k in CHECKS)})")

@@ -1,19 +1,26 @@
-"""Cost of the FID drift noise test per call: the margin gate as shipped vs the plain permutation test it replaced.
+"""Cost of the FID drift noise test per call: the margin gate vs the plain permutation test it replaced.
 
 CPU, one BLAS thread, d = 2048 features (power-law spectrum), seconds of wall time on this
-machine; ratios are gate / previous, measured in the same run on the same features.
+machine, and the peak of memory the call allocates (tracemalloc, numpy included; the inputs
+themselves not counted). Ratios are gate / previous, measured in the same run on the same features.
 
 - previous: ``permutation_test`` with 200 unpaired re-splits on every check (timed on
-  ``--previous-resplits`` re-splits and scaled to 200; each re-split costs the same).
+  ``--previous-resplits`` re-splits and scaled to 200; each re-split costs the same; not run
+  past N = 2048).
 - gate, under ``--update-refs`` (once per baseline): ``seed_noise_sd`` on the baseline rows
   (64 half-splits of at most 1024 rows, so bounded whatever N).
 - gate, a check inside the margin (every harmless change): ``margin_test`` given the observed
-  difference: nothing is built or resampled.
-- gate, a check beyond the margin (a clear regression): the pooled statistic plus the paired
-  re-assignments until the sequential rule stops.
+  difference, as the plugin calls it: nothing is built or resampled.
+- gate, a clear regression, as the plugin calls it for FID (``observed`` given,
+  ``noise_sd_is_upper_bound=True``): decided by the noise-SD bound, nothing built.
+- gate, the same clear regression without the bound (what any other distribution metric pays):
+  the pooled statistic plus paired re-assignments until the predictive-t rule stops.
+- gate, a borderline regression (worsening = margin + 2 noise SDs, beyond the margin but not
+  far enough for the bound): the pooled statistic plus re-assignments until the sequential
+  rule decides.
 
-    python benchmarks/bench_drift_cost.py                 # N = 256 and 1024 (a few minutes)
-    python benchmarks/bench_drift_cost.py --n 256 1024 5000
+    python benchmarks/bench_drift_cost.py                  # N = 256, 1024 and 5000 (~10 minutes)
+    python benchmarks/bench_drift_cost.py --n 256 1024
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import tracemalloc
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -29,15 +37,29 @@ from pytest_genquality.metrics.frechet import FrechetSubsets
 from pytest_genquality.stats import AUTO_MARGIN_SDS, margin_test, permutation_test, seed_noise_sd
 
 
-def timed(call) -> tuple[float, object]:
+def timed(call) -> tuple[float, float, object]:
+    """(seconds, peak MB allocated during the call, value)."""
+    tracemalloc.start()
     start = time.perf_counter()
     value = call()
-    return time.perf_counter() - start, value
+    seconds = time.perf_counter() - start
+    peak = tracemalloc.get_traced_memory()[1] / 2 ** 20
+    tracemalloc.stop()
+    return seconds, peak, value
+
+
+def shifted(rows, scales, worsening) -> np.ndarray:
+    """rows moved along the model's offset so that FID's mean term grows by ``worsening``."""
+    mean = rows.mean(axis=0)
+    direction = scales / np.linalg.norm(scales)
+    along = float(mean @ direction)
+    step = -along + np.sqrt(along ** 2 + worsening)
+    return rows + step * direction
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--n", type=int, nargs="+", default=[256, 1024])
+    parser.add_argument("--n", type=int, nargs="+", default=[256, 1024, 5000])
     parser.add_argument("--dim", type=int, default=2048)
     parser.add_argument("--previous-resplits", type=int, default=5)
     args = parser.parse_args(argv)
@@ -45,37 +67,47 @@ def main(argv=None) -> int:
     scales = np.sqrt(1.0 / np.arange(1, args.dim + 1))
     mu_ref, sigma_ref = np.zeros(args.dim), np.diag(scales ** 2)
     make = lambda pooled: FrechetSubsets(mu_ref, sigma_ref, pooled).distance  # noqa: E731
-    print("| N | previous: permutation, 200 re-splits | gate: --update-refs (seed_noise_sd) | gate: check inside "
-          "the margin | gate: clear regression | inside / previous |")
-    print("|---|---|---|---|---|---|")
+    print("| N | previous: permutation, 200 re-splits | `--update-refs` (seed_noise_sd) | check inside the margin | "
+          "clear regression, FID (bound) | clear regression, no bound | borderline (margin + 2 noise SDs) | "
+          "peak MB (no bound / borderline) |")
+    print("|---|---|---|---|---|---|---|---|")
     with threadpool_limits(limits=1, user_api="blas"):
         for n in args.n:
-            offset = 0.3 * scales
-            baseline = (offset + rng.standard_normal((n, args.dim)) * scales).astype(np.float16).astype(np.float64)
+            baseline = (0.3 * scales + rng.standard_normal((n, args.dim)) * scales).astype(np.float16).astype(np.float64)
             harmless = baseline + 1e-3 * scales * rng.standard_normal(baseline.shape)
-            regressed = baseline + 0.2 * scales
+            previous = None
             if n <= 2048:
-                part, _ = timed(lambda: permutation_test(baseline, harmless, make, worse_sign=1,
-                                                         resamples=args.previous_resplits))
-                build, _ = timed(lambda: make(np.concatenate([baseline, harmless])))
+                part, _, _ = timed(lambda: permutation_test(baseline, harmless, make, worse_sign=1,
+                                                            resamples=args.previous_resplits))
+                build, _, _ = timed(lambda: make(np.concatenate([baseline, harmless])))
                 previous = build + (part - build) * 200 / args.previous_resplits
-                previous_text = f"{previous:.2f} s"
-            else:
-                previous, previous_text = None, "not run (two N x N eigendecompositions per re-split)"
-            update, noise = timed(lambda: seed_noise_sd(baseline, make))
+            ratio = (lambda seconds: f" ({seconds / previous:.2g} ×)") if previous else (lambda seconds: "")
+            update, _, noise = timed(lambda: seed_noise_sd(baseline, make))
             margin = AUTO_MARGIN_SDS * noise
-            observed = 1e-4  # what a harmless numerical change moves FID by: inside the margin
-            inside, result = timed(lambda: margin_test(baseline, harmless, make, worse_sign=1, margin=margin,
-                                                       paired=True, noise_sd=noise, observed=observed))
+            cells = [f"{previous:.2f} s" if previous else "not run", f"{update:.2f} s{ratio(update)}"]
+            inside, _, result = timed(lambda: margin_test(baseline, harmless, make, worse_sign=1, margin=margin,
+                                                          paired=True, noise_sd=noise, observed=1e-4))
             assert result.method == "inside-margin"
-            if n <= 2048:
-                clear, caught = timed(lambda: margin_test(baseline, regressed, make, worse_sign=1, margin=margin,
-                                                          paired=True, noise_sd=noise))
-                clear_text = f"{clear:.2f} s ({caught.resamples} re-assignments, p={caught.p_value:.1g})"
-            else:
-                clear_text = "not run"
-            ratio = f"{inside / previous:.1e}" if previous else "—"
-            print(f"| {n} | {previous_text} | {update:.2f} s | {inside * 1e3:.3f} ms | {clear_text} | {ratio} |")
+            cells.append(f"{inside * 1e3:.3f} ms")
+            regressed = shifted(baseline, scales, 40 * noise)
+            observed = 40 * noise  # the caller's value - baseline: the mean term moves by exactly this
+            bound, _, caught = timed(lambda: margin_test(baseline, regressed, make, worse_sign=1, margin=margin,
+                                                         paired=True, noise_sd=noise, observed=observed,
+                                                         noise_sd_is_upper_bound=True))
+            assert caught.method == "noise-sd-bound" and caught.significant_worsening
+            cells.append(f"{bound * 1e3:.3f} ms")
+            clear, clear_mb, caught = timed(lambda: margin_test(baseline, regressed, make, worse_sign=1, margin=margin,
+                                                                paired=True, noise_sd=noise))
+            assert caught.significant_worsening
+            cells.append(f"{clear:.2f} s{ratio(clear)}, {caught.resamples} draws")
+            edge = shifted(baseline, scales, margin + 2 * noise)
+            border, border_mb, decided = timed(lambda: margin_test(baseline, edge, make, worse_sign=1, margin=margin,
+                                                                   paired=True, noise_sd=noise,
+                                                                   noise_sd_is_upper_bound=True))
+            verdict = "fail" if decided.significant_worsening else "pass"
+            cells.append(f"{border:.2f} s{ratio(border)}, {decided.resamples} draws, {verdict}")
+            cells.append(f"{clear_mb:.0f} / {border_mb:.0f}")
+            print(f"| {n} | " + " | ".join(cells) + " |", flush=True)
     return 0
 
 

@@ -138,7 +138,8 @@ def assert_fid_below(batch, ref, threshold: float, *, extractor=None, max_drift=
             "pair it with assert_recall_above")
     return _distribution_check(
         "fid", batch, reference, value, rows,
-        lambda pooled: FrechetSubsets(reference.mu, reference.sigma, pooled).distance,
+        lambda pooled: FrechetSubsets(reference.mu, reference.sigma, pooled,
+                                      sqrt_sigma_ref=reference.sqrt_sigma).distance,
         threshold=threshold, max_drift=max_drift, extractor_id=extractor.id, extra_context=(note,))
 
 

@@ -62,6 +62,9 @@ class MetricSpec:
     higher_is_better: bool
     family: str               # "distribution" | "per-sample" | "scalar"
     noise_test: str = "resample"  # "resample": margin_test / margin_bootstrap_test; "normal": normal_margin_test
+    # the baseline-only seed-noise SD over-estimates this metric's noise (measured for FID: 1.05-1.24x),
+    # so margin_test may fail a far worsening on it without resampling (stats.margin_test)
+    noise_sd_is_upper_bound: bool = False
 
     @property
     def worse_sign(self) -> int:
@@ -69,7 +72,7 @@ class MetricSpec:
 
 
 SPECS: dict[str, MetricSpec] = {spec.name: spec for spec in (
-    MetricSpec("fid", "FID", False, "distribution"),
+    MetricSpec("fid", "FID", False, "distribution", noise_sd_is_upper_bound=True),
     MetricSpec("kid", "KID", False, "distribution"),
     MetricSpec("inception_score", "Inception Score", True, "distribution"),
     MetricSpec("precision", "precision", True, "distribution"),
@@ -181,7 +184,8 @@ def _noise_test(spec: MetricSpec, evidence: DriftEvidence | None, stored: np.nda
     elif spec.family == "distribution":
         rounded = current.astype(np.float16).astype(np.float64)
         result = margin_test(stored.astype(np.float64), rounded, evidence.make_statistic, worse_sign=spec.worse_sign,
-                             margin=margin, paired=paired, noise_sd=noise_sd, observed=observed, seed=0)
+                             margin=margin, paired=paired, noise_sd=noise_sd, observed=observed, seed=0,
+                             noise_sd_is_upper_bound=spec.noise_sd_is_upper_bound)
     else:
         result = margin_bootstrap_test(stored, current, worse_sign=spec.worse_sign, margin=margin,
                                        paired=paired and evidence.paired, noise_sd=noise_sd, seed=0)

@@ -11,7 +11,7 @@ from pytest_genquality.metrics.frechet import FrechetSubsets
 from pytest_genquality.settings import parse_drift_margins
 from pytest_genquality.stats import (AUTO_MARGIN_SDS, DRIFT_ALPHA, margin_bootstrap_test, margin_test,
                                      per_sample_noise_sd, seed_noise_sd)
-from pytest_genquality.stats import _sequential_tail
+from pytest_genquality.stats import NOISE_BOUND_FRACTION, _sequential_tail, normal_margin_p
 
 from toy import project_conftest
 
@@ -116,10 +116,76 @@ def test_sequential_p_value_stops_early_with_the_full_decision():
     assert drawn < 20 and p_value > DRIFT_ALPHA  # half the null is above 0: stopped after 2 exceedances
     p_clear, drawn_clear = _sequential_tail(np.random.default_rng(1).standard_normal, 8.0, alpha=DRIFT_ALPHA,
                                             max_resamples=400)
-    assert drawn_clear < 50 and p_clear < 1e-6  # 8 null SDs out: a clear rejection
+    assert drawn_clear <= 10 and p_clear < DRIFT_ALPHA / 50  # 8 null SDs out: a clear rejection, predictive t tail
     p_close, drawn_close = _sequential_tail(np.random.default_rng(2).standard_normal, 2.9, alpha=DRIFT_ALPHA,
                                             max_resamples=400)
     assert drawn_close == 400 or p_close > DRIFT_ALPHA  # near the edge: every draw, or stopped as not significant
+
+
+def test_a_clear_regression_is_decided_with_a_few_draws():
+    p_far, drawn_far = _sequential_tail(np.random.default_rng(3).standard_normal, 20.0, alpha=DRIFT_ALPHA,
+                                        max_resamples=400)
+    assert drawn_far <= 6 and p_far < DRIFT_ALPHA / 50
+    baseline = model_rows(range(N))
+    caught = gate(baseline, model_rows(range(N), shift=1.0), paired=True)
+    assert caught.significant_worsening and caught.method == "paired-permutation" and caught.resamples <= 8
+
+
+def counting_statistic(calls):
+    def make(pooled):
+        calls.append(1)
+        return fid_statistic(pooled)
+    return make
+
+
+def test_the_noise_sd_bound_fails_a_far_worsening_without_resampling():
+    baseline = model_rows(range(N))
+    calls = []
+    far = margin_test(baseline, baseline, counting_statistic(calls), worse_sign=1, margin=0.1, paired=True,
+                      noise_sd=0.1, observed=0.1 + 6 * 0.1, noise_sd_is_upper_bound=True)
+    assert far.method == "noise-sd-bound" and far.significant_worsening and far.resamples == 0 and not calls
+    better = margin_test(baseline, baseline, fid_statistic, worse_sign=1, margin=0.1, paired=True,
+                         noise_sd=0.1, observed=-0.8, noise_sd_is_upper_bound=True)
+    assert better.significant_improvement and not better.significant_worsening
+    # without the caller's word that noise_sd bounds the noise (coverage), the same numbers are resampled
+    unbounded = margin_test(baseline, baseline, counting_statistic(calls), worse_sign=1, margin=0.1, paired=True,
+                            noise_sd=0.1, observed=0.7)
+    assert unbounded.method == "inside-margin" or unbounded.method == "paired-permutation"
+    assert calls
+
+
+def test_the_noise_sd_bound_has_level_alpha_over_50():
+    """A worsening at the margin plus normal noise of SD noise_sd (the bound's worst case) fails at most alpha/50.
+
+    Checked against the normal tail: the bound fires only beyond the worsening whose normal p is alpha/50
+    (its t tail with 63 df is wider), and a borderline worsening is left to the permutation test.
+    """
+    level = DRIFT_ALPHA * NOISE_BOUND_FRACTION
+    margin, noise = 0.3, 0.4
+    baseline = model_rows(range(N))
+    for z in np.linspace(0.5, 6.0, 23):
+        observed = margin + z * noise
+        calls = []
+        result = margin_test(baseline, baseline + 0.0, counting_statistic(calls), worse_sign=1, margin=margin,
+                             paired=True, noise_sd=noise, observed=observed, noise_sd_is_upper_bound=True)
+        if result.method == "noise-sd-bound":
+            assert normal_margin_p(observed, margin, noise) < level and not calls
+        else:
+            assert calls, "not decided by the bound: the statistic is built and resampled"
+    draws = margin + noise * np.random.default_rng(4).standard_normal(200_000)
+    fired = sum(margin_test(baseline, baseline, fid_statistic, worse_sign=1, margin=margin, paired=True,
+                            noise_sd=noise, observed=float(x), noise_sd_is_upper_bound=True).method == "noise-sd-bound"
+                for x in draws[draws > margin + 3.5 * noise])
+    assert fired / draws.size <= level
+
+
+def test_a_borderline_worsening_is_still_resampled_with_the_bound():
+    baseline = model_rows(range(N))
+    noise = seed_noise_sd(baseline, fid_statistic)
+    current = model_rows(range(N), shift=0.08)
+    result = margin_test(baseline, current, fid_statistic, worse_sign=1, margin=AUTO_MARGIN_SDS * noise, paired=True,
+                         noise_sd=noise, noise_sd_is_upper_bound=True)
+    assert result.worsening > result.margin and result.method == "paired-permutation" and result.resamples > 0
 
 
 def test_margin_bootstrap_for_per_sample_metrics():
@@ -210,8 +276,9 @@ def test_regression_fails_naming_margin_worsening_and_p_then_update_accepts_it(p
     monkeypatch.setenv("TOY_SHIFT", "0.35")
     worse = project.runpytest()
     worse.assert_outcomes(failed=1)
+    # worse by ~8 seed-noise SDs: FID's stored noise SD bounds the noise, so no resampling is needed
     worse.stdout.fnmatch_lines(["*FID drifted from its baseline: worse by *, beyond the margin * = 0.75 x seed-noise "
-                                "SD *: paired-permutation p=* < 0.005*"])
+                                "SD *: noise-sd-bound p=* < 0.005*"])
     project.runpytest("--update-refs").assert_outcomes(passed=1)
     project.runpytest().assert_outcomes(passed=1)
 

@@ -76,6 +76,21 @@ def test_subsets_helper_matches_direct_computation():
         assert subsets.distance(indices) == pytest.approx(frechet_distance_to_samples(mu, sigma, pooled[indices]), rel=1e-8)
 
 
+@pytest.mark.parametrize("given_root", [False, True])
+def test_subset_distances_without_the_pooled_gram_agree(monkeypatch, given_root):
+    """Past GRAM_MAX_ROWS (the N = 5000 case) subsets are formed from whitened rows: n×n, or d×d when n >= d."""
+    import pytest_genquality.metrics.frechet as frechet_module
+    from pytest_genquality.metrics.frechet import sqrtm_psd
+
+    monkeypatch.setattr(frechet_module, "GRAM_MAX_ROWS", 50)
+    rng = np.random.default_rng(9)
+    sigma, mu = well_conditioned(24, 10)
+    pooled = rng.normal(size=(80, 24)) + 3.0
+    subsets = FrechetSubsets(mu, sigma, pooled, sqrt_sigma_ref=sqrtm_psd(sigma) if given_root else None)
+    for indices in (np.arange(40), rng.permutation(80)[:12]):  # d×d (40 >= 24), then n×n
+        assert subsets.distance(indices) == pytest.approx(frechet_distance_to_samples(mu, sigma, pooled[indices]), rel=1e-8)
+
+
 def test_fid_of_a_sample_with_itself_is_zero():
     rows = np.random.default_rng(0).normal(size=(300, 16))
     stats = ReferenceStats.from_features(rows, extractor_id="x")

@@ -146,40 +146,89 @@ def frechet_distance_to_samples(mu1, sigma1, features) -> float:
     return _finish(float(diff @ diff), float(np.trace(sigma1)), trace2, trace_sqrt)
 
 
+# FrechetSubsets keeps the pooled M x M Gram X S Xᵀ (M² float64: 128 MB at 4096 rows) only up to
+# this many rows; beyond, each subset's block is formed from the whitened rows when needed.
+GRAM_MAX_ROWS = 4096
+
+
 class FrechetSubsets:
     """Frechet distance of many row subsets of one pooled feature matrix to one reference Gaussian.
 
-    For permutation tests: with G = X S Xᵀ and K = X Xᵀ precomputed once over the pooled rows
-    X [M, d], the distance of any subset I needs only the centred |I|×|I| blocks of G and K —
-    one small ``eigvalsh`` per re-split instead of any d×d work.
+    For permutation tests. The pooled rows X [M, d] are centred once at their own mean c (FID is
+    shift-invariant when the reference mean moves with them, and centring keeps the sums below
+    free of cancellation) and, when needed, whitened once: W = (X - c) F with F Fᵀ = S (the given
+    ``sqrt_sigma_ref``, e.g. ``ReferenceStats.sqrt_sigma``, else a Cholesky factor), so that
+    X S Xᵀ = W Wᵀ. A subset I of n rows then needs:
+
+    - Tr((S^½ S_I S^½)^½): the square roots of the eigenvalues of Wc_I Wc_Iᵀ / (n-1) (n×n, Wc_I
+      the rows of W_I centred), read from the pooled Gram X S Xᵀ = W Wᵀ when it is kept
+      (M <= ``GRAM_MAX_ROWS``; then no factor of S is needed: the Gram is two products), else
+      formed from W: n×n when n < d, Wc_Iᵀ Wc_I / (n-1) (d×d) when n >= d. All exact (the same
+      non-zero eigenvalues), one ``eigvalsh`` per subset.
+    - Tr(S_I) and the mean term: from the subset's mean and the rows' squared norms, O(M d).
+
+    Memory is O(M d) plus the Gram when kept: at N = 5000 (M = 10 000 rows, d = 2048) the
+    subsets take the d×d path and no M×M matrix is built.
     """
 
-    def __init__(self, mu_ref, sigma_ref, pooled_rows):
+    def __init__(self, mu_ref, sigma_ref, pooled_rows, *, sqrt_sigma_ref=None):
         rows = np.asarray(pooled_rows, dtype=np.float64)
         mu_ref = _as_vector("mu_ref", mu_ref)
         sigma_ref = _as_covariance("sigma_ref", sigma_ref, mu_ref.shape[0])
         if rows.ndim != 2 or rows.shape[1] != mu_ref.shape[0]:
             raise ValueError(f"pooled_rows: expected [M, {mu_ref.shape[0]}], got shape {rows.shape}")
-        self._cross_gram = rows @ sigma_ref @ rows.T
-        self._gram = rows @ rows.T
-        self._rows_dot_mu = rows @ mu_ref
-        self._mu_sq = float(mu_ref @ mu_ref)
+        centre = rows.mean(axis=0)
+        centred = rows - centre
+        self._centred_rows = centred
+        self._whitened, self._gram = None, None
+        if sqrt_sigma_ref is None and rows.shape[0] <= GRAM_MAX_ROWS:
+            gram = (centred @ sigma_ref) @ centred.T  # two products: cheaper than factorising S first
+            self._gram = (gram + gram.T) / 2
+        else:
+            self._whitened = centred @ self._factor(sigma_ref, sqrt_sigma_ref)
+            if rows.shape[0] <= GRAM_MAX_ROWS:
+                self._gram = self._whitened @ self._whitened.T
+        self._row_norms = np.einsum("ij,ij->i", centred, centred)
+        self._mu_offset = mu_ref - centre
         self._trace_ref = float(np.trace(sigma_ref))
 
     @staticmethod
-    def _centred(block: np.ndarray) -> np.ndarray:
-        return block - block.mean(axis=0) - block.mean(axis=1, keepdims=True) + block.mean()
+    def _factor(sigma_ref: np.ndarray, sqrt_sigma_ref) -> np.ndarray:
+        """F with F Fᵀ = S: the given S^½, else Cholesky, else the eigh root (singular S)."""
+        if sqrt_sigma_ref is not None:
+            return np.asarray(sqrt_sigma_ref, dtype=np.float64)
+        try:
+            return np.linalg.cholesky((sigma_ref + sigma_ref.T) / 2)
+        except np.linalg.LinAlgError:
+            return sqrtm_psd(sigma_ref)
+
+    def _subset_mean(self, indices: np.ndarray) -> np.ndarray:
+        weights = np.zeros(self._centred_rows.shape[0])
+        np.add.at(weights, indices, 1.0 / indices.shape[0])
+        return weights @ self._centred_rows
+
+    def _trace_sqrt(self, indices: np.ndarray) -> float:
+        count = indices.shape[0]
+        if self._gram is not None:
+            block = self._gram[np.ix_(indices, indices)]
+            row_means = block.mean(axis=1)
+            block -= row_means[:, None]
+            block -= row_means[None, :]
+            block += row_means.mean()
+        else:
+            whitened = self._whitened[indices]
+            whitened -= whitened.mean(axis=0)
+            block = whitened @ whitened.T if count < whitened.shape[1] else whitened.T @ whitened
+        eigenvalues = np.linalg.eigvalsh(block) / (count - 1)
+        return float(np.sqrt(np.clip(eigenvalues, 0.0, None)).sum())
 
     def distance(self, indices) -> float:
         indices = np.asarray(indices)
         count = indices.shape[0]
         if count < 2:
             raise ValueError(f"indices: need at least 2 rows, got {count}")
-        block = np.ix_(indices, indices)
-        gram = self._gram[block]
-        cross = self._centred(self._cross_gram[block]) / (count - 1)
-        eigenvalues = np.linalg.eigvalsh((cross + cross.T) / 2)
-        trace_sqrt = float(np.sqrt(np.clip(eigenvalues, 0.0, None)).sum())
-        trace_sample = float(np.trace(self._centred(gram))) / (count - 1)
-        mean_term = self._mu_sq - 2.0 * float(self._rows_dot_mu[indices].mean()) + float(gram.mean())
-        return _finish(mean_term, self._trace_ref, trace_sample, trace_sqrt)
+        mean = self._subset_mean(indices)
+        mean_sq = float(mean @ mean)
+        trace_sample = (float(self._row_norms[indices].sum()) - count * mean_sq) / (count - 1)
+        offset = self._mu_offset - mean
+        return _finish(float(offset @ offset), self._trace_ref, trace_sample, self._trace_sqrt(indices))

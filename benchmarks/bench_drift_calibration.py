@@ -317,7 +317,8 @@ def main(argv=None) -> int:
                 report(world, trials, n, max(10, int(args.harmless_trials * trials_scale)),
                        max(10, int(args.regression_trials * trials_scale)), args.noise_pairs, args.changes)
             if args.sessions:
-                sessions_report(trials, n, max(1, int(args.sessions * trials_scale)))
+                session_changes = [c for c in ("retrained", "seed-only") if args.changes is None or c in args.changes]
+                sessions_report(trials, n, max(1, int(args.sessions * trials_scale)), session_changes)
     return 0
 
 

@@ -258,6 +258,7 @@ def cmd_history(args) -> int:
 
 
 def cmd_diff(args) -> int:
+    from .stats import DRIFT_ALPHA
     from .store.history import diff, diff_lines, find_run
 
     store, files = _runs(args)
@@ -272,7 +273,7 @@ def cmd_diff(args) -> int:
     print("\n".join(diff_lines(changes)))
     worse = [c for c in changes if c.worse]
     if worse:
-        rule = "the margin (p < 0.005)" if args.max_drift == "auto" else f"max_drift={args.max_drift}"
+        rule = f"the margin (p < {DRIFT_ALPHA:g})" if args.max_drift == "auto" else f"max_drift={args.max_drift}"
         print(f"{len(worse)} metric(s) worse beyond {rule}", file=sys.stderr)
         return 1
     return 0

@@ -91,7 +91,7 @@ def test_normal_margin_test_is_the_normal_tail_beyond_the_margin():
     result = normal_margin_test(-0.5, worse_sign=-1, margin=0.1, noise_sd=0.2)
     assert result.method == "normal" and result.worsening == pytest.approx(0.5)
     assert result.p_value == pytest.approx(0.5 * math.erfc(0.4 / 0.2 / math.sqrt(2)))
-    assert result.significant_worsening is False  # z = 2 is p = 0.023 > 0.005
+    assert result.significant_worsening is False  # z = 2 is p = 0.023 > 0.0025
     assert normal_margin_test(-0.8, worse_sign=-1, margin=0.1, noise_sd=0.2).significant_worsening
     better = normal_margin_test(0.8, worse_sign=-1, margin=0.1, noise_sd=0.2)
     assert better.significant_improvement and not better.significant_worsening
@@ -186,7 +186,7 @@ def test_a_collapse_fails_naming_margin_worsening_p_and_duplicates_then_update_a
     collapsed.assert_outcomes(failed=1)
     collapsed.stdout.fnmatch_lines([
         "*log NN distance drifted from its baseline: worse by *, beyond the margin * = 0.75 x seed-noise SD *: "
-        "normal p=* < 0.005*",
+        "normal p=* < 0.0025*",
         "*near-duplicates  * of 64 images are closer to another image of the batch than 0.5 x the median*"])
     project.runpytest("--update-refs").assert_outcomes(passed=1)
     project.runpytest().assert_outcomes(passed=1)

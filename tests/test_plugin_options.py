@@ -90,7 +90,7 @@ def test_assert_metric_serves_user_metrics(pytester, monkeypatch):
     result = pytester.runpytest()
     result.assert_outcomes(failed=2)
     result.stdout.fnmatch_lines(["*aesthetic drifted from its baseline: worse by *, beyond the margin * = 0.75 x seed-noise SD *: "
-                                 "bootstrap p=* < 0.005*",
+                                 "bootstrap p=* < 0.0025*",
                                  "*params_m drifted from its baseline: worse by 2, beyond max_drift='5%'*"])
 
 

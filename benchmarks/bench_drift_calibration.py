@@ -54,6 +54,7 @@ METRICS = ("fid", "kid", "recall", "coverage", "log_nn_distance")
 WORSE_SIGN = {"fid": 1, "kid": 1, "recall": -1, "coverage": -1, "log_nn_distance": -1}
 NORMAL_TEST = {"log_nn_distance"}  # metrics the gate tests with normal_margin_test (verdict.SPECS noise_test)
 NOISE_SD_IS_UPPER_BOUND = {"fid"}  # metrics whose far worsenings fail on the stored noise SD alone (verdict.SPECS)
+SMOOTH_NULL = {"fid", "kid"}  # metrics whose clear regressions may stop after 4 draws (verdict.SPECS)
 SESSION_TESTS = 20
 
 
@@ -166,7 +167,8 @@ def run_trial(world: World, change: str, n: int, trial: int, shift: float, metri
         else:
             result = margin_test(baseline, current, lambda _pooled, s=statistic: s, worse_sign=WORSE_SIGN[metric],
                                  margin=AUTO_MARGIN_SDS * noise, paired=paired, noise_sd=noise, observed=observed,
-                                 seed=trial, noise_sd_is_upper_bound=metric in NOISE_SD_IS_UPPER_BOUND)
+                                 seed=trial, noise_sd_is_upper_bound=metric in NOISE_SD_IS_UPPER_BOUND,
+                                 smooth_null=metric in SMOOTH_NULL)
         verdict = "fail" if result.significant_worsening else "improved" if result.significant_improvement else "pass"
         outcome[metric] = (verdict, result.worsening, noise)
     return outcome

@@ -65,6 +65,7 @@ class MetricSpec:
     # the baseline-only seed-noise SD over-estimates this metric's noise (measured for FID: 1.05-1.24x),
     # so margin_test may fail a far worsening on it without resampling (stats.margin_test)
     noise_sd_is_upper_bound: bool = False
+    smooth_null: bool = False  # near-normal re-assignment null: a clear regression decided in 4 draws
 
     @property
     def worse_sign(self) -> int:
@@ -72,8 +73,8 @@ class MetricSpec:
 
 
 SPECS: dict[str, MetricSpec] = {spec.name: spec for spec in (
-    MetricSpec("fid", "FID", False, "distribution", noise_sd_is_upper_bound=True),
-    MetricSpec("kid", "KID", False, "distribution"),
+    MetricSpec("fid", "FID", False, "distribution", noise_sd_is_upper_bound=True, smooth_null=True),
+    MetricSpec("kid", "KID", False, "distribution", smooth_null=True),
     MetricSpec("inception_score", "Inception Score", True, "distribution"),
     MetricSpec("precision", "precision", True, "distribution"),
     MetricSpec("recall", "recall", True, "distribution"),
@@ -185,7 +186,7 @@ def _noise_test(spec: MetricSpec, evidence: DriftEvidence | None, stored: np.nda
         rounded = current.astype(np.float16).astype(np.float64)
         result = margin_test(stored.astype(np.float64), rounded, evidence.make_statistic, worse_sign=spec.worse_sign,
                              margin=margin, paired=paired, noise_sd=noise_sd, observed=observed, seed=0,
-                             noise_sd_is_upper_bound=spec.noise_sd_is_upper_bound)
+                             noise_sd_is_upper_bound=spec.noise_sd_is_upper_bound, smooth_null=spec.smooth_null)
     else:
         result = margin_bootstrap_test(stored, current, worse_sign=spec.worse_sign, margin=margin,
                                        paired=paired and evidence.paired, noise_sd=noise_sd, seed=0)

@@ -11,7 +11,8 @@ from pytest_genquality.metrics.frechet import FrechetSubsets
 from pytest_genquality.settings import parse_drift_margins
 from pytest_genquality.stats import (AUTO_MARGIN_SDS, DRIFT_ALPHA, margin_bootstrap_test, margin_test,
                                      per_sample_noise_sd, seed_noise_sd)
-from pytest_genquality.stats import NOISE_BOUND_FRACTION, _sequential_tail, normal_margin_p
+from pytest_genquality.stats import (CLEAR_MIN_DRAWS, NOISE_BOUND_FRACTION, NOISE_BOUND_SAFETY, SMOOTH_NULL_MIN_DRAWS,
+                                     _sequential_tail, normal_margin_p)
 
 from toy import project_conftest
 
@@ -30,10 +31,10 @@ def fid_statistic(pooled):
     return FrechetSubsets(np.zeros(DIM), np.diag(SCALES ** 2), pooled).distance
 
 
-def gate(baseline, current, *, paired, seed=0):
+def gate(baseline, current, *, paired, seed=0, smooth_null=False):
     noise = seed_noise_sd(baseline, fid_statistic)
     return margin_test(baseline, current, fid_statistic, worse_sign=1, margin=AUTO_MARGIN_SDS * noise,
-                       paired=paired, noise_sd=noise, seed=seed)
+                       paired=paired, noise_sd=noise, seed=seed, smooth_null=smooth_null)
 
 
 @pytest.fixture(scope="module")
@@ -115,8 +116,11 @@ def test_sequential_p_value_stops_early_with_the_full_decision():
     p_value, drawn = _sequential_tail(rng.standard_normal, 0.0, alpha=DRIFT_ALPHA, max_resamples=400)
     assert drawn < 20 and p_value > DRIFT_ALPHA  # half the null is above 0: stopped after 2 exceedances
     p_clear, drawn_clear = _sequential_tail(np.random.default_rng(1).standard_normal, 8.0, alpha=DRIFT_ALPHA,
-                                            max_resamples=400)
-    assert drawn_clear <= 10 and p_clear < DRIFT_ALPHA / 50  # 8 null SDs out: a clear rejection, predictive t tail
+                                            max_resamples=400, min_clear_draws=SMOOTH_NULL_MIN_DRAWS)
+    assert drawn_clear <= 12 and p_clear < DRIFT_ALPHA / 50  # 8 null SDs out: a clear rejection, predictive t tail
+    _, drawn_lumpy = _sequential_tail(np.random.default_rng(1).standard_normal, 8.0, alpha=DRIFT_ALPHA,
+                                      max_resamples=400)
+    assert drawn_lumpy == CLEAR_MIN_DRAWS  # a null not known to be smooth (k-NN metrics) waits for 24 draws
     p_close, drawn_close = _sequential_tail(np.random.default_rng(2).standard_normal, 2.9, alpha=DRIFT_ALPHA,
                                             max_resamples=400)
     assert drawn_close == 400 or p_close > DRIFT_ALPHA  # near the edge: every draw, or stopped as not significant
@@ -124,10 +128,10 @@ def test_sequential_p_value_stops_early_with_the_full_decision():
 
 def test_a_clear_regression_is_decided_with_a_few_draws():
     p_far, drawn_far = _sequential_tail(np.random.default_rng(3).standard_normal, 20.0, alpha=DRIFT_ALPHA,
-                                        max_resamples=400)
+                                        max_resamples=400, min_clear_draws=SMOOTH_NULL_MIN_DRAWS)
     assert drawn_far <= 6 and p_far < DRIFT_ALPHA / 50
     baseline = model_rows(range(N))
-    caught = gate(baseline, model_rows(range(N), shift=1.0), paired=True)
+    caught = gate(baseline, model_rows(range(N), shift=1.0), paired=True, smooth_null=True)
     assert caught.significant_worsening and caught.method == "paired-permutation" and caught.resamples <= 10
 
 
@@ -142,10 +146,10 @@ def test_the_noise_sd_bound_fails_a_far_worsening_without_resampling():
     baseline = model_rows(range(N))
     calls = []
     far = margin_test(baseline, baseline, counting_statistic(calls), worse_sign=1, margin=0.1, paired=True,
-                      noise_sd=0.1, observed=0.1 + 6 * 0.1, noise_sd_is_upper_bound=True)
+                      noise_sd=0.1, observed=0.1 + 12 * 0.1, noise_sd_is_upper_bound=True)
     assert far.method == "noise-sd-bound" and far.significant_worsening and far.resamples == 0 and not calls
     better = margin_test(baseline, baseline, fid_statistic, worse_sign=1, margin=0.1, paired=True,
-                         noise_sd=0.1, observed=-0.8, noise_sd_is_upper_bound=True)
+                         noise_sd=0.1, observed=-1.4, noise_sd_is_upper_bound=True)
     assert better.significant_improvement and not better.significant_worsening
     # without the caller's word that noise_sd bounds the noise (coverage), the same numbers are resampled
     unbounded = margin_test(baseline, baseline, counting_statistic(calls), worse_sign=1, margin=0.1, paired=True,
@@ -163,13 +167,13 @@ def test_the_noise_sd_bound_has_level_alpha_over_50():
     level = DRIFT_ALPHA * NOISE_BOUND_FRACTION
     margin, noise = 0.3, 0.4
     baseline = model_rows(range(N))
-    for z in np.linspace(0.5, 6.0, 23):
+    for z in np.linspace(0.5, 12.0, 24):
         observed = margin + z * noise
         calls = []
         result = margin_test(baseline, baseline + 0.0, counting_statistic(calls), worse_sign=1, margin=margin,
                              paired=True, noise_sd=noise, observed=observed, noise_sd_is_upper_bound=True)
         if result.method == "noise-sd-bound":
-            assert normal_margin_p(observed, margin, noise) < level and not calls
+            assert normal_margin_p(observed, margin, NOISE_BOUND_SAFETY * noise) < level and not calls
         else:
             assert calls, "not decided by the bound: the statistic is built and resampled"
     draws = margin + noise * np.random.default_rng(4).standard_normal(200_000)
@@ -278,7 +282,7 @@ def test_regression_fails_naming_margin_worsening_and_p_then_update_accepts_it(p
     worse.assert_outcomes(failed=1)
     # worse by ~8 seed-noise SDs: FID's stored noise SD bounds the noise, so no resampling is needed
     worse.stdout.fnmatch_lines(["*FID drifted from its baseline: worse by *, beyond the margin * = 0.75 x seed-noise "
-                                "SD *: noise-sd-bound p=* < 0.0025*"])
+                                "SD *: paired-permutation p=* < 0.0025*"])
     project.runpytest("--update-refs").assert_outcomes(passed=1)
     project.runpytest().assert_outcomes(passed=1)
 

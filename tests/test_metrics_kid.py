@@ -40,10 +40,12 @@ def test_float32_torch_and_float64_numpy_agree():
     assert from_torch == pytest.approx(from_numpy, rel=1e-12)
 
 
-@pytest.mark.parametrize("tile_rows, tile_cols", [(1000, 500), (7, 3), (16, 5), (4, 16)])
-def test_tiled_and_per_subset_paths_agree(monkeypatch, tile_rows, tile_cols):
-    """Every tile shape, including ones that straddle the diagonal band and set ends, gives the
-    per-subset value (a pair counted twice or a self-pair kept would show at 1e-3)."""
+@pytest.mark.parametrize("tile_rows, tile_cols, gemm_cols", [(1000, 1000, 500), (7, 3, 2), (16, 5, 5), (4, 16, 3),
+                                                            (16, 16, 5)])
+def test_tiled_and_per_subset_paths_agree(monkeypatch, tile_rows, tile_cols, gemm_cols):
+    """Every tile shape, including ones that straddle the diagonal band and set ends, and tiles
+    filled in several products, gives the per-subset value (a pair counted twice or a self-pair
+    kept would show at 1e-3)."""
     kid_module = importlib.import_module("pytest_genquality.metrics.kid")
 
     a, b = features(120, seed=1), features(90, shift=0.3, seed=2)
@@ -53,6 +55,7 @@ def test_tiled_and_per_subset_paths_agree(monkeypatch, tile_rows, tile_cols):
     monkeypatch.setattr(kid_module, "_whole_set_is_cheaper", lambda *args: True)
     monkeypatch.setattr(kid_module, "TILE_ROWS", tile_rows)
     monkeypatch.setattr(kid_module, "TILE_COLS", tile_cols)
+    monkeypatch.setattr(kid_module, "GEMM_COLS", gemm_cols)
     tiled = {precision: kid(a, b, subsets=50, subset_size=60, seed=3, precision=precision)
              for precision in ("float64", "mixed")}
     assert tiled["float64"] == pytest.approx(per_subset["float64"], rel=1e-10)
@@ -61,9 +64,10 @@ def test_tiled_and_per_subset_paths_agree(monkeypatch, tile_rows, tile_cols):
 
 @pytest.mark.parametrize("offset", [0.0, 1000.0])
 def test_mixed_precision_is_float64_up_to_float32_products_of_centred_features(offset):
-    """float32 Gram products, float64 kernel and sums: within 1e-7 of all-float64 (torch-fidelity,
-    float32 throughout, is ~3e-6 away on Inception-like features). The 1000 offset makes
-    uncentred float32 products lose every digit of the MMD (dot products ~6e7, round-off ~4)."""
+    """The kernel's centred part in float32, its offset part and every subset sum in float64:
+    within 1e-7 of all-float64 (torch-fidelity, float32 throughout, is ~3e-6 away on
+    Inception-like features). The 1000 offset makes uncentred float32 products lose every digit
+    of the MMD (dot products ~6e7, round-off ~4), and so would float32 offsets u_x ~ 1e2."""
     a = (features(300, seed=1) + offset).astype(np.float32)
     b = (features(260, shift=0.3, seed=2) + offset).astype(np.float32)
     exact = kid(a, b, subsets=20, subset_size=200, seed=1, precision="float64")
@@ -71,6 +75,15 @@ def test_mixed_precision_is_float64_up_to_float32_products_of_centred_features(o
     assert exact[0] > 0.01
     assert mixed[0] == pytest.approx(exact[0], rel=1e-7)
     assert mixed[1] == pytest.approx(exact[1], rel=1e-6)
+
+
+def test_float32_overflow_is_redone_in_float64():
+    """Features of 1e7 make the centred part overflow float32 (w^2 P ~ 1e40): the mixed result is
+    then the float64 one, not inf or NaN."""
+    a, b = features(60, seed=1) * 1e7 + 1e8, features(60, shift=0.3, seed=2) * 1e7 + 1e8
+    exact = kid(a, b, subsets=3, subset_size=40, precision="float64")
+    assert np.isfinite(exact[0]) and exact[0] != 0
+    assert kid(a, b, subsets=3, subset_size=40) == exact
 
 
 def test_path_choice_follows_the_work():

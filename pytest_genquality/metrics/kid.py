@@ -10,18 +10,22 @@ Subsets are drawn exactly as torch-fidelity's ``kid_features_to_metric`` draws t
 ``numpy.random.RandomState(seed)``, for each subset first ``choice`` over set A then over set
 B, without replacement), so the same seed gives the same number as torch-fidelity.
 
-Precision (``precision="mixed"``, the default): the d-deep Gram products, nearly all the work,
-run in float32 (sgemm, about twice dgemm's rate) on features centred by a common mean c, using
-x.y = (x-c).(y-c) + x.c + y.c - c.c with the last three terms in float64; the kernel, its sums
-over subsets and the estimator are float64. Centring shrinks the products' round-off to the
-spread of the features instead of their magnitude (Inception pool features are non-negative with
-a large common mean). On 5k x 5k Inception-like features the result is 2e-10 relative from the
-all-float64 computation (``precision="float64"``), where torch-fidelity, float32 throughout, is
-3e-6 away.
+Precision (``precision="mixed"``, the default): with c the common mean of both sets and
+u_x = gamma (x-c).c, the kernel splits as k = w^3 + P (P^2 + 3 w (P + w)), P = gamma (x-c).(y-c),
+w = 1 + gamma c.c + u_x + u_y. The offset part w^3 varies with i and j only through u_x + u_y,
+so its sums over each subset come from power sums of u in float64, with no tile at all. The
+centred part, nearly all the work (the d-deep Gram products, the polynomial, the products with
+the subset-membership matrix), runs in float32 on features centred by c: its values are the
+size of the kernel's spread, not of the kernel (Inception pool features are non-negative with a
+large common mean), so float32 round-off stays at that scale. Each tile's share of each subset
+(at most TILE_COLS terms) and everything after are float64. On 10k x 10k Inception-like features
+the result is 1e-9 relative from the all-float64 computation (``precision="float64"``, the same
+split in float64), where torch-fidelity, float32 throughout, is 4e-6 away.
 """
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import NamedTuple
 
@@ -35,12 +39,15 @@ KERNEL_DEGREE = 3  # cubic polynomial kernel, Binkowski et al. 2018
 KERNEL_COEF = 1.0
 PRECISIONS = ("mixed", "float64")
 
-# Tiles of the whole-set kernel matrix: row blocks of TILE_ROWS x column blocks of TILE_COLS.
-# Peak memory at d = 2048, mixed precision: the two centred float32 blocks (8 + 2 MB) and the
-# float32 and float64 tiles (1 + 2 MB), below torch-fidelity's per-subset float32 copies and
-# kernel matrices; 1000-row products keep BLAS near its full rate.
+# Tiles of the whole-set kernel matrix: row blocks of TILE_ROWS x column blocks of TILE_COLS,
+# each filled GEMM_COLS columns at a time. Peak memory at d = 2048, mixed precision: the centred
+# float32 row block (8 MB), column block (4 MB) and tile (4 MB), below torch-fidelity's
+# per-subset float32 copies and kernel matrices. 1000-row products keep BLAS near its full rate
+# (OpenBLAS, 2 cores: 1000 x 500 products beat 1000 x 250 by a quarter), and 1000-deep
+# membership products run at the sgemm rate where 250-deep ones ran at half of it.
 TILE_ROWS = 1000
-TILE_COLS = 250
+TILE_COLS = 1000
+GEMM_COLS = 500
 
 
 class KIDEstimate(tuple):
@@ -86,8 +93,9 @@ def kid(feats_a, feats_b, *, subsets: int = KID_SUBSETS, subset_size: int = KID_
     copied whole). Each needs at least 2 rows (the unbiased estimator divides by
     m(m-1)). ``subset_size`` larger than the smaller set is clipped to it with a UserWarning,
     and the result's ``.subset_size`` says the size used.
-    precision: ``"mixed"`` (default: float32 products of centred features, float64 kernel and
-    sums; see the module docstring) or ``"float64"`` (every step in float64, about half as fast).
+    precision: ``"mixed"`` (default: the centred part of the kernel in float32, the rest and every
+    sum over a subset in float64; see the module docstring; recomputed in float64 if float32
+    overflows, features beyond about 1e6) or ``"float64"`` (every step in float64, about half as fast).
     Returns (mean, std) in the kernel's units (Inception pool features: typically 1e-4 .. 1e-1)
     as a ``KIDEstimate``.
     """
@@ -111,16 +119,26 @@ def kid(feats_a, feats_b, *, subsets: int = KID_SUBSETS, subset_size: int = KID_
         subset_size = used
 
     rows_a, rows_b = _draw_subsets(len(a), len(b), subsets, subset_size, seed)
-    gamma = 1.0 / a.shape[1]
-    cheaper = _whole_set_is_cheaper(len(a), len(b), subsets, subset_size, a.shape[1])
-    a, b = _Products.pair(a, b, precision)
-    if cheaper:
-        sums = _kernel_sums_by_tiles(a, b, rows_a, rows_b, gamma)
-    else:
-        sums = _kernel_sums_by_subset(a, b, rows_a, rows_b, gamma)
-    m = subset_size
-    estimates = (sums.within_a + sums.within_b) / (m * (m - 1)) - 2.0 * sums.cross / (m * m)
+    with np.errstate(over="ignore", invalid="ignore"):  # a float32 overflow is redone in float64 below
+        estimates = _mmd_estimates(a, b, rows_a, rows_b, precision)
+    if not np.isfinite(estimates).all():
+        estimates = _mmd_estimates(a, b, rows_a, rows_b, "float64")
     return KIDEstimate(estimates.mean(), estimates.std(), subset_size=subset_size, subsets=subsets)
+
+
+def _mmd_estimates(a: np.ndarray, b: np.ndarray, rows_a: np.ndarray, rows_b: np.ndarray, precision: str) -> np.ndarray:
+    """Unbiased MMD^2 [subsets] float64 of the subsets ``rows_a``, ``rows_b`` [subsets, m]."""
+    cheaper = _whole_set_is_cheaper(len(a), len(b), *rows_a.shape, a.shape[1])
+    a, b = _Products.pair(a, b, precision, gamma=1.0 / a.shape[1])
+    if cheaper:
+        sums = _kernel_sums_by_tiles(a, b, rows_a, rows_b)
+    else:
+        sums = _kernel_sums_by_subset(a, b, rows_a, rows_b)
+    within_a = sums.within_a + _offset_sums(a, a, rows_a, rows_a, symmetric=True)
+    within_b = sums.within_b + _offset_sums(b, b, rows_b, rows_b, symmetric=True)
+    cross = sums.cross + _offset_sums(a, b, rows_a, rows_b, symmetric=False)
+    m = rows_a.shape[1]
+    return (within_a + within_b) / (m * (m - 1)) - 2.0 * cross / (m * m)
 
 
 def _draw_subsets(n_a: int, n_b: int, subsets: int, subset_size: int, seed: int):
@@ -135,7 +153,8 @@ def _draw_subsets(n_a: int, n_b: int, subsets: int, subset_size: int, seed: int)
 
 
 class _KernelSums(NamedTuple):
-    """Per subset [subsets] float64: kernel sums within a and within b (diagonal excluded), and across."""
+    """Per subset [subsets] float64: sums of the kernel's centred part (``_Products``) within a and
+    within b (diagonal excluded), and across; ``_offset_sums`` gives the rest of each sum."""
 
     within_a: np.ndarray
     within_b: np.ndarray
@@ -154,52 +173,89 @@ def _whole_set_is_cheaper(n_a: int, n_b: int, subsets: int, subset_size: int, di
 
 
 class _Products:
-    """Dot products x_i.y_j of one feature set with another, at the chosen precision.
+    """Kernel values of one feature set against another, split into an exact part and a tiled part.
 
-    ``"float64"``: blocks upcast to float64 (views when already float64). ``"mixed"``: blocks
-    centred by ``center`` and rounded to float32, and the float64 terms that restore the
-    uncentred product: x.y = (x-c).(y-c) + x.c + y.c - c.c. Blocks are written into buffers
-    allocated once per slot: a 10k x 2048 set is never copied whole.
+    With c the common centre, P = gamma (x-c).(y-c) and w = 1 + gamma c.c + u_x + u_y,
+    u_x = gamma (x-c).c, the kernel is k = (P + w)^3 = w^3 + P (P^2 + 3 w (P + w)).
+    The offset part w^3 depends on i and j only through u_x + u_y: its sums over a subset's pairs
+    come from power sums of u in float64 (``_offset_sums``). The centred part is computed block
+    by block at ``dtype``: blocks hold x - c rounded once, their Gram times gamma is P, and every
+    float32 step of P (P^2 + 3 w (P + w)) errs by a few float32 ulps of that part alone (a
+    feature set with a large common offset keeps its digits). Blocks are written into buffers
+    allocated once per slot and shared by both sets: a 10k x 2048 set is never copied whole.
     """
 
-    def __init__(self, features: np.ndarray, precision: str, center: np.ndarray | None):
+    def __init__(self, features: np.ndarray, dtype, center: np.ndarray, gamma: float, buffers: dict):
         self.features = features
-        self.precision = precision
-        self.dtype = np.float32 if precision == "mixed" else np.float64
-        if precision == "mixed":
-            self.center = center.astype(np.float32)
-            center64 = self.center.astype(np.float64)
-            self.center_dots = _row_dots(features, center64)
-            self.center_norm = float(center64 @ center64)
-        self._buffers: dict[int, np.ndarray] = {}
+        self.dtype = dtype
+        self.center = center.astype(dtype)
+        center64 = self.center.astype(np.float64)
+        center_norm = float(center64 @ center64)
+        self.gamma = gamma
+        self.t0 = gamma * center_norm + KERNEL_COEF
+        self.offsets = gamma * (_row_dots(features, center64) - center_norm)  # u, float64
+        self.halves = (self.t0 / 2 + self.offsets).astype(dtype)  # w = halves_x + halves_y
+        self._buffers = buffers
 
     @classmethod
-    def pair(cls, a: np.ndarray, b: np.ndarray, precision: str) -> tuple["_Products", "_Products"]:
-        center = (_column_mean(a) + _column_mean(b)) / 2 if precision == "mixed" else None
-        return cls(a, precision, center), cls(b, precision, center)
+    def pair(cls, a: np.ndarray, b: np.ndarray, precision: str, gamma: float) -> tuple["_Products", "_Products"]:
+        dtype = np.float32 if precision == "mixed" else np.float64
+        center = (_column_mean(a) + _column_mean(b)) / 2
+        buffers: dict[int, np.ndarray] = {}  # one per slot for both sets: a block of a and one of b never share a slot
+        return cls(a, dtype, center, gamma, buffers), cls(b, dtype, center, gamma, buffers)
 
     def __len__(self) -> int:
         return len(self.features)
 
     def block(self, rows, slot: int) -> np.ndarray:
-        """Rows (a slice or an index array) ready for the product; ``slot`` names the reused buffer."""
+        """x - c for rows (a slice or an index array); ``slot`` names the reused buffer."""
         source = self.features[rows]
-        if self.precision == "float64":
-            return source.astype(np.float64, copy=False)
         buffer = self._buffers.get(slot)
         if buffer is None or buffer.shape[0] < len(source):
-            buffer = self._buffers[slot] = np.empty((len(source), source.shape[1]), dtype=np.float32)
+            buffer = self._buffers[slot] = np.empty((len(source), source.shape[1]), dtype=self.dtype)
         out = buffer[:len(source)]
         np.subtract(source, self.center, out=out, casting="unsafe")  # float64 input: x - c rounded once
         return out
 
-    def restore(self, products: np.ndarray, rows_x, other: "_Products", rows_y) -> np.ndarray:
-        """x.y in float64 from a float64 copy of the block product, in place."""
-        if self.precision == "mixed":
-            products += self.center_dots[rows_x][:, None]
-            products += other.center_dots[rows_y][None, :]
-            products -= self.center_norm
-        return products
+    def centred_kernel(self, gram: np.ndarray, rows_x, other: "_Products", rows_y,
+                       rows_per_step: int = 64) -> np.ndarray:
+        """P (P^2 + 3 w (P + w)) in place of (x - c).(y - c), the Gram of two blocks, a few rows
+        at a time (two small temporaries instead of two more tiles)."""
+        halves_x = self.halves[rows_x][:, None]
+        halves_y = other.halves[rows_y][None, :]
+        gamma = self.dtype(self.gamma)
+        shape = (min(rows_per_step, len(gram)), gram.shape[1])
+        w_buffer, sum_buffer = np.empty(shape, dtype=gram.dtype), np.empty(shape, dtype=gram.dtype)
+        for start in range(0, len(gram), rows_per_step):
+            centred = gram[start:start + rows_per_step]
+            w, total = w_buffer[:len(centred)], sum_buffer[:len(centred)]
+            centred *= gamma
+            np.add(halves_x[start:start + rows_per_step], halves_y, out=w)
+            np.add(centred, w, out=total)
+            total *= w
+            total *= 3
+            np.multiply(centred, centred, out=w)
+            total += w
+            centred *= total
+        return gram
+
+
+def _offset_sums(x: _Products, y: _Products, rows_x: np.ndarray, rows_y: np.ndarray, *, symmetric: bool) -> np.ndarray:
+    """sum over i in s, j in s of w_ij^3 - t0^3 (see ``_Products``) for every subset s, in float64.
+
+    With z = u_i + v_j, w^3 - t0^3 = 3 t0^2 z + 3 t0 z^2 + z^3, and the sum of z^k over the pairs
+    of a subset is sum_a binom(k, a) (sum_i u_i^a) (sum_j v_j^(k-a)). ``symmetric`` drops i == j.
+    t0^3 cancels in the unbiased MMD, as any constant added to the kernel does.
+    """
+    t0 = x.t0
+    powers_x = [(x.offsets[rows_x] ** k).sum(axis=1) for k in range(4)]
+    powers_y = [(y.offsets[rows_y] ** k).sum(axis=1) for k in range(4)]
+    z1, z2, z3 = ([sum(math.comb(k, a) * powers_x[a] * powers_y[k - a] for a in range(k + 1)) for k in (1, 2, 3)])
+    sums = 3 * t0 * t0 * z1 + 3 * t0 * z2 + z3
+    if symmetric:
+        self_pairs = 2 * x.offsets[rows_x]
+        sums -= (self_pairs * (3 * t0 * t0 + self_pairs * (3 * t0 + self_pairs))).sum(axis=1)
+    return sums
 
 
 def _column_mean(features: np.ndarray, rows_per_step: int = 256) -> np.ndarray:
@@ -216,7 +272,7 @@ def _row_dots(features: np.ndarray, vector: np.ndarray, rows_per_step: int = 256
                            for start in range(0, len(features), rows_per_step)])
 
 
-def _kernel_sums_by_tiles(a: _Products, b: _Products, rows_a, rows_b, gamma) -> _KernelSums:
+def _kernel_sums_by_tiles(a: _Products, b: _Products, rows_a, rows_b) -> _KernelSums:
     """Every kernel value is computed once, tile by tile, and added to each subset holding its pair.
 
     A pair (i, j) lies in subsets s with member[i, s] and member[j, s], so a tile's contribution
@@ -228,9 +284,9 @@ def _kernel_sums_by_tiles(a: _Products, b: _Products, rows_a, rows_b, gamma) -> 
     member_a = _membership(len(a), rows_a)
     member_b = _membership(len(b), rows_b)
     return _KernelSums(
-        within_a=_tiled_sums(a, a, member_a, member_a, gamma, symmetric=True),
-        within_b=_tiled_sums(b, b, member_b, member_b, gamma, symmetric=True),
-        cross=_tiled_sums(a, b, member_a, member_b, gamma, symmetric=False),
+        within_a=_tiled_sums(a, a, member_a, member_a, symmetric=True),
+        within_b=_tiled_sums(b, b, member_b, member_b, symmetric=True),
+        cross=_tiled_sums(a, b, member_a, member_b, symmetric=False),
     )
 
 
@@ -241,46 +297,38 @@ def _membership(n: int, rows: np.ndarray) -> np.ndarray:
     return member
 
 
-def _tiled_sums(x: _Products, y: _Products, member_x, member_y, gamma, *, symmetric: bool) -> np.ndarray:
-    """sum over i in s, j in s of k(x_i, y_j) for every subset s; ``symmetric`` (x is y) skips
-    tiles below the diagonal block, counts those above twice and drops the i == j terms.
+def _tiled_sums(x: _Products, y: _Products, member_x, member_y, *, symmetric: bool) -> np.ndarray:
+    """sum over i in s, j in s of the centred part of k(x_i, y_j) (see ``_Products``) for every
+    subset s; ``symmetric`` (x is y) skips tiles below the diagonal block, counts those above
+    twice and drops the i == j terms.
 
-    The blocks and tiles live in buffers allocated once: reassigning fresh arrays would hold the
-    previous iteration's copies alongside the new ones, doubling peak memory.
+    A tile is filled GEMM_COLS columns at a time (a small right-hand block), the diagonal tile by
+    ``syrk``. The membership product runs at the blocks' precision on the centred part (the size
+    of the kernel's spread); each tile's share of a subset (at most TILE_COLS terms) is then
+    added in float64. The blocks and tiles live in buffers allocated once: reassigning fresh
+    arrays would hold the previous iteration's copies alongside the new ones, doubling peak memory.
     """
     sums = np.zeros(member_x.shape[1], dtype=np.float64)
-    tile_shape = (min(TILE_ROWS, len(x)), min(TILE_COLS, len(y)))
-    products = np.empty(tile_shape, dtype=x.dtype)
-    tile = products if x.dtype == np.float64 else np.empty(tile_shape, dtype=np.float64)
+    tile = np.empty((min(TILE_ROWS, len(x)), min(TILE_COLS, len(y))), dtype=x.dtype)
     for row_start in range(0, len(x), TILE_ROWS):
         rows = slice(row_start, min(row_start + TILE_ROWS, len(x)))
         x_block = x.block(rows, slot=0)
         member_rows = member_x[rows].astype(np.float64)
         for col_start, col_stop, weight in _column_blocks(rows.start, rows.stop, len(y), symmetric):
             cols = slice(col_start, col_stop)
-            y_block = y.block(cols, slot=1)
-            block_products = products[:len(x_block), :len(y_block)]
-            kernel = tile[:len(x_block), :len(y_block)]
-            np.matmul(x_block, y_block.T, out=block_products)
-            if kernel is not block_products:
-                np.copyto(kernel, block_products)
-            x.restore(kernel, rows, y, cols)
-            _poly_kernel_in_place(kernel, gamma)
+            kernel = tile[:len(x_block), :col_stop - col_start]
+            if symmetric and (col_start, col_stop) == (rows.start, rows.stop):
+                np.matmul(x_block, x_block.T, out=kernel)  # numpy calls syrk for x @ x.T
+            else:
+                for start in range(col_start, col_stop, GEMM_COLS):
+                    stop = min(start + GEMM_COLS, col_stop)
+                    np.matmul(x_block, y.block(slice(start, stop), slot=1).T, out=kernel[:, start - col_start:stop - col_start])
+            x.centred_kernel(kernel, rows, y, cols)
             if symmetric and weight == 1.0:
                 _zero_self_pairs(kernel, row_start, col_start)
-            member_cols = member_y[cols].astype(np.float64)
-            sums += weight * np.einsum("is,is->s", member_rows, kernel @ member_cols)
+            shares = (kernel @ member_y[cols].astype(x.dtype)).astype(np.float64)
+            sums += weight * np.einsum("is,is->s", member_rows, shares)
     return sums
-
-
-def _poly_kernel_in_place(gram: np.ndarray, gamma: float, rows_per_step: int = 64) -> None:
-    """(gamma * x.y + 1)^3 over a Gram tile, cubing by products a few rows at a time (a small
-    temporary instead of a second tile)."""
-    gram *= gamma
-    gram += KERNEL_COEF
-    for start in range(0, len(gram), rows_per_step):
-        part = gram[start:start + rows_per_step]
-        part *= part * part
 
 
 def _column_blocks(row_start: int, row_stop: int, n_cols: int, symmetric: bool):
@@ -307,7 +355,7 @@ def _zero_self_pairs(kernel: np.ndarray, row_start: int, col_start: int) -> None
     kernel[rows[inside], cols[inside]] = 0.0
 
 
-def _kernel_sums_by_subset(a: _Products, b: _Products, rows_a, rows_b, gamma) -> _KernelSums:
+def _kernel_sums_by_subset(a: _Products, b: _Products, rows_a, rows_b) -> _KernelSums:
     """One product per subset and term, when the sets are much larger than the subsets drawn.
 
     numpy uses the symmetric ``syrk`` kernel, half the work, for x @ x.T; each Gram block is
@@ -319,18 +367,11 @@ def _kernel_sums_by_subset(a: _Products, b: _Products, rows_a, rows_b, gamma) ->
     for i, (subset_a, subset_b) in enumerate(zip(rows_a, rows_b)):
         x = a.block(subset_a, slot=0)
         y = b.block(subset_b, slot=1)
-        within_a[i] = _sum_off_diagonal(_kernel(a, x, subset_a, a, x, subset_a, gamma))
-        within_b[i] = _sum_off_diagonal(_kernel(b, y, subset_b, b, y, subset_b, gamma))
-        cross[i] = _kernel(a, x, subset_a, b, y, subset_b, gamma).sum()
+        within_a[i] = _sum_off_diagonal(a.centred_kernel(x @ x.T, subset_a, a, subset_a))
+        within_b[i] = _sum_off_diagonal(b.centred_kernel(y @ y.T, subset_b, b, subset_b))
+        cross[i] = a.centred_kernel(x @ y.T, subset_a, b, subset_b).sum(dtype=np.float64)
     return _KernelSums(within_a, within_b, cross)
 
 
-def _kernel(a: _Products, x: np.ndarray, rows_x, b: _Products, y: np.ndarray, rows_y, gamma: float) -> np.ndarray:
-    """k(x_i, y_j) in float64 for two blocks of ``a`` and ``b`` (rows_x, rows_y: their row indices)."""
-    kernel = a.restore((x @ y.T).astype(np.float64, copy=False), rows_x, b, rows_y)
-    _poly_kernel_in_place(kernel, gamma)
-    return kernel
-
-
 def _sum_off_diagonal(kernel: np.ndarray) -> float:
-    return float(kernel.sum() - np.trace(kernel))
+    return float(kernel.sum(dtype=np.float64) - np.trace(kernel, dtype=np.float64))

@@ -1,5 +1,7 @@
 """KID and IS against torch-fidelity (same subsets / shuffling by seed) and torchmetrics' KID math."""
 
+import importlib
+
 import numpy as np
 import pytest
 import torch
@@ -29,11 +31,15 @@ def test_kid_matches_torch_fidelity(n_a, n_b, subsets, subset_size, seed):
     assert ours[1] == pytest.approx(theirs["kernel_inception_distance_std"], rel=1e-6)
 
 
-def test_mixed_precision_is_closer_to_float64_than_torch_fidelity():
-    """The rule for KID's float32 products: stay within torch-fidelity's own distance from an exact
+@pytest.mark.parametrize("whole_set", [True, False], ids=["tiles", "per-subset"])
+def test_mixed_precision_is_closer_to_float64_than_torch_fidelity(monkeypatch, whole_set):
+    """The rule for KID's float32 steps: stay within torch-fidelity's own distance from an exact
     float64 computation on the same features (mirrors torch-fidelity's
     tests/precision/test_metric_kid_fidelity.py, which bounds its KID against the reference MMD-GAN
-    code). Inception-like features: non-negative, 2048-d, a large common mean."""
+    code). Inception-like features: non-negative, 2048-d, a large common mean. Both paths: the
+    tiles (float32 membership products) and one product per subset."""
+    monkeypatch.setattr(importlib.import_module("pytest_genquality.metrics.kid"), "_whole_set_is_cheaper",
+                        lambda *args: whole_set)
     rng = np.random.default_rng(0)
     real = rng.gamma(2.0, 0.2, size=(600, 2048)).astype(np.float32)
     fake = (rng.gamma(2.0, 0.2, size=(600, 2048)) * 1.05).astype(np.float32)

@@ -19,7 +19,7 @@ from pytest_genquality.metrics.collapse import (FLOOR_FRACTION, NearestNeighbour
 from pytest_genquality.stats import (AUTO_MARGIN_SDS, DRIFT_ALPHA, NORMAL_TEST_NOISE_FACTOR, normal_margin_test,
                                      seed_noise_sd)
 
-from toy import project_conftest
+from toy import project_conftest, pytester_project
 
 
 def gaussian_rows(count, dim=24, seed=0):
@@ -172,10 +172,7 @@ def test_spread(batch, extractor):
 
 @pytest.fixture
 def project(pytester, monkeypatch):
-    monkeypatch.delenv("TOY_COLLAPSE", raising=False)
-    pytester.makeconftest(CONFTEST)
-    pytester.makepyfile(test_collapse_suite=TESTS)
-    return pytester
+    return pytester_project(pytester, monkeypatch, CONFTEST, clear_env=("TOY_COLLAPSE",), test_collapse_suite=TESTS)
 
 
 def test_a_collapse_fails_naming_margin_worsening_p_and_duplicates_then_update_accepts_it(project, monkeypatch):

@@ -14,7 +14,7 @@ from pytest_genquality.stats import (AUTO_MARGIN_SDS, DRIFT_ALPHA, margin_bootst
 from pytest_genquality.stats import (CLEAR_MIN_DRAWS, NOISE_BOUND_FRACTION, NOISE_BOUND_SAFETY, SMOOTH_NULL_MIN_DRAWS,
                                      _sequential_tail, normal_margin_p)
 
-from toy import project_conftest
+from toy import project_conftest, pytester_project
 
 DIM, N = 16, 64
 SCALES = np.sqrt(1.0 / np.arange(1, DIM + 1))  # power-law spectrum
@@ -259,11 +259,8 @@ def test_a(ref, noisy_extractor, shift):
 
 @pytest.fixture
 def project(pytester, monkeypatch):
-    monkeypatch.delenv("TOY_SHIFT", raising=False)
-    monkeypatch.delenv("TOY_FEATURE_NOISE", raising=False)
-    pytester.makeconftest(CONFTEST)
-    pytester.makepyfile(test_quality=TESTS)
-    return pytester
+    return pytester_project(pytester, monkeypatch, CONFTEST, clear_env=("TOY_SHIFT", "TOY_FEATURE_NOISE"),
+                            test_quality=TESTS)
 
 
 def test_numerical_noise_passes_and_the_table_shows_margin_and_p(project, monkeypatch):

@@ -88,3 +88,13 @@ def ref(inception):
 def pytest_sessionfinish(session):
     print(f"\\nextractor calls: {{CALLS}}")
 """)
+
+
+def pytester_project(pytester, monkeypatch, conftest: str, *, clear_env=(), **test_files):
+    """A pytester project: ``conftest`` and ``test_files`` (name=text), with the toy environment
+    variables in ``clear_env`` unset so each test starts from the unchanged model."""
+    for name in clear_env:
+        monkeypatch.delenv(name, raising=False)
+    pytester.makeconftest(conftest)
+    pytester.makepyfile(**test_files)
+    return pytester

@@ -97,13 +97,13 @@ def main(argv=None) -> int:
             assert caught.method == "noise-sd-bound" and caught.significant_worsening
             cells.append(f"{bound * 1e3:.3f} ms")
             clear, clear_mb, caught = timed(lambda: margin_test(baseline, regressed, make, worse_sign=1, margin=margin,
-                                                                paired=True, noise_sd=noise))
+                                                                paired=True, noise_sd=noise, smooth_null=True))
             assert caught.significant_worsening
             cells.append(f"{clear:.2f} s{ratio(clear)}, {caught.resamples} draws")
             edge = shifted(baseline, scales, margin + 2 * noise)
             border, border_mb, decided = timed(lambda: margin_test(baseline, edge, make, worse_sign=1, margin=margin,
                                                                    paired=True, noise_sd=noise,
-                                                                   noise_sd_is_upper_bound=True))
+                                                                   noise_sd_is_upper_bound=True, smooth_null=True))
             verdict = "fail" if decided.significant_worsening else "pass"
             cells.append(f"{border:.2f} s{ratio(border)}, {decided.resamples} draws, {verdict}")
             cells.append(f"{clear_mb:.0f} / {border_mb:.0f}")

@@ -82,7 +82,9 @@ def main(argv=None) -> int:
                 build, _, _ = timed(lambda: make(np.concatenate([baseline, harmless])))
                 previous = build + (part - build) * 200 / args.previous_resplits
             ratio = (lambda seconds: f" ({seconds / previous:.2g} ×)") if previous else (lambda seconds: "")
-            update, _, noise = timed(lambda: seed_noise_sd(baseline, make))
+            # as assert_fid_below: the noise estimate's subsets take float32 eigenvalues
+            update, _, noise = timed(lambda: seed_noise_sd(
+                baseline, lambda pooled: FrechetSubsets(mu_ref, sigma_ref, pooled, eigenvalues="float32").distance))
             margin = AUTO_MARGIN_SDS * noise
             cells = [f"{previous:.2f} s" if previous else "not run", f"{update:.2f} s{ratio(update)}"]
             inside, _, result = timed(lambda: margin_test(baseline, harmless, make, worse_sign=1, margin=margin,

@@ -136,11 +136,14 @@ def assert_fid_below(batch, ref, threshold: float, *, extractor=None, max_drift=
                                  sqrt_sigma1=reference.matrix_sqrt())
     note = (f"  note       FID at n={len(batch)} is biased upward (~1/N) and a loss of diversity can lower it; "
             "pair it with assert_recall_above")
+    def make_statistic(pooled, eigenvalues="float64"):
+        return FrechetSubsets(reference.mu, reference.sigma, pooled, sqrt_sigma_ref=reference.sqrt_sigma,
+                              eigenvalues=eigenvalues).distance
+
     return _distribution_check(
-        "fid", batch, reference, value, rows,
-        lambda pooled: FrechetSubsets(reference.mu, reference.sigma, pooled,
-                                      sqrt_sigma_ref=reference.sqrt_sigma).distance,
-        threshold=threshold, max_drift=max_drift, extractor_id=extractor.id, extra_context=(note,))
+        "fid", batch, reference, value, rows, make_statistic,
+        threshold=threshold, max_drift=max_drift, extractor_id=extractor.id, extra_context=(note,),
+        make_noise_statistic=lambda pooled: make_statistic(pooled, eigenvalues="float32"))
 
 
 def assert_metric(name: str, value: float, *, higher_is_better: bool, threshold: float | None = None,
@@ -203,11 +206,12 @@ def _reference_context(reference: ReferenceStats, batch: ImageBatch) -> tuple[st
 
 def _distribution_check(name: str, batch: ImageBatch, reference: ReferenceStats, value: float, rows: np.ndarray,
                         make_statistic, *, threshold, max_drift, extractor_id, extra_context=(),
-                        details=None) -> MetricResult:
+                        details=None, make_noise_statistic=None) -> MetricResult:
     """The shared tail of every reference-based distribution assertion."""
+    evidence = DriftEvidence(rows, make_statistic=make_statistic, make_noise_statistic=make_noise_statistic)
     return check_metric(SPECS[name], value, threshold=threshold, max_drift=max_drift, n=len(batch),
                         extractor_id=extractor_id, lane=_lane_of(batch), qualifier=reference.name or None,
-                        seeds=batch.seed_range(), evidence=DriftEvidence(rows, make_statistic=make_statistic),
+                        seeds=batch.seed_range(), evidence=evidence,
                         context_lines=_reference_context(reference, batch) + tuple(extra_context), batch=batch,
                         details=details)
 

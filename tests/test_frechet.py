@@ -1,12 +1,16 @@
 """Frechet distance: closed forms, the scipy-sqrtm formula, low-rank = full, identity, symmetry."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import scipy.linalg
+import torch
 
 from pytest_genquality.metrics import fid, frechet_distance, frechet_distance_to_samples
 from pytest_genquality.metrics.fid import ExtractorMismatchError
 from pytest_genquality.metrics.frechet import FrechetSubsets
+from pytest_genquality import ImageBatch
 from pytest_genquality.reference import ReferenceStats
 
 
@@ -74,6 +78,48 @@ def test_subsets_helper_matches_direct_computation():
     # depending on the BLAS kernels (1.0e-9 with a generic OpenBLAS, below 1e-10 with Haswell's).
     for indices in (np.arange(30), rng.permutation(60)[:25]):
         assert subsets.distance(indices) == pytest.approx(frechet_distance_to_samples(mu, sigma, pooled[indices]), rel=1e-8)
+
+
+def test_float32_eigenvalues_for_the_noise_estimate_agree_and_bad_choices_are_named():
+    """The seed-noise estimate's subsets may use float32 eigenvalues (its own error is ~9 %): the
+    centred block's zero eigenvalue rounds to ~1e-7 of the largest, and its root moves a small FID
+    by ~1e-5 relative."""
+    rng = np.random.default_rng(11)
+    sigma, mu = well_conditioned(48, 12)
+    pooled = rng.normal(size=(60, 48)) + 0.5
+    exact, rounded = FrechetSubsets(mu, sigma, pooled), FrechetSubsets(mu, sigma, pooled, eigenvalues="float32")
+    for indices in (np.arange(30), rng.permutation(60)[:25]):
+        assert rounded.distance(indices) == pytest.approx(exact.distance(indices), rel=1e-4)
+    with pytest.raises(ValueError, match="eigenvalues: expected 'float64' or 'float32'"):
+        FrechetSubsets(mu, sigma, pooled, eigenvalues="half")
+
+
+def test_fid_evidence_estimates_noise_with_the_float32_statistic(monkeypatch):
+    import pytest_genquality.assertions as assertions_module
+    from pytest_genquality.verdict import SPECS, baseline_noise_sd
+
+    seen = {}
+    monkeypatch.setattr(assertions_module, "_distribution_check", lambda *args, **kwargs: seen.update(kwargs))
+    rows = np.random.default_rng(12).normal(size=(40, 8))
+    reference = ReferenceStats.from_features(np.random.default_rng(13).normal(size=(200, 8)), extractor_id="x")
+    assertions_module.assert_fid_below(ImageBatch(torch.zeros(40, 3, 8, 8, dtype=torch.uint8) + torch.arange(40).view(40, 1, 1, 1)),
+                                       reference, 100.0, extractor=_FixedFeatures(rows))
+    noise_statistic = seen["make_noise_statistic"](rows)
+    assert noise_statistic.__self__._eigenvalues == "float32"
+    evidence = assertions_module.DriftEvidence(rows, make_statistic=lambda pooled: FrechetSubsets(
+        reference.mu, reference.sigma, pooled).distance, make_noise_statistic=seen["make_noise_statistic"])
+    assert baseline_noise_sd(SPECS["fid"], evidence, rows) == pytest.approx(
+        baseline_noise_sd(SPECS["fid"], replace(evidence, make_noise_statistic=None), rows), rel=1e-2)
+
+
+class _FixedFeatures:
+    id = "x"
+
+    def __init__(self, rows):
+        self.rows = rows
+
+    def __call__(self, images):
+        return {"pool": torch.as_tensor(self.rows[:len(images)], dtype=torch.float32)}
 
 
 @pytest.mark.parametrize("given_root", [False, True])

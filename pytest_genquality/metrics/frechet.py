@@ -171,7 +171,16 @@ class FrechetSubsets:
     subsets take the d×d path and no M×M matrix is built.
     """
 
-    def __init__(self, mu_ref, sigma_ref, pooled_rows, *, sqrt_sigma_ref=None):
+    def __init__(self, mu_ref, sigma_ref, pooled_rows, *, sqrt_sigma_ref=None, eigenvalues: str = "float64"):
+        """``eigenvalues="float32"``: each subset's eigenvalues from a float32 ``evr`` (1.5x faster
+        at n = 512). The centred block's zero eigenvalue then rounds to ~1e-7 of the largest, and
+        its root moves the distance: 1e-8 relative at d = 2048, n = 512, up to ~1e-5 for a small
+        FID; the seed-noise SD built on it moved by 4e-6 and 6e-4 relative in those cases. For that
+        estimate only, whose own statistical error (~9 %) dwarfs the rounding; the gate's
+        statistics stay float64."""
+        if eigenvalues not in ("float64", "float32"):
+            raise ValueError(f"eigenvalues: expected 'float64' or 'float32', got {eigenvalues!r}")
+        self._eigenvalues = eigenvalues
         rows = np.asarray(pooled_rows, dtype=np.float64)
         mu_ref = _as_vector("mu_ref", mu_ref)
         sigma_ref = _as_covariance("sigma_ref", sigma_ref, mu_ref.shape[0])
@@ -219,7 +228,13 @@ class FrechetSubsets:
             whitened = self._whitened[indices]
             whitened -= whitened.mean(axis=0)
             block = whitened @ whitened.T if count < whitened.shape[1] else whitened.T @ whitened
-        eigenvalues = np.linalg.eigvalsh(block) / (count - 1)
+        if self._eigenvalues == "float32":
+            from scipy.linalg import eigh
+
+            eigenvalues = eigh(block.astype(np.float32), eigvals_only=True, driver="evr",
+                               check_finite=False).astype(np.float64) / (count - 1)
+        else:
+            eigenvalues = np.linalg.eigvalsh(block) / (count - 1)
         return float(np.sqrt(np.clip(eigenvalues, 0.0, None)).sum())
 
     def distance(self, indices) -> float:

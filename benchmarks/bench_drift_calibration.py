@@ -49,12 +49,9 @@ from pytest_genquality.metrics.frechet import FrechetSubsets
 from pytest_genquality.metrics.resampling import KernelMMDSubsets, NeighbourhoodSubsets, real_sq_radii
 from pytest_genquality.stats import (AUTO_MARGIN_SDS, DRIFT_ALPHA, NORMAL_TEST_NOISE_FACTOR, margin_test,
                                      mean_and_covariance, normal_margin_test, seed_noise_sd)
+from pytest_genquality.verdict import SPECS
 
-METRICS = ("fid", "kid", "recall", "coverage", "log_nn_distance")
-WORSE_SIGN = {"fid": 1, "kid": 1, "recall": -1, "coverage": -1, "log_nn_distance": -1}
-NORMAL_TEST = {"log_nn_distance"}  # metrics the gate tests with normal_margin_test (verdict.SPECS noise_test)
-NOISE_SD_IS_UPPER_BOUND = {"fid"}  # metrics whose far worsenings fail on the stored noise SD alone (verdict.SPECS)
-SMOOTH_NULL = {"fid", "kid"}  # metrics whose clear regressions may stop after 4 draws (verdict.SPECS)
+METRICS = ("fid", "kid", "recall", "coverage", "log_nn_distance")  # each test's metrics, as named in verdict.SPECS
 SESSION_TESTS = 20
 
 
@@ -160,15 +157,16 @@ def run_trial(world: World, change: str, n: int, trial: int, shift: float, metri
         noise = seed_noise_sd(baseline, lambda _rows, s=statistic: s)
         everything = np.arange(2 * n)
         observed = statistic(everything[n:]) - statistic(everything[:n])
-        if metric in NORMAL_TEST:
+        spec = SPECS[metric]  # the gate's own per-metric choices (test, direction, shortcuts)
+        if spec.noise_test == "normal":
             noise *= NORMAL_TEST_NOISE_FACTOR
-            result = normal_margin_test(observed, worse_sign=WORSE_SIGN[metric], margin=AUTO_MARGIN_SDS * noise,
+            result = normal_margin_test(observed, worse_sign=spec.worse_sign, margin=AUTO_MARGIN_SDS * noise,
                                         noise_sd=noise)
         else:
-            result = margin_test(baseline, current, lambda _pooled, s=statistic: s, worse_sign=WORSE_SIGN[metric],
+            result = margin_test(baseline, current, lambda _pooled, s=statistic: s, worse_sign=spec.worse_sign,
                                  margin=AUTO_MARGIN_SDS * noise, paired=paired, noise_sd=noise, observed=observed,
-                                 seed=trial, noise_sd_is_upper_bound=metric in NOISE_SD_IS_UPPER_BOUND,
-                                 smooth_null=metric in SMOOTH_NULL)
+                                 seed=trial, noise_sd_is_upper_bound=spec.noise_sd_is_upper_bound,
+                                 smooth_null=spec.smooth_null)
         verdict = "fail" if result.significant_worsening else "improved" if result.significant_improvement else "pass"
         outcome[metric] = (verdict, result.worsening, noise)
     return outcome

@@ -290,7 +290,8 @@ def assert_no_collapse(batch, *, threshold: float | None = None, extractor=None,
     No reference needed. ``threshold``: an optional floor on the value itself (log feature units,
     valid only at this N and extractor); the drift check is the point.
     """
-    from .metrics.collapse import DUPLICATE_RATIO, NearestNeighbourSubsets, log_nn_distance, near_duplicates
+    from .metrics.collapse import (DUPLICATE_RATIO, NearestNeighbourSubsets, count_near_duplicates,
+                                   mean_log_distance, nearest_neighbour_distances)
 
     batch = _as_batch(batch)
     _check_threshold("threshold", threshold, allow_none=True)
@@ -298,9 +299,10 @@ def assert_no_collapse(batch, *, threshold: float | None = None, extractor=None,
     rows = batch_features(batch, extractor, "pool")
     if len(rows) < 2:
         raise ValueError(f"batch: a nearest-neighbour distance needs at least 2 images, got {len(rows)}")
-    duplicates = near_duplicates(rows)
+    nearest = nearest_neighbour_distances(rows)  # once, for the value and the near-duplicate count
+    duplicates = count_near_duplicates(nearest)
     return check_metric(
-        SPECS["log_nn_distance"], log_nn_distance(rows), threshold=threshold, max_drift=max_drift, n=len(batch),
+        SPECS["log_nn_distance"], mean_log_distance(nearest), threshold=threshold, max_drift=max_drift, n=len(batch),
         extractor_id=extractor.id, lane=_lane_of(batch), seeds=batch.seed_range(),
         evidence=DriftEvidence(rows, make_statistic=lambda pooled: NearestNeighbourSubsets(pooled).log_nn_distance),
         context_lines=(_generated_line(batch, _lane_of(batch)),

@@ -107,6 +107,15 @@ def check_positive_float(value: Any, name: str) -> float:
     return float(value)
 
 
+def _require_tensor(x: Any, name: str, expected: str) -> None:
+    """Images come as an ImageBatch (handled by the caller) or a torch tensor; anything else is named."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(
+            f"{name}: expected an ImageBatch or {expected}, got {describe(x)}; "
+            "wrap other images with ImageBatch.from_any(x, value_range=...)"
+        )
+
+
 def as_image_tensor(x: Any, name: str) -> torch.Tensor:
     """uint8 images [N, 3, H, W] from an ImageBatch or an integer tensor of 0..255 levels
     (uint8, or int64 as ``torch.randint`` makes; no implicit rescaling)."""
@@ -114,11 +123,7 @@ def as_image_tensor(x: Any, name: str) -> torch.Tensor:
 
     if isinstance(x, ImageBatch):
         return x.images
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(
-            f"{name}: expected an ImageBatch or a uint8 torch tensor [N, 3, H, W], got {describe(x)}; "
-            "wrap other images with ImageBatch.from_any(x, value_range=...)"
-        )
+    _require_tensor(x, name, "a uint8 torch tensor [N, 3, H, W]")
     if x.dtype == torch.bool or x.is_floating_point() or x.is_complex():
         raise TypeError(
             f"{name}: expected uint8 pixels 0..255, got dtype {x.dtype}; convert float images with "
@@ -161,11 +166,7 @@ def _pixel_tensor(x: Any, name: str) -> torch.Tensor:
 
     if isinstance(x, ImageBatch):
         return x.images
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(
-            f"{name}: expected an ImageBatch or a torch tensor [N, C, H, W], got {describe(x)}; "
-            "wrap other images with ImageBatch.from_any(x, value_range=...)"
-        )
+    _require_tensor(x, name, "a torch tensor [N, C, H, W]")
     if x.dtype == torch.bool or x.is_complex():
         raise TypeError(f"{name}: expected real pixel values, got dtype {x.dtype}")
     if x.ndim != 4:

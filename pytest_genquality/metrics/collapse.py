@@ -52,7 +52,8 @@ def nearest_neighbour_distances(features, *, name: str = "features", rows_per_st
     return nearest
 
 
-def _mean_log(nearest: np.ndarray) -> float:
+def mean_log_distance(nearest: np.ndarray) -> float:
+    """``log_nn_distance`` from already computed nearest-neighbour distances [N]."""
     floor = FLOOR_FRACTION * float(np.median(nearest))
     if floor <= 0.0:  # more than half the rows have an exact twin: every distance is "collapsed"
         floor = np.finfo(np.float64).tiny
@@ -64,14 +65,18 @@ def log_nn_distance(features) -> float:
 
     Log feature units; higher is more diverse. Comparable only at one N and one extractor.
     """
-    return _mean_log(nearest_neighbour_distances(features))
+    return mean_log_distance(nearest_neighbour_distances(features))
 
 
 def near_duplicates(features, *, ratio: float = DUPLICATE_RATIO) -> int:
     """How many rows have a nearest other row closer than ``ratio`` x the median NN distance."""
+    return count_near_duplicates(nearest_neighbour_distances(features), ratio=ratio)
+
+
+def count_near_duplicates(nearest: np.ndarray, *, ratio: float = DUPLICATE_RATIO) -> int:
+    """``near_duplicates`` from already computed nearest-neighbour distances [N]."""
     if not (isinstance(ratio, (int, float)) and 0.0 < ratio <= 1.0):
         raise ValueError(f"ratio: expected a number in (0, 1], got {ratio!r}")
-    nearest = nearest_neighbour_distances(features)
     return int(np.sum(nearest < ratio * np.median(nearest)))
 
 
@@ -91,4 +96,4 @@ class NearestNeighbourSubsets:
         if indices.shape[0] < 2:
             raise ValueError(f"indices: need at least 2 rows, got {indices.shape[0]}")
         nearest = np.sqrt(self._squared[np.ix_(indices, indices)].min(axis=1))
-        return _mean_log(nearest)
+        return mean_log_distance(nearest)

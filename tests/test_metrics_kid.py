@@ -40,15 +40,17 @@ def test_float32_torch_and_float64_numpy_agree():
     assert from_torch == pytest.approx(from_numpy, rel=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("tile_rows, tile_cols, gemm_cols", [(1000, 1000, 500), (7, 3, 2), (16, 5, 5), (4, 16, 3),
                                                             (16, 16, 5)])
-def test_tiled_and_per_subset_paths_agree(monkeypatch, tile_rows, tile_cols, gemm_cols):
+def test_tiled_and_per_subset_paths_agree(monkeypatch, tile_rows, tile_cols, gemm_cols, dtype):
     """Every tile shape, including ones that straddle the diagonal band and set ends, and tiles
     filled in several products, gives the per-subset value (a pair counted twice or a self-pair
-    kept would show at 1e-3)."""
+    kept would show at 1e-3). float32 features are multiplied as they are (raw columns, one
+    product per tile), float64 ones through float32 copies filled GEMM_COLS at a time."""
     kid_module = importlib.import_module("pytest_genquality.metrics.kid")
 
-    a, b = features(120, seed=1), features(90, shift=0.3, seed=2)
+    a, b = features(120, seed=1).astype(dtype), features(90, shift=0.3, seed=2).astype(dtype)
     monkeypatch.setattr(kid_module, "_whole_set_is_cheaper", lambda *args: False)
     per_subset = {precision: kid(a, b, subsets=50, subset_size=60, seed=3, precision=precision)
                   for precision in ("float64", "mixed")}
@@ -62,19 +64,38 @@ def test_tiled_and_per_subset_paths_agree(monkeypatch, tile_rows, tile_cols, gem
     assert tiled["mixed"] == pytest.approx(per_subset["mixed"], rel=1e-7)  # float32 products, summed in another order
 
 
-@pytest.mark.parametrize("offset", [0.0, 1000.0])
-def test_mixed_precision_is_float64_up_to_float32_products_of_centred_features(offset):
+@pytest.mark.parametrize("offset, raw_columns", [(0.0, True), (3.5, True), (4.5, False), (1000.0, False)])
+def test_mixed_precision_is_float64_up_to_float32_products_of_centred_features(offset, raw_columns):
     """The kernel's centred part in float32, its offset part and every subset sum in float64:
     within 1e-7 of all-float64 (torch-fidelity, float32 throughout, is ~3e-6 away on
     Inception-like features). The 1000 offset makes uncentred float32 products lose every digit
-    of the MMD (dot products ~6e7, round-off ~4), and so would float32 offsets u_x ~ 1e2."""
+    of the MMD (dot products ~6e7, round-off ~4), and so would float32 offsets u_x ~ 1e2.
+    Offset 3.5 is about the largest (mean ||y||^2 / mean ||y - c||^2 = 15.1 for b; RAW_OFFSET_RATIO 16)
+    whose tiles still multiply by the uncentred features; at 4.5 (23.5) they are centred copies."""
+    kid_module = importlib.import_module("pytest_genquality.metrics.kid")
     a = (features(300, seed=1) + offset).astype(np.float32)
     b = (features(260, shift=0.3, seed=2) + offset).astype(np.float32)
+    assert kid_module._Products.pair(a, b, "mixed", gamma=1 / 64)[0].raw_columns is raw_columns
+    assert not kid_module._Products.pair(a, b, "float64", gamma=1 / 64)[0].raw_columns
     exact = kid(a, b, subsets=20, subset_size=200, seed=1, precision="float64")
     mixed = kid(a, b, subsets=20, subset_size=200, seed=1)
     assert exact[0] > 0.01
     assert mixed[0] == pytest.approx(exact[0], rel=1e-7)
     assert mixed[1] == pytest.approx(exact[1], rel=1e-6)
+
+
+def test_raw_columns_take_off_the_offsets_of_the_rounded_rows():
+    """Inception-like features (non-negative, common mean 0.4, d = 512), float32: the tiles
+    multiply centred rows by the raw features and take off each row's (x - c).c. Taken from x
+    instead of from the rounded x - c, every row of a tile is off by the same 1e-7 relative, and
+    the mean lands 1.4e-7 from float64; from the rounded rows it is 1.9e-8 (torch-fidelity: 3e-6)."""
+    rng = np.random.default_rng(0)
+    a = rng.gamma(2.0, 0.2, size=(400, 512)).astype(np.float32)
+    b = (rng.gamma(2.0, 0.2, size=(400, 512)) * 1.05).astype(np.float32)
+    exact = kid(a, b, subsets=20, subset_size=200, seed=1, precision="float64")
+    mixed = kid(a, b, subsets=20, subset_size=200, seed=1)
+    assert mixed[0] == pytest.approx(exact[0], rel=6e-8)
+    assert mixed[1] == pytest.approx(exact[1], rel=2e-7)
 
 
 def test_float32_overflow_is_redone_in_float64():

@@ -15,12 +15,18 @@ u_x = gamma (x-c).c, the kernel splits as k = w^3 + P (P^2 + 3 w (P + w)), P = g
 w = 1 + gamma c.c + u_x + u_y. The offset part w^3 varies with i and j only through u_x + u_y,
 so its sums over each subset come from power sums of u in float64, with no tile at all. The
 centred part, nearly all the work (the d-deep Gram products, the polynomial, the products with
-the subset-membership matrix), runs in float32 on features centred by c: its values are the
-size of the kernel's spread, not of the kernel (Inception pool features are non-negative with a
-large common mean), so float32 round-off stays at that scale. Each tile's share of each subset
-(at most TILE_COLS terms) and everything after are float64. On 10k x 10k Inception-like features
-the result is 1e-9 relative from the all-float64 computation (``precision="float64"``, the same
-split in float64), where torch-fidelity, float32 throughout, is 4e-6 away.
+the subset-membership matrix), runs in float32: its values are the size of the kernel's spread,
+not of the kernel (Inception pool features are non-negative with a large common mean), so
+float32 round-off stays at that scale. Each tile's share of each subset (at most TILE_COLS
+terms) and everything after are float64. On 10k x 10k Inception-like features the mean is
+4e-10 relative from the all-float64 computation (``precision="float64"``, the same split in
+float64), where torch-fidelity, float32 throughout, is 4e-6 away.
+
+Speed at 10k x 10k: every pair is computed once (the symmetric halves once), the same number
+of d-deep products as torch-fidelity's per-subset ``syrk`` and ``gemm`` (4.2 of our 5 s), so
+the rest decides. A tile's right-hand side is the float32 features themselves, not a centred
+copy made again for every row block, whenever the common mean is not large against the spread
+(``RAW_OFFSET_RATIO``): (x-c).y = (x-c).(y-c) + (x-c).c, and the last term is known per row.
 """
 
 from __future__ import annotations
@@ -40,14 +46,24 @@ KERNEL_COEF = 1.0
 PRECISIONS = ("mixed", "float64")
 
 # Tiles of the whole-set kernel matrix: row blocks of TILE_ROWS x column blocks of TILE_COLS,
-# each filled GEMM_COLS columns at a time. Peak memory at d = 2048, mixed precision: the centred
-# float32 row block (8 MB), column block (4 MB) and tile (4 MB), below torch-fidelity's
-# per-subset float32 copies and kernel matrices. 1000-row products keep BLAS near its full rate
-# (OpenBLAS, 2 cores: 1000 x 500 products beat 1000 x 250 by a quarter), and 1000-deep
-# membership products run at the sgemm rate where 250-deep ones ran at half of it.
+# each filled by one product from a view of the float32 features, or GEMM_COLS columns at a
+# time from a float32 copy (float64 features, or centred columns). Peak memory at d = 2048,
+# mixed precision: the centred float32 row block (8 MB), the column copy if any (4 MB) and the
+# tile (4 MB), below torch-fidelity's per-subset float32 copies and kernel matrices. 1000-row
+# products keep BLAS near its full rate (OpenBLAS, 2 cores: 1000 x 500 products beat 1000 x 250
+# by a quarter), and 1000-deep membership products run at the sgemm rate where 250-deep ones ran
+# at half of it.
 TILE_ROWS = 1000
 TILE_COLS = 1000
 GEMM_COLS = 500
+
+# Largest mean ||y||^2 / mean ||y - c||^2 (of either set) at which tiles multiply the centred row
+# block by the uncentred float32 features (see ``_Products.columns``). Their products then err by
+# float32 round-off of ||y|| instead of ||y - c||, a few times more: measured on Inception-like
+# features (ratio 3), 1.2e-9 relative at 5k instead of 1.2e-10, 3.8e-10 at 10k instead of 4.6e-10,
+# far inside torch-fidelity's 3e-6. Above it (a large common offset) the columns are centred
+# copies, as the rows always are.
+RAW_OFFSET_RATIO = 16.0
 
 
 class KIDEstimate(tuple):
@@ -134,9 +150,10 @@ def _mmd_estimates(a: np.ndarray, b: np.ndarray, rows_a: np.ndarray, rows_b: np.
         sums = _kernel_sums_by_tiles(a, b, rows_a, rows_b)
     else:
         sums = _kernel_sums_by_subset(a, b, rows_a, rows_b)
-    within_a = sums.within_a + _offset_sums(a, a, rows_a, rows_a, symmetric=True)
-    within_b = sums.within_b + _offset_sums(b, b, rows_b, rows_b, symmetric=True)
-    cross = sums.cross + _offset_sums(a, b, rows_a, rows_b, symmetric=False)
+    scale = a.gamma ** 3  # the tiles hold the centred part over gamma^3
+    within_a = scale * sums.within_a + _offset_sums(a, a, rows_a, rows_a, symmetric=True)
+    within_b = scale * sums.within_b + _offset_sums(b, b, rows_b, rows_b, symmetric=True)
+    cross = scale * sums.cross + _offset_sums(a, b, rows_a, rows_b, symmetric=False)
     m = rows_a.shape[1]
     return (within_a + within_b) / (m * (m - 1)) - 2.0 * cross / (m * m)
 
@@ -153,8 +170,8 @@ def _draw_subsets(n_a: int, n_b: int, subsets: int, subset_size: int, seed: int)
 
 
 class _KernelSums(NamedTuple):
-    """Per subset [subsets] float64: sums of the kernel's centred part (``_Products``) within a and
-    within b (diagonal excluded), and across; ``_offset_sums`` gives the rest of each sum."""
+    """Per subset [subsets] float64: sums of the kernel's centred part over gamma^3 (``_Products``)
+    within a and within b (diagonal excluded), and across; ``_offset_sums`` gives the rest."""
 
     within_a: np.ndarray
     within_b: np.ndarray
@@ -179,30 +196,39 @@ class _Products:
     u_x = gamma (x-c).c, the kernel is k = (P + w)^3 = w^3 + P (P^2 + 3 w (P + w)).
     The offset part w^3 depends on i and j only through u_x + u_y: its sums over a subset's pairs
     come from power sums of u in float64 (``_offset_sums``). The centred part is computed block
-    by block at ``dtype``: blocks hold x - c rounded once, their Gram times gamma is P, and every
-    float32 step of P (P^2 + 3 w (P + w)) errs by a few float32 ulps of that part alone (a
-    feature set with a large common offset keeps its digits). Blocks are written into buffers
-    allocated once per slot and shared by both sets: a 10k x 2048 set is never copied whole.
+    by block at ``dtype``: row blocks hold x - c rounded once, their Gram is Q = P / gamma, and
+    every float32 step of Q (Q (Q + 3 w') + 3 w'^2), w' = w / gamma, errs by a few float32
+    ulps of that part alone (a feature set with a large common offset keeps its digits). The
+    tiles hold the centred part divided by gamma^3; the float64 sums are scaled back. Blocks are
+    written into buffers allocated once per slot and shared by both sets: a 10k x 2048 set is
+    never copied whole.
     """
 
-    def __init__(self, features: np.ndarray, dtype, center: np.ndarray, gamma: float, buffers: dict):
+    def __init__(self, features: np.ndarray, dtype, center: np.ndarray, gamma: float, buffers: dict,
+                 raw_columns: bool):
         self.features = features
         self.dtype = dtype
         self.center = center.astype(dtype)
-        center64 = self.center.astype(np.float64)
+        center64 = self._center64 = self.center.astype(np.float64)
         center_norm = float(center64 @ center64)
         self.gamma = gamma
         self.t0 = gamma * center_norm + KERNEL_COEF
         self.offsets = gamma * (_row_dots(features, center64) - center_norm)  # u, float64
-        self.halves = (self.t0 / 2 + self.offsets).astype(dtype)  # w = halves_x + halves_y
+        halves = (self.t0 / 2 + self.offsets) / gamma  # w' = halves_x + halves_y, float64
+        self.thirds = (3 * halves).astype(dtype)  # 3 w' = thirds_x + thirds_y
+        self.roots = (math.sqrt(3) * halves).astype(dtype)  # 3 w'^2 = (roots_x + roots_y)^2
+        self.raw_columns = raw_columns
         self._buffers = buffers
 
     @classmethod
     def pair(cls, a: np.ndarray, b: np.ndarray, precision: str, gamma: float) -> tuple["_Products", "_Products"]:
         dtype = np.float32 if precision == "mixed" else np.float64
-        center = (_column_mean(a) + _column_mean(b)) / 2
+        moments_a, moments_b = _column_moments(a), _column_moments(b)
+        center = (moments_a[0] + moments_b[0]) / 2
+        raw = dtype == np.float32 and max(
+            _offset_ratio(*moments_a, center), _offset_ratio(*moments_b, center)) <= RAW_OFFSET_RATIO
         buffers: dict[int, np.ndarray] = {}  # one per slot for both sets: a block of a and one of b never share a slot
-        return cls(a, dtype, center, gamma, buffers), cls(b, dtype, center, gamma, buffers)
+        return cls(a, dtype, center, gamma, buffers, raw), cls(b, dtype, center, gamma, buffers, raw)
 
     def __len__(self) -> int:
         return len(self.features)
@@ -210,32 +236,68 @@ class _Products:
     def block(self, rows, slot: int) -> np.ndarray:
         """x - c for rows (a slice or an index array); ``slot`` names the reused buffer."""
         source = self.features[rows]
-        buffer = self._buffers.get(slot)
-        if buffer is None or buffer.shape[0] < len(source):
-            buffer = self._buffers[slot] = np.empty((len(source), source.shape[1]), dtype=self.dtype)
-        out = buffer[:len(source)]
+        out = self._buffer(slot, len(source))
         np.subtract(source, self.center, out=out, casting="unsafe")  # float64 input: x - c rounded once
         return out
 
+    def columns(self, cols: slice, slot: int) -> np.ndarray:
+        """The right-hand block of a tile: the features themselves when ``raw_columns`` (a view
+        of float32 features, else a copy rounded once), y - c otherwise. The tile's Gram is then
+        (x - c).y, and ``centred_kernel`` takes off (x - c).c, the row's offset."""
+        if not self.raw_columns:
+            return self.block(cols, slot)
+        source = self.features[cols]
+        if source.dtype == self.dtype:
+            return source
+        out = self._buffer(slot, len(source))
+        out[...] = source
+        return out
+
+    def block_offsets(self, block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(x - c).c of the rows of a ``block``, as rounded, in float64 and split into two float32
+        parts: the part of a raw-column Gram that ``centred_kernel`` takes off. From the rounded
+        block, not from x: x - c rounds every element, and those round-offs dotted with c would
+        shift a whole row of the tile by the same 1e-7 relative, which no sum averages away."""
+        offsets = _row_dots(block, self._center64, rows_per_step=64)
+        high = offsets.astype(self.dtype)
+        return high, (offsets - high).astype(self.dtype)
+
+    @property
+    def copies_columns(self) -> bool:
+        """Whether ``columns`` writes into a buffer (then filled GEMM_COLS at a time) or returns a view."""
+        return not self.raw_columns or self.features.dtype != self.dtype
+
+    def _buffer(self, slot: int, rows: int) -> np.ndarray:
+        buffer = self._buffers.get(slot)
+        if buffer is None or buffer.shape[0] < rows:
+            buffer = self._buffers[slot] = np.empty((rows, self.features.shape[1]), dtype=self.dtype)
+        return buffer[:rows]
+
     def centred_kernel(self, gram: np.ndarray, rows_x, other: "_Products", rows_y,
-                       rows_per_step: int = 64) -> np.ndarray:
-        """P (P^2 + 3 w (P + w)) in place of (x - c).(y - c), the Gram of two blocks, a few rows
-        at a time (two small temporaries instead of two more tiles)."""
-        halves_x = self.halves[rows_x][:, None]
-        halves_y = other.halves[rows_y][None, :]
-        gamma = self.dtype(self.gamma)
+                       row_offsets: tuple[np.ndarray, np.ndarray] | None = None, rows_per_step: int = 64) -> np.ndarray:
+        """The centred part of the kernel over gamma^3, Q (Q (Q + 3 w') + 3 w'^2), in place of the
+        Gram of two blocks. ``row_offsets`` (from ``block_offsets``) when the Gram is (x - c).y,
+        raw columns: Q is the Gram less them. A few rows at a time: two small temporaries instead
+        of two more tiles, and each row step stays in cache through its passes."""
+        thirds_x, thirds_y = self.thirds[rows_x][:, None], other.thirds[rows_y][None, :]
+        roots_x, roots_y = self.roots[rows_x][:, None], other.roots[rows_y][None, :]
+        if row_offsets is not None:
+            offsets_high, offsets_low = (part[:, None] for part in row_offsets)
         shape = (min(rows_per_step, len(gram)), gram.shape[1])
-        w_buffer, sum_buffer = np.empty(shape, dtype=gram.dtype), np.empty(shape, dtype=gram.dtype)
+        total_buffer, square_buffer = np.empty(shape, dtype=gram.dtype), np.empty(shape, dtype=gram.dtype)
         for start in range(0, len(gram), rows_per_step):
-            centred = gram[start:start + rows_per_step]
-            w, total = w_buffer[:len(centred)], sum_buffer[:len(centred)]
-            centred *= gamma
-            np.add(halves_x[start:start + rows_per_step], halves_y, out=w)
-            np.add(centred, w, out=total)
-            total *= w
-            total *= 3
-            np.multiply(centred, centred, out=w)
-            total += w
+            step = slice(start, start + rows_per_step)
+            centred = gram[step]
+            total, square = total_buffer[:len(centred)], square_buffer[:len(centred)]
+            if row_offsets is not None:
+                centred -= offsets_high[step]
+                centred -= offsets_low[step]
+            np.add(centred, thirds_x[step], out=total)
+            total += thirds_y  # Q + 3 w'
+            total *= centred
+            np.add(roots_x[step], roots_y, out=square)
+            square *= square  # 3 w'^2
+            total += square
             centred *= total
         return gram
 
@@ -258,11 +320,21 @@ def _offset_sums(x: _Products, y: _Products, rows_x: np.ndarray, rows_y: np.ndar
     return sums
 
 
-def _column_mean(features: np.ndarray, rows_per_step: int = 256) -> np.ndarray:
+def _column_moments(features: np.ndarray, rows_per_step: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """Per-column mean and mean square in float64, a block of rows at a time."""
     total = np.zeros(features.shape[1], dtype=np.float64)
+    squares = np.zeros(features.shape[1], dtype=np.float64)
     for start in range(0, len(features), rows_per_step):
-        total += features[start:start + rows_per_step].sum(axis=0, dtype=np.float64)
-    return total / len(features)
+        block = features[start:start + rows_per_step].astype(np.float64)
+        total += block.sum(axis=0)
+        squares += np.einsum("ij,ij->j", block, block)
+    return total / len(features), squares / len(features)
+
+
+def _offset_ratio(mean: np.ndarray, mean_square: np.ndarray, center: np.ndarray) -> float:
+    """mean ||y||^2 / mean ||y - c||^2 of one set: how much larger the uncentred products are."""
+    spread = float((mean_square - 2 * center * mean + center * center).sum())
+    return float(mean_square.sum()) / spread if spread > 0 else math.inf
 
 
 def _row_dots(features: np.ndarray, vector: np.ndarray, rows_per_step: int = 256) -> np.ndarray:
@@ -310,20 +382,24 @@ def _tiled_sums(x: _Products, y: _Products, member_x, member_y, *, symmetric: bo
     """
     sums = np.zeros(member_x.shape[1], dtype=np.float64)
     tile = np.empty((min(TILE_ROWS, len(x)), min(TILE_COLS, len(y))), dtype=x.dtype)
+    gemm_cols = GEMM_COLS if y.copies_columns else TILE_COLS  # views need no buffer: one product per tile
     for row_start in range(0, len(x), TILE_ROWS):
         rows = slice(row_start, min(row_start + TILE_ROWS, len(x)))
         x_block = x.block(rows, slot=0)
+        offsets = x.block_offsets(x_block) if y.raw_columns else None
         member_rows = member_x[rows].astype(np.float64)
         for col_start, col_stop, weight in _column_blocks(rows.start, rows.stop, len(y), symmetric):
             cols = slice(col_start, col_stop)
             kernel = tile[:len(x_block), :col_stop - col_start]
-            if symmetric and (col_start, col_stop) == (rows.start, rows.stop):
+            diagonal = symmetric and (col_start, col_stop) == (rows.start, rows.stop)
+            if diagonal:
                 np.matmul(x_block, x_block.T, out=kernel)  # numpy calls syrk for x @ x.T
             else:
-                for start in range(col_start, col_stop, GEMM_COLS):
-                    stop = min(start + GEMM_COLS, col_stop)
-                    np.matmul(x_block, y.block(slice(start, stop), slot=1).T, out=kernel[:, start - col_start:stop - col_start])
-            x.centred_kernel(kernel, rows, y, cols)
+                for start in range(col_start, col_stop, gemm_cols):
+                    stop = min(start + gemm_cols, col_stop)
+                    np.matmul(x_block, y.columns(slice(start, stop), slot=1).T,
+                              out=kernel[:, start - col_start:stop - col_start])
+            x.centred_kernel(kernel, rows, y, cols, None if diagonal else offsets)
             if symmetric and weight == 1.0:
                 _zero_self_pairs(kernel, row_start, col_start)
             shares = (kernel @ member_y[cols].astype(x.dtype)).astype(np.float64)

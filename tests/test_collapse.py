@@ -32,7 +32,7 @@ def test_nearest_neighbours_match_a_brute_force_cdist():
     distances = cdist(rows.astype(np.float64), rows.astype(np.float64))
     np.fill_diagonal(distances, np.inf)
     expected = distances.min(axis=1)
-    np.testing.assert_allclose(nearest_neighbour_distances(rows, rows_per_step=7), expected, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(nearest_neighbour_distances(rows), expected, rtol=1e-9, atol=1e-12)
     assert log_nn_distance(rows) == pytest.approx(np.mean(np.log(expected)), rel=1e-12)
 
 

@@ -30,26 +30,21 @@ from __future__ import annotations
 import numpy as np
 
 from ._validate import as_features
+from .prdc import _kth_neighbour_sq_radii as kth_neighbour_sq_radii
+from .resampling import pairwise_sq_distances
 
 FLOOR_FRACTION = 1e-3   # distances floored at this fraction of the median NN distance (log 0 otherwise)
 DUPLICATE_RATIO = 0.5   # "near-duplicate": nearest neighbour closer than half the median NN distance
 
 
-def nearest_neighbour_distances(features, *, name: str = "features", rows_per_step: int = 1024) -> np.ndarray:
+def nearest_neighbour_distances(features, *, name: str = "features") -> np.ndarray:
     """Euclidean distance from each row to its nearest *other* row [N], float64.
 
-    Chunked by rows, so an N x N matrix is never held (N = 5000: 40 MB of distances at a time).
+    precision/recall's k-NN radius with k = 1 (``prdc``: float32 screening, the deciding pairs
+    recomputed in float64, strips of rows), so an N x N matrix is never held.
     """
     rows = as_features(features, name, min_rows=2, why="a nearest neighbour needs another sample")
-    rows = rows.astype(np.float64, copy=False)
-    squared_norms = np.einsum("ij,ij->i", rows, rows)
-    nearest = np.empty(len(rows))
-    for start in range(0, len(rows), rows_per_step):
-        block = rows[start:start + rows_per_step]
-        squared = squared_norms[start:start + len(block), None] + squared_norms[None, :] - 2.0 * block @ rows.T
-        squared[np.arange(len(block)), np.arange(start, start + len(block))] = np.inf
-        nearest[start:start + len(block)] = np.sqrt(np.clip(squared.min(axis=1), 0.0, None))
-    return nearest
+    return np.sqrt(kth_neighbour_sq_radii(rows, 1))
 
 
 def mean_log_distance(nearest: np.ndarray) -> float:
@@ -85,11 +80,8 @@ class NearestNeighbourSubsets:
     then each subset's nearest neighbours from its own block (for ``stats.seed_noise_sd``)."""
 
     def __init__(self, pooled):
-        rows = np.asarray(pooled, dtype=np.float64)
-        squared_norms = np.einsum("ij,ij->i", rows, rows)
-        squared = squared_norms[:, None] + squared_norms[None, :] - 2.0 * rows @ rows.T
-        np.fill_diagonal(squared, np.inf)
-        self._squared = np.clip(squared, 0.0, None)
+        self._squared = pairwise_sq_distances(np.asarray(pooled, dtype=np.float64))
+        np.fill_diagonal(self._squared, np.inf)
 
     def log_nn_distance(self, indices) -> float:
         indices = np.asarray(indices)

@@ -223,9 +223,10 @@ class _Products:
     @classmethod
     def pair(cls, a: np.ndarray, b: np.ndarray, precision: str, gamma: float) -> tuple["_Products", "_Products"]:
         dtype = np.float32 if precision == "mixed" else np.float64
-        moments_a, moments_b = _column_moments(a), _column_moments(b)
+        mixed = dtype == np.float32  # only mixed precision may multiply by raw columns: squares needed then
+        moments_a, moments_b = _column_moments(a, squares=mixed), _column_moments(b, squares=mixed)
         center = (moments_a[0] + moments_b[0]) / 2
-        raw = dtype == np.float32 and max(
+        raw = mixed and max(
             _offset_ratio(*moments_a, center), _offset_ratio(*moments_b, center)) <= RAW_OFFSET_RATIO
         buffers: dict[int, np.ndarray] = {}  # one per slot for both sets: a block of a and one of b never share a slot
         return cls(a, dtype, center, gamma, buffers, raw), cls(b, dtype, center, gamma, buffers, raw)
@@ -320,15 +321,17 @@ def _offset_sums(x: _Products, y: _Products, rows_x: np.ndarray, rows_y: np.ndar
     return sums
 
 
-def _column_moments(features: np.ndarray, rows_per_step: int = 256) -> tuple[np.ndarray, np.ndarray]:
-    """Per-column mean and mean square in float64, a block of rows at a time."""
+def _column_moments(features: np.ndarray, *, squares: bool,
+                    rows_per_step: int = 256) -> tuple[np.ndarray, np.ndarray | None]:
+    """Per-column mean and (``squares``) mean square in float64, a block of rows at a time."""
     total = np.zeros(features.shape[1], dtype=np.float64)
-    squares = np.zeros(features.shape[1], dtype=np.float64)
+    square_total = np.zeros(features.shape[1], dtype=np.float64) if squares else None
     for start in range(0, len(features), rows_per_step):
         block = features[start:start + rows_per_step].astype(np.float64)
         total += block.sum(axis=0)
-        squares += np.einsum("ij,ij->j", block, block)
-    return total / len(features), squares / len(features)
+        if squares:
+            square_total += np.einsum("ij,ij->j", block, block)
+    return total / len(features), None if square_total is None else square_total / len(features)
 
 
 def _offset_ratio(mean: np.ndarray, mean_square: np.ndarray, center: np.ndarray) -> float:

@@ -18,6 +18,15 @@ import numpy as np
 from .prdc import _kth_neighbour_sq_radii as kth_neighbour_sq_radii
 
 
+def pairwise_sq_distances(rows: np.ndarray, others: np.ndarray | None = None) -> np.ndarray:
+    """Squared Euclidean distances [len(rows), len(others)] (others: rows itself), float64, by
+    products, clamped at 0."""
+    others = rows if others is None else others
+    row_norms = (rows * rows).sum(1)
+    other_norms = row_norms if others is rows else (others * others).sum(1)
+    return np.clip(row_norms[:, None] + other_norms[None, :] - 2.0 * rows @ others.T, 0.0, None)
+
+
 def _offdiagonal_mean(block: np.ndarray) -> float:
     count = block.shape[0]
     return float((block.sum() - np.trace(block)) / (count * (count - 1)))
@@ -77,12 +86,10 @@ class NeighbourhoodSubsets:
         real = np.asarray(real, dtype=np.float64)
         pooled = np.asarray(pooled, dtype=np.float64)
         self.k = k
-        real_sq = (real * real).sum(1)
-        pooled_sq = (pooled * pooled).sum(1)
         real_radii = real_sq_radii(real, k) if real_radii is None else np.asarray(real_radii, dtype=np.float64)
-        real_to_pooled = np.clip(real_sq[:, None] + pooled_sq[None, :] - 2.0 * real @ pooled.T, 0.0, None)
+        real_to_pooled = pairwise_sq_distances(real, pooled)
         self._real_to_pooled = real_to_pooled
-        self._pooled_to_pooled = np.clip(pooled_sq[:, None] + pooled_sq[None, :] - 2.0 * pooled @ pooled.T, 0.0, None)
+        self._pooled_to_pooled = pairwise_sq_distances(pooled)
         self._fake_in_real_ball = (real_to_pooled < real_radii[:, None])  # [real, pooled]
 
     def precision(self, indices) -> float:

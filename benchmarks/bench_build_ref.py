@@ -74,9 +74,9 @@ def seconds(run) -> float:
 
 
 def bench_decode(args) -> None:
-    from pytest_genquality.build_ref import build_reference
+    from pytest_genquality.reference.builder import build_reference
     from pytest_genquality.features import InceptionFID, build_random_inception_weights
-    from pytest_genquality.image_files import ImageFiles, image_batches
+    from pytest_genquality.reference.image_files import ImageFiles, image_batches
 
     device = torch.device(args.device)
     with tempfile.TemporaryDirectory() as scratch:
@@ -122,7 +122,7 @@ def bench_decode(args) -> None:
 def rank_job(args) -> None:
     """One rank of ``ranks``: time build_reference, then one gather + merge of 2048-d moments alone."""
     from pytest_genquality import distributed
-    from pytest_genquality.build_ref import build_reference
+    from pytest_genquality.reference.builder import build_reference
     from pytest_genquality.stats import RunningMoments
 
     world = distributed.World.from_env()

@@ -49,7 +49,7 @@ from pytest_genquality.metrics.frechet import FrechetSubsets
 from pytest_genquality.metrics.resampling import KernelMMDSubsets, NeighbourhoodSubsets, real_sq_radii
 from pytest_genquality.stats import (AUTO_MARGIN_SDS, DRIFT_ALPHA, NORMAL_TEST_NOISE_FACTOR, margin_test,
                                      mean_and_covariance, normal_margin_test, seed_noise_sd)
-from pytest_genquality.verdict import SPECS
+from pytest_genquality.checks.workflow import SPECS
 
 METRICS = ("fid", "kid", "recall", "coverage", "log_nn_distance")  # each test's metrics, as named in verdict.SPECS
 SESSION_TESTS = 20

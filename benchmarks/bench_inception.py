@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 from pytest_genquality.features import InceptionFID, build_random_inception_weights
-from pytest_genquality.weights import REGISTRY
+from pytest_genquality.features.weights import REGISTRY
 
 
 def pytorch_fid_model(weights: Path, hub: Path):

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from digits_suite.digits_variants import VARIANTS
 from pytest_genquality import ImageBatch, ReferenceStats, WeightsNotFoundError
 from pytest_genquality.features import CLIPEmbedder, InceptionFID, build_random_inception_weights
-from pytest_genquality.weights import resolve_weights
+from pytest_genquality.features.weights import resolve_weights
 
 DEMO_DIR = Path(__file__).parent / ".demo-weights"  # git-ignored, rebuilt on a fresh checkout
 REFERENCE = "demo-real-32"

@@ -2,16 +2,16 @@
 
 __version__ = "0.1.0"
 
-from .assertions import (assert_clip_score_above, assert_cmmd_below, assert_coverage_above, assert_fid_below,
+from .checks.assertions import (assert_clip_score_above, assert_cmmd_below, assert_coverage_above, assert_fid_below,
                          assert_inception_score_above, assert_kid_below, assert_metric, assert_no_collapse,
                          assert_no_regression, assert_precision_above, assert_recall_above)
 from .batch import ImageBatch
-from .quality import QualityChecksFailed, assert_quality
+from .checks.quality import QualityChecksFailed, assert_quality
 from .store.files import StoreFileError
 from .metrics.fid import ExtractorMismatchError
-from .reference import ReferenceStats
-from .verdict import BaselineMismatchError, MetricResult
-from .weights import WeightsHashMismatchError, WeightsNotFoundError
+from .reference.reference_stats import ReferenceStats
+from .checks.workflow import BaselineMismatchError, MetricResult
+from .features.weights import WeightsHashMismatchError, WeightsNotFoundError
 
 __all__ = [
     "BaselineMismatchError",

@@ -21,7 +21,7 @@ import pytest
 from . import distributed
 from . import report as report_module
 from .report import markdown as report_markdown
-from .store import session as session_module
+from .checks import run_state as session_module
 from . import settings as settings_module
 from .generation.device import DeviceUnavailableError, lane as lane_of, resolve_device, xdist_worker_index
 from .store import Store

@@ -178,7 +178,7 @@ def test_unknown_metric():
 def test_assertions_outside_pytest_check_thresholds_only(monkeypatch):
     import sys
 
-    from pytest_genquality.store import session
+    from pytest_genquality.checks import run_state as session
 
     monkeypatch.setattr(session, "_recorder", None)  # as in a notebook: no plugin session
 

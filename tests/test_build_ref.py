@@ -8,8 +8,8 @@ import pytest
 from PIL import Image
 
 from pytest_genquality import ReferenceStats, distributed
-from pytest_genquality.build_ref import build_reference
-from pytest_genquality.image_files import ImageFiles, ImageReadError, default_workers, image_batches
+from pytest_genquality.reference.builder import build_reference
+from pytest_genquality.reference.image_files import ImageFiles, ImageReadError, default_workers, image_batches
 from pytest_genquality.stats import RunningMoments
 from toy import ToyExtractor
 

@@ -96,7 +96,7 @@ def test_missing_weights_advise_the_cli_flag(tmp_path, capsys):
 
 def test_debug_shows_the_traceback(tmp_path):
     argv = build_ref(tmp_path, str(images_dir(tmp_path)), "--name", "x", "--debug")
-    from pytest_genquality.weights import WeightsNotFoundError
+    from pytest_genquality.features.weights import WeightsNotFoundError
 
     with pytest.raises(WeightsNotFoundError, match="weights=PATH|--weights PATH"):
         main(argv)

@@ -190,7 +190,7 @@ def test_build_ref_refuses_options_the_extractor_does_not_take(tmp_path, capsys,
 
 
 def test_inception_score_with_an_extractor_without_logits_names_the_fix(embedder):
-    from pytest_genquality.assertions import batch_features
+    from pytest_genquality.checks.assertions import batch_features
 
     with pytest.raises(ValueError, match=r"extractor: dinov2:.* gives \['pool'\] features, not 'logits_unbiased'"):
         batch_features(ImageBatch(random_images(2, 16, seed=9)), embedder, "logits_unbiased")

@@ -124,7 +124,7 @@ def test_a_recorder_that_is_not_the_writer_writes_nothing(tmp_path):
     """torchrun ranks other than 0 record the same results but leave the store to rank 0."""
     from pytest_genquality.settings import RunSettings
     from pytest_genquality.store import Store
-    from pytest_genquality.store.session import Recorder
+    from pytest_genquality.checks.run_state import Recorder
 
     store_dir = tmp_path / "store"
     for writer in (False, True):

@@ -9,9 +9,9 @@ import pytest
 
 from pytest_genquality.metrics.frechet import FrechetSubsets
 from pytest_genquality.settings import parse_drift_margins
-from pytest_genquality.stats import (AUTO_MARGIN_SDS, DRIFT_ALPHA, margin_bootstrap_test, margin_test,
+from pytest_genquality.stats.drift import (AUTO_MARGIN_SDS, DRIFT_ALPHA, margin_bootstrap_test, margin_test,
                                      per_sample_noise_sd, seed_noise_sd)
-from pytest_genquality.stats import (CLEAR_MIN_DRAWS, NOISE_BOUND_FRACTION, NOISE_BOUND_SAFETY, SMOOTH_NULL_MIN_DRAWS,
+from pytest_genquality.stats.drift import (CLEAR_MIN_DRAWS, NOISE_BOUND_FRACTION, NOISE_BOUND_SAFETY, SMOOTH_NULL_MIN_DRAWS,
                                      _sequential_tail, normal_margin_p)
 
 from toy import project_conftest, pytester_project
@@ -297,7 +297,7 @@ def test_a_margin_in_metric_units_from_the_ini_file(project, monkeypatch):
 
 
 def test_pairing_needs_seeds_that_are_surely_the_same():
-    from pytest_genquality.verdict import same_seeds
+    from pytest_genquality.checks.workflow import same_seeds
 
     assert same_seeds("0..255", "0..255") and same_seeds("3, 9, 12", "3, 9, 12")
     assert not same_seeds("0..255", "256..511")

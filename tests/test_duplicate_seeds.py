@@ -44,7 +44,7 @@ def test_one_seed_under_two_prompts_is_two_images():
 
 
 def test_distinct_seeds_and_unseeded_batches_are_measured():
-    from pytest_genquality.assertions import batch_features
+    from pytest_genquality.checks.assertions import batch_features
 
     assert batch_features(with_seeds(list(range(8))), EXTRACTOR).shape == (8, 32)
     unseeded = ImageBatch(toy_images(range(8)).images)

@@ -43,7 +43,7 @@ def test_a_failed_check_shows_the_users_line_and_the_message_only(project, monke
     text = "\n".join(section)
     assert "FID drifted from its baseline" in text
     assert "assert_fid_below(toy_images(range(n), shift=shift)" in text   # the user's line
-    for internal in ("verdict.py", "assertions.py", "check_metric", "DriftEvidence"):
+    for internal in ("workflow.py", "assertions.py", "check_metric", "DriftEvidence"):
         assert internal not in text, f"{internal} shown in the failure:\n{text}"
     assert len(section) <= 25, text
 
@@ -52,7 +52,7 @@ def test_full_trace_still_shows_the_plugin_frames(project, monkeypatch):
     monkeypatch.setenv("TOY_SHIFT", "0.5")
     result = project.runpytest("--full-trace")
     result.assert_outcomes(failed=1)
-    assert "verdict.py" in result.stdout.str()
+    assert "workflow.py" in result.stdout.str()
 
 
 def test_missing_weights_is_a_short_failure(pytester, monkeypatch, tmp_path):

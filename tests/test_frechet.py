@@ -95,8 +95,8 @@ def test_float32_eigenvalues_for_the_noise_estimate_agree_and_bad_choices_are_na
 
 
 def test_fid_evidence_estimates_noise_with_the_float32_statistic(monkeypatch):
-    import pytest_genquality.assertions as assertions_module
-    from pytest_genquality.verdict import SPECS, baseline_noise_sd
+    import pytest_genquality.checks.assertions as assertions_module
+    from pytest_genquality.checks.workflow import SPECS, baseline_noise_sd
 
     seen = {}
     monkeypatch.setattr(assertions_module, "_distribution_check", lambda *args, **kwargs: seen.update(kwargs))

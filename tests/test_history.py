@@ -2,7 +2,7 @@
 
 import pytest
 
-from pytest_genquality.store.history import diff, diff_lines, find_run, history_lines, plot, series
+from pytest_genquality.report.history import diff, diff_lines, find_run, history_lines, plot, series
 from pytest_genquality.store import Store
 
 LANE = "cpu/fp32"
@@ -205,7 +205,7 @@ def test_plot_puts_every_series_on_the_shared_run_axis(store):
     """A test that ran only in the 2nd run sits under the 2nd commit, not the 1st."""
     import matplotlib.pyplot as plt
 
-    from pytest_genquality.store.history import plot_figure
+    from pytest_genquality.report.history import plot_figure
 
     figure = plot_figure(series(loaded(store)))
     try:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_genquality import hub, settings
+from pytest_genquality import settings
+from pytest_genquality.features import hub
 
 
 @pytest.fixture

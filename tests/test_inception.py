@@ -17,7 +17,7 @@ from pytest_genquality.features import InceptionFID, build_random_inception_weig
 from pytest_genquality.features.inception import FIDInceptionV3, load_fid_inception
 from pytest_genquality.features.resize import INCEPTION_SIZE, RESIZE_MODES, get_resize
 from pytest_genquality.metrics.frechet import frechet_distance_to_samples
-from pytest_genquality.weights import REGISTRY, WeightsHashMismatchError, WeightsNotFoundError
+from pytest_genquality.features.weights import REGISTRY, WeightsHashMismatchError, WeightsNotFoundError
 
 OFFICIAL_NAME = REGISTRY["inception-fid"].filename
 

@@ -6,7 +6,7 @@ import torch
 
 from pytest_genquality.batch import ImageBatch
 from pytest_genquality.metrics import lpips
-from pytest_genquality.weights import WeightsNotFoundError
+from pytest_genquality.features.weights import WeightsNotFoundError
 
 torchvision = pytest.importorskip("torchvision")
 

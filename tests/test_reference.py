@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from pytest_genquality import reference as reference_module
+from pytest_genquality.reference import reference_stats as reference_module
 from pytest_genquality.batch import images_to_uint8
 from pytest_genquality.store.files import StoreFileError
 from pytest_genquality.metrics.frechet import sqrtm_psd

@@ -100,7 +100,7 @@ def test_failing_test_first_with_grid_baselines_heat_maps_and_history(project, m
 def test_thumbnails_travel_from_xdist_workers_to_the_report(tmp_path):
     """What the plugin does under xdist: worker_payload -> JSON -> merge_worker_payload on the controller."""
     from pytest_genquality.report.model import from_session
-    from pytest_genquality.store.session import Recorder
+    from pytest_genquality.checks.run_state import Recorder
     from pytest_genquality.settings import RunSettings
     from pytest_genquality.store import Store
 

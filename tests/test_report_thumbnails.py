@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from pytest_genquality import ImageBatch
-from pytest_genquality.store.session import Recorder
+from pytest_genquality.checks.run_state import Recorder
 from pytest_genquality.settings import RunSettings, parse_thumb_size
 from pytest_genquality.store import Store
 from pytest_genquality.report.thumbnails import (HEAT_FULL_SCALE, MAX_THUMBNAILS, batch_thumbnails, decode_png,

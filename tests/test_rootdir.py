@@ -4,7 +4,7 @@ import pytest
 
 from pytest_genquality import settings
 from pytest_genquality.cli import main
-from pytest_genquality.rootdir import find_rootdir
+from pytest_genquality.cli.rootdir import find_rootdir
 from pytest_genquality.store import Store
 
 LAYOUTS = {

@@ -5,7 +5,7 @@ import math
 import pytest
 
 from pytest_genquality.stats import DriftTest
-from pytest_genquality.verdict import SPECS, drift_verdict, parse_max_drift, threshold_failed
+from pytest_genquality.checks.workflow import SPECS, drift_verdict, parse_max_drift, threshold_failed
 
 FID = SPECS["fid"]            # lower is better
 CLIP = SPECS["clip_score"]    # higher is better

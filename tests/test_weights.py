@@ -6,8 +6,9 @@ from pathlib import Path
 import pytest
 import torch.hub
 
-from pytest_genquality import settings, weights
-from pytest_genquality.weights import (REGISTRY, WeightsHashMismatchError, WeightsNotFoundError, WeightsSpec,
+from pytest_genquality import settings
+from pytest_genquality.features import weights
+from pytest_genquality.features.weights import (REGISTRY, WeightsHashMismatchError, WeightsNotFoundError, WeightsSpec,
                                        resolve_weights, weights_label)
 
 PAYLOAD = b"pretend these are weights\n" * 10

@@ -9,9 +9,10 @@ import torch
 import torch.hub
 from PIL import Image
 
-from pytest_genquality import settings, weights_setup
+from pytest_genquality import settings
+from pytest_genquality.cli import weights_command as weights_setup
 from pytest_genquality.cli import main
-from pytest_genquality.weights import REGISTRY, RandomWeightsWarning, WeightsSpec, resolve_weights
+from pytest_genquality.features.weights import REGISTRY, RandomWeightsWarning, WeightsSpec, resolve_weights
 
 PAYLOAD = b"pretend these are weights\n" * 10
 PREFIX = hashlib.sha256(PAYLOAD).hexdigest()[:8]
@@ -24,7 +25,7 @@ def isolated(tmp_path, monkeypatch):
     torch.hub.set_dir(str(tmp_path / "hub"))
     for name in ("GENQUALITY_OFFLINE", "HF_HUB_OFFLINE", "GENQUALITY_WEIGHTS_DIR", "GENQUALITY_STORE"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr("pytest_genquality.hub.hub_endpoint", lambda: "http://127.0.0.1:9")
+    monkeypatch.setattr("pytest_genquality.features.hub.hub_endpoint", lambda: "http://127.0.0.1:9")
     monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path / "hf"))
     previous = settings.configure(None)
     yield tmp_path / "hub"

@@ -19,7 +19,7 @@ from typing import Any, Sequence
 import torch
 
 from .. import settings as settings_module
-from ..hub import download_command, hub_unreachable_reason
+from .hub import download_command, hub_unreachable_reason
 
 DEFAULT_CLIP_MODEL = "openai/clip-vit-large-patch14"  # torchmetrics' CLIPScore default
 OPENAI_CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)  # CLIP's published normalisation
@@ -226,7 +226,7 @@ def find_demo_clip() -> Path | None:
     """
     import warnings
 
-    from ..weights import RandomWeightsWarning
+    from .weights import RandomWeightsWarning
 
     weights_dir = settings_module.active().weights_dir
     found = sorted(p for p in Path(weights_dir).glob("clip-tiny-random-seed-*") if p.is_dir()) if weights_dir else []

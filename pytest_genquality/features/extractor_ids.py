@@ -16,7 +16,7 @@ statistics would be a meaningless number.
 
 from __future__ import annotations
 
-from ..weights import REGISTRY
+from .weights import REGISTRY
 
 INCEPTION_PREFIX = "inception-fid:"
 UNKNOWN_PROVENANCE_LABEL = "pytorch-fid-stats-provenance-unknown"

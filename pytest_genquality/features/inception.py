@@ -34,7 +34,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..store.files import atomic_write_bytes
-from ..weights import resolve_weights, weights_label
+from .weights import resolve_weights, weights_label
 from .resize import (RESIZE_MODES, TORCH_FIDELITY_NETWORK_MODES, check_uint8_images, get_resize,
                      resize_pytorch_fid)
 

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from .. import settings as settings_module
-from ..weights import RandomWeightsWarning, resolve_weights, weights_label
+from .weights import RandomWeightsWarning, resolve_weights, weights_label
 
 NETS = {
     # net: (weights registry key, torchvision builder, slice bounds in .features, channels per tap)

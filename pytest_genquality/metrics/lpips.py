@@ -30,7 +30,7 @@ def lpips(a, b, *, net: str = "alex", weights: str | os.PathLike | None = None,
     lin_weights: the linear layers (default: those shipped with the ``lpips`` package).
     """
     from ..features.lpips_net import NETS, default_lin_weights
-    from ..weights import resolve_weights
+    from ..features.weights import resolve_weights
 
     images_a, images_b = as_image_pairs(a, b)
     if net not in NETS:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..store.files import StoreFileError
-from ..store.history import series
+from .history import series
 from .table import VERDICT_ORDER, sorted_results
 from .svg_chart import ChartPoint
 from .thumbnails import (DEFAULT_SIZE, MAX_THUMBNAILS, decode_png, difference_heatmap, file_thumbnail, match_size,

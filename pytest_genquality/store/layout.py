@@ -23,7 +23,7 @@ import numpy as np
 
 from .files import (StoreFileError, atomic_write_bytes, atomic_write_json, atomic_write_npz, lock_for, read_json,
                     read_npz)
-from ..reference import ReferenceStats
+from ..reference.reference_stats import ReferenceStats
 
 BASELINE_SCHEMA = 1
 RUN_SCHEMA = 1

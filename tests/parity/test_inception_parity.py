@@ -24,7 +24,7 @@ from pytest_genquality.features import InceptionFID, build_random_inception_weig
 from pytest_genquality.features.inception import FIDInceptionV3
 from pytest_genquality.features.resize import clean_bicubic_255
 from pytest_genquality.metrics.frechet import frechet_distance
-from pytest_genquality.weights import REGISTRY
+from pytest_genquality.features.weights import REGISTRY
 
 FEATURE_TOLERANCE_299 = 1e-4  # DESIGN §7: max |Δ| / max |reference|
 FEATURE_TOLERANCE_RESIZED = 1e-3

@@ -26,8 +26,9 @@ from pytest_genquality.features import InceptionFID, build_random_inception_weig
 from pytest_genquality.features import inception as inception_module
 from pytest_genquality.metrics import fid
 from pytest_genquality.metrics.fid import ExtractorMismatchError
-from pytest_genquality.reference import IMAGE_SUFFIXES, ReferenceStats
-from pytest_genquality.weights import REGISTRY
+from pytest_genquality.reference import ReferenceStats
+from pytest_genquality.reference.image_files import IMAGE_SUFFIXES
+from pytest_genquality.features.weights import REGISTRY
 
 fid_score = pytest.importorskip("pytorch_fid.fid_score", reason="pytorch-fid is the peer for its own files")
 

@@ -28,13 +28,13 @@ from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
-from .batch import ImageBatch, images_to_uint8
+from ..batch import ImageBatch, images_to_uint8
 from .image_files import IMAGE_SUFFIXES
-from .settings import user_cache_dir
-from .store.files import (StoreFileError, atomic_write_bytes, atomic_write_json, atomic_write_npz, lock_for,
+from ..settings import user_cache_dir
+from ..store.files import (StoreFileError, atomic_write_bytes, atomic_write_json, atomic_write_npz, lock_for,
                           read_json, read_npz)
-from .metrics.frechet import sqrtm_psd
-from .stats import RunningMoments
+from ..metrics.frechet import sqrtm_psd
+from ..stats import RunningMoments
 
 REFERENCE_SCHEMA = 1
 MAX_STORED_FEATURES = 50_000  # keep raw features up to this n, for KID / precision-recall / permutation tests
@@ -243,7 +243,7 @@ class ReferenceStats:
         provenance unknown", so FID against them needs the official Inception weights with
         resize="pytorch-fid", and KID / precision / recall / coverage refuse with the fix.
         """
-        from .features.extractor_ids import imported_pytorch_fid_id
+        from ..features.extractor_ids import imported_pytorch_fid_id
 
         npz_path = Path(path)
         if not npz_path.is_file():

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import settings as settings_module
+from .. import settings as settings_module
 from .rootdir import find_rootdir
 
 
@@ -45,8 +45,8 @@ def _settings(args) -> settings_module.RunSettings:
 
 def cmd_build_ref(args) -> int:
     """build-ref, in one process or on every rank of a torchrun job (rank 0 alone writes)."""
-    from . import distributed
-    from .store import Store
+    from .. import distributed
+    from ..store import Store
 
     run_settings = _settings(args)
     source = Path(args.image_dir)
@@ -62,7 +62,7 @@ def cmd_build_ref(args) -> int:
     previous = settings_module.configure(run_settings)  # weights search reads them; restored below
     created = False
     try:
-        from .generation.device import resolve_device
+        from ..generation.device import resolve_device
 
         device = resolve_device(run_settings.device, worker_index=world.local_rank if world.is_distributed else None)
         created = distributed.start(world, device.type)
@@ -73,10 +73,10 @@ def cmd_build_ref(args) -> int:
 
 
 def _build_ref(args, run_settings, source: Path, world, device) -> int:
-    from . import distributed
-    from .build_ref import build_reference
-    from .image_files import ImageFiles, default_workers
-    from .store import Store
+    from .. import distributed
+    from ..reference.builder import build_reference
+    from ..reference.image_files import ImageFiles, default_workers
+    from ..store import Store
 
     workers = default_workers() if args.workers is None else args.workers
     label = f"genquality build-ref (rank {world.rank} of {world.size})" if world.is_distributed else "genquality build-ref"
@@ -115,7 +115,7 @@ def _build_ref(args, run_settings, source: Path, world, device) -> int:
 def cmd_weights(args) -> int:
     """status: every file and where it was looked for (exit 1 on a bad hash); fetch: download into the
     caches (exit 1 when something is still missing); demo DIR: seeded random stand-ins."""
-    from . import weights_setup
+    from . import weights_command as weights_setup
 
     run_settings = _settings(args)
     previous = settings_module.configure(run_settings)
@@ -140,7 +140,7 @@ def cmd_weights(args) -> int:
 
 
 def _add_weights_command(sub) -> None:
-    from .weights_setup import DEMO_CHOICES
+    from .weights_command import DEMO_CHOICES
 
     weights = sub.add_parser("weights", help="status, fetch or demo stand-ins of every weights file the plugin can need")
     actions = weights.add_subparsers(dest="action", required=True)
@@ -163,8 +163,8 @@ def _add_weights_command(sub) -> None:
 
 def cmd_import_ref(args) -> int:
     """Store a pytorch-fid / TTUR statistics .npz (mu, sigma) as reference NAME, with its provenance."""
-    from .reference import ReferenceStats
-    from .store import Store
+    from ..reference.reference_stats import ReferenceStats
+    from ..store import Store
 
     store = Store(_settings(args).store_dir)
     store.check_new_reference(args.name, overwrite=args.force)
@@ -190,14 +190,14 @@ def _reference_extractor(args, device):
     if ":" in args.extractor:
         return _custom_extractor(args.extractor, device), "pool"
     if args.extractor == "clip":
-        from .features.clip import DEFAULT_CLIP_MODEL, CLIPEmbedder
+        from ..features.clip import DEFAULT_CLIP_MODEL, CLIPEmbedder
 
         return CLIPEmbedder(args.model or DEFAULT_CLIP_MODEL, device=device), "clip"
     if args.extractor == "dinov2":
-        from .features.dinov2 import DEFAULT_DINOV2_MODEL, DINOv2Embedder
+        from ..features.dinov2 import DEFAULT_DINOV2_MODEL, DINOv2Embedder
 
         return DINOv2Embedder(args.model or DEFAULT_DINOV2_MODEL, device=device), "pool"
-    from .features.inception import InceptionFID
+    from ..features.inception import InceptionFID
 
     return InceptionFID(args.weights, device=device, resize=args.resize, dims=args.dims), "pool"
 
@@ -239,14 +239,14 @@ def _custom_extractor(spec: str, device):
 
 
 def _runs(args):
-    from .store import Store
+    from ..store import Store
 
     store = Store(_settings(args).store_dir)
     return store, store.run_files()
 
 
 def cmd_history(args) -> int:
-    from .store.history import history_lines, plot, series
+    from ..report.history import history_lines, plot, series
 
     store, files = _runs(args)
     runs = [(path.name, store.load_run(path)) for path in files]
@@ -258,8 +258,8 @@ def cmd_history(args) -> int:
 
 
 def cmd_diff(args) -> int:
-    from .stats import DRIFT_ALPHA
-    from .store.history import diff, diff_lines, find_run
+    from ..stats import DRIFT_ALPHA
+    from ..report.history import diff, diff_lines, find_run
 
     store, files = _runs(args)
     try:
@@ -293,9 +293,9 @@ def _baseline_noise_sds(store) -> dict:
 
 def cmd_report(args) -> int:
     """The HTML (or Markdown) report of the last N stored runs, without running any test."""
-    from .report import model as report_model
-    from .report.html import write_page
-    from .report.markdown import write_markdown
+    from ..report import model as report_model
+    from ..report.html import write_page
+    from ..report.markdown import write_markdown
 
     store, files = _runs(args)
     if not files:
@@ -342,7 +342,7 @@ def _thumb_size(text: str) -> int:
 
 def _max_drift(text: str):
     """--max-drift: auto, an absolute number or a percentage; checked here so a typo is a usage error."""
-    from .stats import parse_max_drift
+    from ..stats import parse_max_drift
 
     try:
         value = float(text)
@@ -434,8 +434,8 @@ def user_error_types() -> tuple[type[BaseException], ...]:
     (OSError: WeightsNotFoundError, CLIP/LPIPS not found, a reference that exists, a broken image),
     a device that is not there, a corrupt store file. Anything else is a bug and keeps its traceback.
     """
-    from .generation.device import DeviceUnavailableError
-    from .store.files import StoreFileError
+    from ..generation.device import DeviceUnavailableError
+    from ..store.files import StoreFileError
 
     return ValueError, OSError, DeviceUnavailableError, StoreFileError
 

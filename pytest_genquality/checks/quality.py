@@ -1,0 +1,109 @@
+"""``assert_quality``: several metrics of one batch, every one measured and recorded, one failure.
+
+A test that calls ``assert_fid_below`` then ``assert_recall_above`` stops at the first failure,
+so recall is never measured when FID fails, which is exactly when it matters (a worse FID with
+a collapsed recall is a different bug from a worse FID alone). ``assert_quality`` runs each
+requested check through its own ``assert_*`` helper (so through the one workflow,
+``verdict.check_metric``), gathers the failures, and raises once listing them all. The batch's
+features are extracted once: the helpers share ``assertions.batch_features``' per-batch cache.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from .assertions import (assert_clip_score_above, assert_coverage_above, assert_fid_below,
+                         assert_inception_score_above, assert_kid_below, assert_no_collapse, assert_precision_above,
+                         assert_recall_above)
+from . import run_state as session_module
+from .workflow import MetricCheckFailed, MetricResult
+
+
+class QualityChecksFailed(AssertionError):
+    """One or more checks of ``assert_quality`` failed; ``results`` holds every measured metric."""
+
+    def __init__(self, message: str, results: dict[str, MetricResult]):
+        super().__init__(message)
+        self.results = results
+
+
+def _against_reference(helper: Callable, extractor_keyword: str) -> Callable:
+    def run(batch, ref, threshold, options: dict) -> MetricResult:
+        return helper(batch, ref, threshold, max_drift=options["max_drift"],
+                      **{extractor_keyword: options[extractor_keyword]})
+    return run
+
+
+def _inception_score(batch, ref, threshold, options: dict) -> MetricResult:
+    return assert_inception_score_above(batch, threshold, extractor=options["extractor"],
+                                        max_drift=options["max_drift"])
+
+
+def _no_collapse(batch, ref, requested, options: dict) -> MetricResult:
+    return assert_no_collapse(batch, extractor=options["extractor"], max_drift=options["max_drift"])
+
+
+def _clip_score(batch, ref, threshold, options: dict) -> MetricResult:
+    return assert_clip_score_above(batch, threshold, options["prompts"], embedder=options["embedder"],
+                                   max_drift=options["max_drift"])
+
+
+# keyword -> (result name, needs ``ref``, how to run it), in the order the checks run and are listed
+CHECKS: dict[str, tuple[str, bool, Callable]] = {
+    "fid_below": ("fid", True, _against_reference(assert_fid_below, "extractor")),
+    "kid_below": ("kid", True, _against_reference(assert_kid_below, "extractor")),
+    "precision_above": ("precision", True, _against_reference(assert_precision_above, "extractor")),
+    "recall_above": ("recall", True, _against_reference(assert_recall_above, "extractor")),
+    "coverage_above": ("coverage", True, _against_reference(assert_coverage_above, "extractor")),
+    "inception_score_above": ("inception_score", False, _inception_score),
+    "clip_score_above": ("clip_score", False, _clip_score),
+    "no_collapse": ("log_nn_distance", False, _no_collapse),
+}
+
+
+def assert_quality(batch, ref=None, *, fid_below: float | None = None, kid_below: float | None = None,
+                   precision_above: float | None = None, recall_above: float | None = None,
+                   coverage_above: float | None = None, inception_score_above: float | None = None,
+                   clip_score_above: float | None = None, no_collapse: bool = False, extractor=None, embedder=None,
+                   prompts=None, max_drift="auto") -> dict[str, MetricResult]:
+    """Measure every requested metric of ``batch``, record them all, fail once listing each failure.
+
+    Each ``<metric>_below`` / ``<metric>_above`` keyword is that metric's threshold, with the
+    meaning of the matching ``assert_*`` helper (FID and KID against ``ref``, CLIP score on the
+    0-100 scale against ``prompts`` or ``batch.prompts``). ``no_collapse=True`` adds
+    ``assert_no_collapse`` (no threshold: its drift test is the check). Every metric is compared with its own
+    baseline with ``max_drift``. ``extractor`` / ``embedder`` default to the session's
+    ``inception`` / ``clip`` fixtures. Returns {metric name: MetricResult} in the order above
+    ("fid", "kid", "precision", "recall", "coverage", "inception_score", "clip_score", "log_nn_distance").
+    Errors that are not quality failures (a bad argument, missing weights) raise at once.
+    """
+    thresholds = {"fid_below": fid_below, "kid_below": kid_below, "precision_above": precision_above,
+                  "recall_above": recall_above, "coverage_above": coverage_above,
+                  "inception_score_above": inception_score_above, "clip_score_above": clip_score_above,
+                  "no_collapse": True if no_collapse else None}
+    requested = [keyword for keyword in CHECKS if thresholds[keyword] is not None]
+    if not requested:
+        raise TypeError(f"assert_quality: give at least one threshold ({', '.join(f'{k}=...' for k in CHECKS)})")
+    needs_ref = [keyword for keyword in requested if CHECKS[keyword][1]]
+    if needs_ref and ref is None:
+        raise TypeError(f"ref: {', '.join(needs_ref)} compare with reference statistics; pass ref=gen_refs[NAME] "
+                        "or a ReferenceStats")
+    options: dict[str, Any] = {"extractor": extractor, "embedder": embedder, "prompts": prompts,
+                               "max_drift": max_drift}
+    results: dict[str, MetricResult] = {}
+    failures: list[str] = []
+    for keyword in requested:
+        name, _, run = CHECKS[keyword]
+        try:
+            results[name] = run(batch, ref, thresholds[keyword], options)
+        except MetricCheckFailed as failure:
+            if failure.result is not None:
+                results[name] = failure.result
+            failures.append(str(failure))
+    if failures:
+        test = session_module.current_test()
+        where = f"  ({test.node_id})" if test is not None else ""
+        failed = [name for name, result in results.items() if result.verdict in ("fail", "no-baseline", "error")]
+        headline = f"{len(failures)} of {len(requested)} quality checks failed: {', '.join(failed)}{where}"
+        raise QualityChecksFailed("\n\n".join([headline, *failures]), results)
+    return results

@@ -1,0 +1,396 @@
+"""The one workflow every quality assertion goes through (STYLE: one workflow, many metrics).
+
+    compute (the caller) -> record -> compare with the baseline of the same metric key,
+    extractor id and lane -> verdict -> message
+
+A metric is described by a ``MetricSpec`` (name, direction, family); the family decides which
+noise test "auto" drift uses: a permutation test on stored features for distribution
+metrics, a bootstrap of the mean for per-sample metrics. Improvements are reported, never
+failed.
+
+"auto" drift is a margin test (``stats.margin_test``): H0 "the metric is worse than its
+baseline by at most the margin" against H1 "worse by more", at level ``ALPHA`` one-sided. The
+margin is ``AUTO_MARGIN_SDS`` seed-noise SDs (estimated from the baseline's rows under
+``--update-refs`` and stored with it) unless ``--gen-drift-margin`` / the ``gen_drift_margin``
+ini key sets it in the metric's units. Baseline and current are paired (same seeds) whenever
+their seed ranges are equal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable
+
+import numpy as np
+
+from . import run_state as session_module
+from ..store.provenance import utc_now
+from ..stats import parse_max_drift  # noqa: F401  (public here since 0.1)
+from ..stats import (AUTO_MARGIN_SDS, DRIFT_ALPHA, NORMAL_TEST_NOISE_FACTOR, DriftTest, MarginTest, margin_bootstrap_test,
+                    margin_test, normal_margin_test,
+                    per_sample_noise_sd, seed_noise_sd)
+from ..store.layout import array_name
+
+ALPHA = DRIFT_ALPHA  # one-sided level of each "auto" margin test (README "Drift gate")
+MIN_DRIFT_SAMPLES = 8  # fewer samples than this per side cannot support a noise test
+
+
+class MetricCheckFailed(AssertionError):
+    """A quality check failed; ``result`` is the MetricResult it recorded.
+
+    An AssertionError, so pytest reports a failure; ``assert_quality`` catches it to gather
+    every metric's failure into one message instead of stopping at the first.
+    """
+
+    def __init__(self, message: str, result: "MetricResult | None" = None):
+        super().__init__(message)
+        self.result = result
+
+
+class BaselineMismatchError(MetricCheckFailed):
+    """The stored baseline measured a different quantity (other N or extractor): not comparable.
+
+    The value is still recorded, with verdict ``error``, so the session's table and run file
+    show it.
+    """
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    name: str                 # key stem in the store: "fid", "clip_score"
+    label: str                # for people: "FID", "CLIP score"
+    higher_is_better: bool
+    family: str               # "distribution" | "per-sample" | "scalar"
+    noise_test: str = "resample"  # "resample": margin_test / margin_bootstrap_test; "normal": normal_margin_test
+    # the baseline-only seed-noise SD is close to this metric's noise or above it in the median
+    # (FID: 0.82-1.19x), so margin_test may fail a far worsening on twice it without resampling
+    # (stats.margin_test, NOISE_BOUND_SAFETY)
+    noise_sd_is_upper_bound: bool = False
+    smooth_null: bool = False  # near-normal re-assignment null: a clear regression decided in 4 draws
+
+    @property
+    def worse_sign(self) -> int:
+        return -1 if self.higher_is_better else 1
+
+
+SPECS: dict[str, MetricSpec] = {spec.name: spec for spec in (
+    MetricSpec("fid", "FID", False, "distribution", noise_sd_is_upper_bound=True, smooth_null=True),
+    MetricSpec("kid", "KID", False, "distribution", smooth_null=True),
+    MetricSpec("inception_score", "Inception Score", True, "distribution"),
+    MetricSpec("precision", "precision", True, "distribution"),
+    MetricSpec("recall", "recall", True, "distribution"),
+    MetricSpec("density", "density", True, "distribution"),
+    MetricSpec("coverage", "coverage", True, "distribution"),
+    MetricSpec("cmmd", "CMMD", False, "distribution"),
+    MetricSpec("log_nn_distance", "log NN distance", True, "distribution", noise_test="normal"),
+    MetricSpec("clip_score", "CLIP score", True, "per-sample"),
+    MetricSpec("lpips", "LPIPS", False, "per-sample"),
+    MetricSpec("ssim", "SSIM", True, "per-sample"),
+    MetricSpec("psnr", "PSNR", True, "per-sample"),
+    MetricSpec("max_abs", "max |diff|", False, "per-sample"),
+)}
+
+
+@dataclass
+class DriftEvidence:
+    """What the noise test needs: current samples and how to recompute the metric on rows.
+
+    ``rows``: current feature rows [N, d] (distribution) or per-sample values [N] (per-sample).
+    ``make_statistic(pooled) -> statistic(indices)``: distribution metrics only.
+    ``make_noise_statistic``: the same, cheaper and rounder, for the seed-noise estimate only
+    (``stats.seed_noise_sd``: its ~9 % statistical error dwarfs float32 rounding); default
+    ``make_statistic``.
+    ``paired``: per-sample values that belong to the same seeds as the baseline's.
+    """
+
+    rows: np.ndarray
+    make_statistic: Callable | None = None
+    paired: bool = False
+    make_noise_statistic: Callable | None = None
+
+
+@dataclass
+class MetricResult:
+    name: str
+    value: float
+    n: int | None
+    extractor_id: str | None
+    baseline: float | None
+    noise: Any
+    verdict: str                       # pass | improved | fail | no-baseline | updated | error
+    key: str = ""
+    test: str = ""
+    lane: str = ""
+    threshold: float | None = None
+    delta: float | None = None
+    ci: tuple[float, float] | None = None
+    baseline_commit: str | None = None
+    reason: str = ""
+    higher_is_better: bool = False
+    seeds: str = ""
+    details: dict = field(default_factory=dict)  # how the value was computed, e.g. KID's subset_size used
+
+    def as_dict(self) -> dict:
+        noise = self.noise.as_dict() if isinstance(self.noise, (DriftTest, MarginTest)) else self.noise
+        return {"test": self.test, "metric": self.name, "key": self.key, "value": self.value, "n": self.n,
+                "extractor_id": self.extractor_id, "lane": self.lane, "threshold": self.threshold,
+                "baseline": self.baseline, "baseline_commit": self.baseline_commit, "delta": self.delta,
+                "ci": list(self.ci) if self.ci else None, "noise": noise, "verdict": self.verdict,
+                "reason": self.reason, "higher_is_better": self.higher_is_better, "seeds": self.seeds,
+                **({"details": dict(self.details)} if self.details else {})}
+
+
+def baseline_noise_sd(spec: MetricSpec, evidence: DriftEvidence | None, rows) -> float | None:
+    """Seed-noise SD of the metric at the baseline's N, from the baseline's own (stored) rows.
+
+    Computed once under ``--update-refs`` and stored in the baseline entry (``noise_sd``), so a
+    later check whose worsening is inside the margin costs nothing but the metric. None when
+    the metric has no samples to estimate it from.
+    """
+    if evidence is None or rows is None or len(rows) < MIN_DRIFT_SAMPLES:
+        return None
+    rows = np.asarray(rows)
+    if spec.family == "distribution":
+        if evidence.make_statistic is None:
+            return None
+        noise_sd = seed_noise_sd(rows.astype(np.float16).astype(np.float64),
+                                 evidence.make_noise_statistic or evidence.make_statistic)
+        return noise_sd * NORMAL_TEST_NOISE_FACTOR if spec.noise_test == "normal" else noise_sd
+    return per_sample_noise_sd(rows)
+
+
+def _noise_test(spec: MetricSpec, evidence: DriftEvidence | None, stored: np.ndarray | None, *,
+                observed: float, noise_sd: float | None = None, margin: float | None = None,
+                paired: bool = False) -> MarginTest | str:
+    """The margin test of ``current - baseline`` (= ``observed``), or why none could run.
+
+    ``noise_sd``: stored with the baseline (computed here from the stored rows when an older
+    baseline lacks it); ``margin``: the user's, in metric units (default ``AUTO_MARGIN_SDS``
+    seed-noise SDs); ``paired``: baseline and current come from the same seeds, row for row.
+    """
+    if evidence is None:
+        return "untested: this metric has no per-sample evidence to test drift against noise"
+    if stored is None:
+        return "untested: the baseline has no stored samples (re-run `pytest --update-refs`)"
+    current = np.asarray(evidence.rows)
+    if min(len(stored), len(current)) < MIN_DRIFT_SAMPLES:
+        return f"untested: fewer than {MIN_DRIFT_SAMPLES} samples per side"
+    if spec.family == "distribution" and evidence.make_statistic is None:
+        return "untested: no statistic to permute"
+    if spec.family == "distribution" and len(stored) != len(current):
+        return "untested: baseline and current sample counts differ"
+    paired = paired and len(stored) == len(current)
+    rule = "gen_drift_margin"
+    if noise_sd is None and (margin is None or spec.noise_test == "normal"):
+        noise_sd = baseline_noise_sd(spec, evidence, stored)
+    if margin is None:
+        margin = AUTO_MARGIN_SDS * noise_sd
+        rule = f"{AUTO_MARGIN_SDS:g} x seed-noise SD {noise_sd:.3g}"
+    if spec.noise_test == "normal":
+        result = normal_margin_test(observed, worse_sign=spec.worse_sign, margin=margin, noise_sd=noise_sd)
+    elif spec.family == "distribution":
+        rounded = current.astype(np.float16).astype(np.float64)
+        result = margin_test(stored.astype(np.float64), rounded, evidence.make_statistic, worse_sign=spec.worse_sign,
+                             margin=margin, paired=paired, noise_sd=noise_sd, observed=observed, seed=0,
+                             noise_sd_is_upper_bound=spec.noise_sd_is_upper_bound, smooth_null=spec.smooth_null)
+    else:
+        result = margin_bootstrap_test(stored, current, worse_sign=spec.worse_sign, margin=margin,
+                                       paired=paired and evidence.paired, noise_sd=noise_sd, seed=0)
+    return replace(result, margin_rule=rule)
+
+
+def same_seeds(baseline_seeds: str | None, current_seeds: str) -> bool:
+    """Whether baseline row i and current row i surely come from one seed (then the test pairs them).
+
+    The store keeps ``ImageBatch.seed_range()``: exact for a contiguous range ("0..255") or up
+    to 6 listed seeds; a longer list is abbreviated ("3, 9, ... (300 seeds)") and, like
+    "unseeded", cannot prove the pairing, so those compare unpaired (valid, less powerful).
+    """
+    if not current_seeds or current_seeds == "unseeded" or "..." in current_seeds:
+        return False
+    return baseline_seeds == current_seeds
+
+
+def _margin_words(noise: MarginTest) -> str:
+    if noise.margin_rule == "gen_drift_margin":
+        return f"margin {noise.margin:.4g} (gen_drift_margin)"
+    return f"margin {noise.margin:.4g} = {noise.margin_rule}" if noise.margin_rule else f"margin {noise.margin:.4g}"
+
+
+def drift_verdict(spec: MetricSpec, value: float, baseline_value: float, max_drift, noise) -> tuple[str, str]:
+    """('pass' | 'improved' | 'fail', reason) for a value against its comparable baseline."""
+    mode, amount = parse_max_drift(max_drift)
+    worsening = spec.worse_sign * (value - baseline_value)
+    if mode == "off":
+        return "pass", "drift not checked (max_drift=None)"
+    if mode in ("absolute", "percent"):
+        tolerance = amount if mode == "absolute" else amount / 100.0 * abs(baseline_value)
+        if worsening > tolerance:
+            return "fail", f"worse by {worsening:.4g}, beyond max_drift={max_drift!r} ({tolerance:.4g})"
+        if -worsening > tolerance:
+            return "improved", f"better by {-worsening:.4g}, beyond max_drift={max_drift!r}"
+        return "pass", f"within max_drift={max_drift!r}"
+    if isinstance(noise, MarginTest):
+        return _margin_verdict(noise)
+    if not isinstance(noise, DriftTest):
+        return "pass", str(noise)
+    if worsening > 0 and noise.p_value < ALPHA:
+        return "fail", f"worse beyond sampling noise ({noise.method} p={noise.p_value:.3g} < {ALPHA})"
+    if worsening < 0 and noise.p_better < ALPHA:
+        return "improved", f"better beyond sampling noise ({noise.method} p={noise.p_better:.3g})"
+    return "pass", f"within sampling noise ({noise.method} p={noise.p_value:.3g})"
+
+
+def _margin_verdict(noise: MarginTest) -> tuple[str, str]:
+    worse = f"worse by {noise.worsening:.4g}" if noise.worsening >= 0 else f"better by {-noise.worsening:.4g}"
+    if noise.significant_worsening:
+        return "fail", (f"{worse}, beyond the {_margin_words(noise)}: {noise.method} p={noise.p_value:.3g} "
+                        f"< {noise.alpha:g} for 'worse by at most the margin'")
+    if noise.significant_improvement:
+        return "improved", f"{worse}, beyond the {_margin_words(noise)} ({noise.method} p={noise.p_better:.3g})"
+    p_value = min(noise.p_value, noise.p_better)
+    return "pass", f"{worse}, within the {_margin_words(noise)} ({noise.method} p={p_value:.3g})"
+
+
+def threshold_failed(spec: MetricSpec, value: float, threshold: float | None) -> bool:
+    if threshold is None:
+        return False
+    return value < threshold if spec.higher_is_better else value > threshold
+
+
+# ---- the workflow --------------------------------------------------------------------------
+def check_metric(spec: MetricSpec, value: float, *, threshold: float | None = None, max_drift="auto",
+                 n: int | None = None, extractor_id: str | None = None, lane: str | None = None,
+                 qualifier: str | None = None, seeds: str = "", evidence: DriftEvidence | None = None,
+                 ci: tuple[float, float] | None = None, context_lines: tuple[str, ...] = (),
+                 compare_baseline: bool = True, batch=None, details: dict | None = None) -> MetricResult:
+    """Record ``value``, compare it with its threshold and baseline, and raise on failure.
+
+    ``compare_baseline=False``: the check carries its own baseline (paired image checks), so
+    no stored value is required or written.
+    ``batch``: the ImageBatch measured; when an HTML report is requested the recorder keeps
+    downscaled copies of its first images for the report's grid.
+    ``details``: how the value was computed (parameters that differ from what was asked, such
+    as a clipped KID subset size); recorded with the result in the run file.
+    """
+    parse_max_drift(max_drift)
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{spec.label}: the metric came out {value}; expected a finite number")
+    test_context = session_module.current_test()
+    recorder = session_module.active_recorder()
+    lane = lane or (recorder.lane if recorder else "")
+    key = spec.name + (f"@{qualifier}" if qualifier else "")
+    result = MetricResult(spec.name, value, n, extractor_id, None, None, "pass", key=key,
+                          test=test_context.node_id if test_context else "", lane=lane, threshold=threshold,
+                          ci=ci, higher_is_better=spec.higher_is_better, seeds=seeds, details=dict(details or {}))
+    failures = []
+    if threshold_failed(spec, value, threshold):
+        relation = "below" if spec.higher_is_better else "above"
+        failures.append(f"{spec.label} {value:.4g} is {relation} the threshold {threshold:.4g}")
+
+    if test_context is not None:
+        def record() -> None:
+            _record(spec, result, recorder, test_context, evidence if compare_baseline else None, compare_baseline)
+            if batch is not None:
+                recorder.keep_thumbnails(test_context, batch)
+
+        try:
+            if compare_baseline:
+                _compare_with_baseline(spec, result, recorder, test_context, max_drift, evidence, failures)
+        except BaselineMismatchError as mismatch:
+            result.verdict, result.reason = "error", str(mismatch)
+            mismatch.result = result
+            record()
+            raise
+        record()
+
+    if failures:
+        if result.verdict != "no-baseline":
+            result.verdict = "fail"
+        raise MetricCheckFailed(_message(spec, result, failures, context_lines), result)
+    return result
+
+
+def _compare_with_baseline(spec, result, recorder, test_context, max_drift, evidence, failures) -> None:
+    if recorder.settings.update_refs:
+        result.verdict = "updated"
+        result.reason = "baseline written by --update-refs"
+        return
+    baselines = recorder.store.read_baselines(test_context.test_file)
+    lanes = baselines.get(test_context.node_id, {}).get(result.key, {})
+    entry = lanes.get(result.lane)
+    if entry is None:
+        result.verdict = "no-baseline"
+        other = f" (baselines exist for other lanes: {', '.join(sorted(lanes))}; they are not compared)" if lanes else ""
+        failures.append(f"no baseline for {result.key} in {test_context.node_id} on lane {result.lane}{other}: "
+                        "run `pytest --update-refs`")
+        return
+    if entry.get("extractor_id") != result.extractor_id:
+        raise BaselineMismatchError(
+            f"{spec.label} baseline of {test_context.node_id} was measured with extractor {entry.get('extractor_id')}, "
+            f"this run with {result.extractor_id}: not comparable. Run `pytest --update-refs` to re-baseline."
+        )
+    if entry.get("n") != result.n:
+        raise BaselineMismatchError(
+            f"{spec.label} baseline of {test_context.node_id} was measured at n={entry.get('n')}, this run at "
+            f"n={result.n}: values at different N are different quantities (FID's bias grows like 1/N), not a "
+            "drift. Keep the seeds fixed, or run `pytest --update-refs` to re-baseline at the new N."
+        )
+    result.baseline = float(entry["value"])
+    result.baseline_commit = entry.get("commit")
+    result.delta = result.value - result.baseline
+    if parse_max_drift(max_drift)[0] == "auto":
+        stored = None if evidence is None else \
+            recorder.store.load_features(test_context.node_id, array_name(result.key, result.lane))
+        paired = same_seeds(entry.get("seeds"), result.seeds)
+        result.noise = _noise_test(spec, evidence, stored, observed=result.delta, noise_sd=entry.get("noise_sd"),
+                                   margin=recorder.settings.drift_margin_for(result.key, spec.name), paired=paired)
+    verdict, reason = drift_verdict(spec, result.value, result.baseline, max_drift, result.noise)
+    result.verdict, result.reason = verdict, reason
+    if verdict == "fail":
+        failures.append(f"{spec.label} drifted from its baseline: {reason}")
+
+
+def _record(spec, result, recorder, test_context, evidence, write_baseline: bool) -> None:
+    test_context.results.append(result)
+    if test_context.record_property is not None:
+        test_context.record_property(f"genquality:{result.key}", result.value)
+    if not (recorder.settings.update_refs and write_baseline):
+        return
+    entry = {"value": result.value, "n": result.n, "extractor_id": result.extractor_id, "lane": result.lane,
+             "threshold": result.threshold, "ci": list(result.ci) if result.ci else None,
+             "seeds": result.seeds, "commit": recorder.provenance.get("commit"),
+             "dirty": recorder.provenance.get("dirty"), "branch": recorder.provenance.get("branch"),
+             "updated": utc_now(), "versions": recorder.provenance.get("versions"),
+             "higher_is_better": spec.higher_is_better,
+             "noise_sd": baseline_noise_sd(spec, evidence, None if evidence is None else evidence.rows)}
+    test_context.pending_entries.setdefault(result.key, {})[result.lane] = entry
+    if evidence is not None:
+        rows = np.asarray(evidence.rows)
+        stored = rows.astype(np.float16) if spec.family == "distribution" else rows.astype(np.float32)
+        test_context.pending_arrays[array_name(result.key, result.lane)] = stored
+
+
+def _fmt(value) -> str:
+    return "—" if value is None else f"{value:.4g}"
+
+
+def _message(spec, result, failures, context_lines) -> str:
+    where = f"  ({result.test})" if result.test else ""
+    lines = [failures[0] + where, *failures[1:]]
+    lines.extend(context_lines)
+    tail = []
+    if result.ci:
+        tail.append(f"95% CI [{result.ci[0]:.4g}, {result.ci[1]:.4g}]")
+    if result.baseline is not None:
+        commit = f" @ {result.baseline_commit}" if result.baseline_commit else ""
+        noise = ""
+        if isinstance(result.noise, MarginTest):
+            noise = f", margin {result.noise.margin:.4g}, p={result.noise.p_value:.3g}"
+        elif isinstance(result.noise, DriftTest):
+            noise = f", noise ±{result.noise.band:.3g}, p={result.noise.p_value:.3g}"
+        tail.append(f"baseline {_fmt(result.baseline)}{commit}  (drift {result.delta:+.4g}{noise})")
+    if tail:
+        lines.append("  " + "      ".join(tail))
+    return "\n".join(lines)

@@ -1,0 +1,130 @@
+"""The reference build behind ``genquality build-ref``: files -> parallel decode -> features -> moments.
+
+In one process, or sharded over the ranks of a ``torchrun`` job:
+
+- the sorted entries are cut into batches of ``batch_size``, and batch b goes to rank
+  b mod K, so every extractor call sees exactly the rows it would see in one process and the
+  features are bit-identical, not merely close;
+- each rank decodes its batches with DataLoader workers and accumulates float64 moments;
+- after each batch the ranks add up their counts (one small all-reduce): rank 0's progress
+  bar shows the global count, and a rank that failed stops every rank at the same step;
+- at the end, rank 0 receives every rank's moments (merged in rank order with the exact
+  parallel formula, so mu and sigma equal one process's to ~1e-15 relative) and kept
+  features (put back in file order), and alone builds the ``ReferenceStats``.
+
+Any failure, on any rank, raises ``DistributedError`` with the same message on every rank
+(``distributed.agree``); in one process the original error is raised. Nothing here writes
+files: the caller writes on rank 0 once every rank has agreed that the build succeeded.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from .. import distributed
+from ..distributed import World
+from .image_files import ImageFiles, image_batches
+from .reference_stats import MAX_STORED_FEATURES, ReferenceStats
+from ..stats import RunningMoments
+
+
+def _rows(extractor: Callable, images, feature: str) -> np.ndarray:
+    rows = extractor(images)[feature]
+    return rows.detach().cpu().numpy() if hasattr(rows, "detach") else np.asarray(rows)
+
+
+def _sum_over_ranks(world: World, done: int, failed: bool) -> tuple[int, bool]:
+    """Collective: images done at this step on all ranks, and whether any rank failed."""
+    if not world.is_distributed:
+        return done, failed
+    import torch
+    import torch.distributed as dist
+
+    counts = torch.tensor([done, int(failed)], dtype=torch.int64)
+    dist.all_reduce(counts)  # a CPU tensor: gloo, also in a cpu:gloo,cuda:nccl group
+    return int(counts[0]), bool(counts[1])
+
+
+def build_reference(source, extractor: Callable, *, batch_size: int = 64, workers: int = 0,
+                    pin_memory: bool = False, world: World = World(), name: str = "",
+                    keep_features: bool | None = None, feature: str = "pool",
+                    progress: Callable[[int], None] | None = None) -> ReferenceStats | None:
+    """ReferenceStats of the images in ``source`` (folder, .zip, .tar, or an opened ``ImageFiles``) on rank 0;
+    None on the other ranks.
+
+    Every rank must call it with the same arguments. ``progress(k)`` (rank 0) gets the number
+    of images done on all ranks. ``keep_features=None`` keeps the float32 features when the
+    source holds at most 50 000 images.
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
+    error: BaseException | None = None
+    files = source if isinstance(source, ImageFiles) else None
+    if files is None:
+        try:
+            files = ImageFiles.open(source)
+        except (ValueError, OSError) as failure:
+            error = failure
+        distributed.agree(world, error)  # a missing folder fails every rank before any work
+
+    count = len(files)
+    keep = count <= MAX_STORED_FEATURES if keep_features is None else bool(keep_features)
+    all_blocks = [range(start, min(start + batch_size, count)) for start in range(0, count, batch_size)]
+    my_blocks = list(range(world.rank, len(all_blocks), world.size))
+    steps = -(-len(all_blocks) // world.size)
+
+    moments: RunningMoments | None = None
+    kept: list[tuple[int, np.ndarray]] = []   # (first file index, rows): put back in file order on rank 0
+    batches = image_batches(files, [all_blocks[b] for b in my_blocks], workers=workers, pin_memory=pin_memory)
+    done = 0
+    for step in range(steps):
+        done_now = 0
+        if error is None and step < len(my_blocks):
+            try:
+                for indices, images in next(batches):
+                    rows = _rows(extractor, images, feature)
+                    if moments is None:
+                        moments = RunningMoments(rows.shape[1])
+                    moments.update(rows)
+                    if keep:
+                        kept.append((indices[0], rows.astype(np.float32)))
+                    done_now += len(indices)
+            except Exception as failure:  # noqa: BLE001 - any failure must reach the other ranks
+                error = failure
+        total_now, failed = _sum_over_ranks(world, done_now, error is not None)
+        done += total_now
+        if failed:
+            break
+        if progress is not None and world.is_writer:
+            progress(done)
+    batches.close()  # stops the DataLoader workers now, also after a failure
+    distributed.agree(world, error)
+
+    shares = distributed.gather_to_writer(world, (moments.state() if moments is not None else None, kept))
+    stats, error = None, None
+    if world.is_writer:
+        try:
+            stats = _merge(shares, keep, extractor, files.source, name)
+        except (ValueError, np.linalg.LinAlgError) as failure:
+            error = failure
+    distributed.agree(world, error)
+    return stats
+
+
+def _merge(shares: list, keep: bool, extractor: Callable, source: str, name: str) -> ReferenceStats:
+    states = [state for state, _ in shares if state is not None]
+    merged = RunningMoments.from_state(states[0]) if states else None
+    for state in states[1:]:
+        merged.merge(RunningMoments.from_state(state))
+    if merged is None or merged.count < 2:
+        raise ValueError(f"images: need at least 2 images for reference statistics, got "
+                         f"{0 if merged is None else merged.count}")
+    features = None
+    if keep:
+        features = np.concatenate(distributed.in_original_order([rows for _, rows in shares]))
+    stats = ReferenceStats(merged.mean, merged.covariance, merged.count,
+                           getattr(extractor, "id", type(extractor).__name__), source, features=features, name=name)
+    stats.matrix_sqrt()
+    return stats

@@ -15,6 +15,7 @@ from .inception_score import inception_score
 from .kid import kid
 from .lpips import lpips
 from .pixel import psnr, ssim
+from .vendi import vendi_score
 from .prdc import density_coverage, precision_recall
 
 __all__ = [
@@ -32,4 +33,5 @@ __all__ = [
     "precision_recall",
     "psnr",
     "ssim",
+    "vendi_score",
 ]

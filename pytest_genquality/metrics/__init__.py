@@ -9,6 +9,7 @@ dependencies (transformers, the lpips package) are imported inside the functions
 from .clip_score import clip_score
 from .cmmd import cmmd
 from .collapse import log_nn_distance, near_duplicates
+from .fd_infinity import FDInfinityFit, fd_infinity
 from .fid import fid
 from .frechet import frechet_distance, frechet_distance_to_samples
 from .inception_score import inception_score
@@ -19,9 +20,11 @@ from .vendi import vendi_score
 from .prdc import density_coverage, precision_recall
 
 __all__ = [
+    "FDInfinityFit",
     "clip_score",
     "cmmd",
     "density_coverage",
+    "fd_infinity",
     "fid",
     "frechet_distance",
     "frechet_distance_to_samples",

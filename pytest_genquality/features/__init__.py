@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
+    "AestheticPredictor": "aesthetic",
     "InceptionFID": "inception",
     "CLIPEmbedder": "clip",
     "DINOv2Embedder": "dinov2",

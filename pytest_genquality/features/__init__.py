@@ -14,6 +14,7 @@ _EXPORTS = {
     "InceptionFID": "inception",
     "CLIPEmbedder": "clip",
     "DINOv2Embedder": "dinov2",
+    "HPSv2": "hps",
     "PickScore": "pickscore",
     "build_random_inception_weights": "inception",
 }

@@ -28,6 +28,9 @@ from typing import Any, Sequence
 
 import torch
 
+from ..metrics._validate import as_image_tensor
+from .clip import _check_texts
+from .prompts import prompts_for
 from .score_weights import HPS_V2, HPS_V2_1, resolve_score_weights
 
 HPS_ARCHITECTURE = "ViT-H-14"  # open_clip name, as hpsv2.img_score.initialize_model builds it
@@ -99,11 +102,7 @@ class HPSv2:
         prompts: one per image; None takes ``images.prompts`` from an ImageBatch. Prompts longer than
         the 77-token context are cut as hpsv2's tokenizer cuts them.
         """
-        from ..metrics._validate import as_image_tensor
-        from .clip import _check_texts
-        from .pickscore import _prompts_for
-
-        prompts = _check_texts(_prompts_for(images, prompts))
+        prompts = _check_texts(prompts_for(images, prompts))
         pixels = as_image_tensor(images, "images")
         if len(prompts) != len(pixels):
             raise ValueError(f"prompts: got {len(prompts)} prompts for {len(pixels)} images; expected one per image")

@@ -23,6 +23,7 @@ import torch
 from .. import settings as settings_module
 from ..hub import hub_unreachable_reason
 from .clip import CLIPEmbedder, CLIPModelNotFoundError, _not_found_message
+from .prompts import prompts_for
 
 PICKSCORE_MODEL = "yuvalkirstain/PickScore_v1"  # Kirstain et al. 2023, the released checkpoint
 PICKSCORE_PROCESSOR = "laion/CLIP-ViT-H-14-laion2B-s32B-b79K"  # the processor their README loads with it
@@ -63,7 +64,7 @@ class PickScore:
 
         prompts: one per image; None takes ``images.prompts`` from an ImageBatch.
         """
-        prompts = _prompts_for(images, prompts)
+        prompts = prompts_for(images, prompts)
         image_rows = self.embedder.embed_images(images)
         if len(prompts) != len(image_rows):
             raise ValueError(f"prompts: got {len(prompts)} prompts for {len(image_rows)} images; expected one per image")
@@ -73,18 +74,6 @@ class PickScore:
 
     def __repr__(self) -> str:
         return f"PickScore(id={self.id!r})"
-
-
-def _prompts_for(images: Any, prompts: Sequence[str] | None) -> list[str]:
-    if prompts is not None:
-        if isinstance(prompts, str):
-            raise TypeError("prompts: expected a list of strings (one per image), got a single string")
-        return list(prompts)
-    batch_prompts = getattr(images, "prompts", None)
-    if batch_prompts is None:
-        raise ValueError("prompts: none given and the images carry none; pass prompts=[...] (one per image) "
-                         "or an ImageBatch made with prompts")
-    return list(batch_prompts)
 
 
 def _from_cache_or_dir(cls: Any, name: Any, *, argument: str = "model") -> Any:

@@ -105,3 +105,8 @@ def test_missing_processor_offline_names_the_processor(clip_dir, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(CLIPModelNotFoundError, match="processor: CLIP processor 'genquality-test/no-such-processor'"):
         PickScore(clip_dir, processor="genquality-test/no-such-processor")
+
+
+def test_a_processor_with_a_ready_model_is_refused(clip_dir):
+    with pytest.raises(TypeError, match="processor: only used with a hub id or a directory as model; a CLIPEmbedder"):
+        PickScore(CLIPEmbedder(clip_dir), processor=clip_dir)

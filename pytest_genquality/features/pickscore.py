@@ -43,6 +43,9 @@ class PickScore:
     """
 
     def __init__(self, model: Any = PICKSCORE_MODEL, *, processor: Any = AUTO, device: str | torch.device = "cpu"):
+        if processor not in (AUTO, None) and not isinstance(model, (str, os.PathLike)):
+            raise TypeError(f"processor: only used with a hub id or a directory as model; a {type(model).__name__} "
+                            "brings its own (pass a (CLIPModel, processor) pair instead)")
         if isinstance(model, CLIPEmbedder):
             self.embedder = model
         else:

@@ -10,9 +10,12 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
+    "AestheticPredictor": "aesthetic",
     "InceptionFID": "inception",
     "CLIPEmbedder": "clip",
     "DINOv2Embedder": "dinov2",
+    "HPSv2": "hps",
+    "PickScore": "pickscore",
     "build_random_inception_weights": "inception",
 }
 

@@ -9,6 +9,8 @@ dependencies (transformers, the lpips package) are imported inside the functions
 from .clip_score import clip_score
 from .cmmd import cmmd
 from .collapse import log_nn_distance, near_duplicates
+from .efficiency import PeakMemory, TimingNoise, peak_device_memory, timing_noise
+from .fd_infinity import FDInfinityFit, fd_infinity
 from .fid import fid
 from .frechet import frechet_distance, frechet_distance_to_samples
 from .inception_score import inception_score
@@ -16,11 +18,16 @@ from .kid import kid
 from .lpips import lpips
 from .pixel import psnr, ssim
 from .prdc import density_coverage, precision_recall
+from .vendi import vendi_score
 
 __all__ = [
+    "FDInfinityFit",
+    "PeakMemory",
+    "TimingNoise",
     "clip_score",
     "cmmd",
     "density_coverage",
+    "fd_infinity",
     "fid",
     "frechet_distance",
     "frechet_distance_to_samples",
@@ -29,7 +36,10 @@ __all__ = [
     "log_nn_distance",
     "lpips",
     "near_duplicates",
+    "peak_device_memory",
     "precision_recall",
     "psnr",
     "ssim",
+    "timing_noise",
+    "vendi_score",
 ]

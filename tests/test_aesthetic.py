@@ -12,7 +12,7 @@ from clip_helpers import build_tiny_clip  # noqa: E402
 pytest.importorskip("transformers", reason="CLIP needs transformers")
 
 from pytest_genquality.features import AestheticPredictor, CLIPEmbedder  # noqa: E402
-from pytest_genquality.weights import WeightsNotFoundError  # noqa: E402
+from pytest_genquality.features.weights import WeightsNotFoundError  # noqa: E402
 
 TINY_PROJECTION = 24  # clip_helpers' projection_dim
 WIDTHS = [(TINY_PROJECTION, 1024), (1024, 128), (128, 64), (64, 16), (16, 1)]

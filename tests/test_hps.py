@@ -7,7 +7,7 @@ open_clip = pytest.importorskip("open_clip", reason="HPSv2 needs open-clip-torch
 
 from pytest_genquality import ImageBatch  # noqa: E402
 from pytest_genquality.features import HPSv2  # noqa: E402
-from pytest_genquality.weights import WeightsNotFoundError  # noqa: E402
+from pytest_genquality.features.weights import WeightsNotFoundError  # noqa: E402
 
 TINY = {"embed_dim": 16,
         "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "head_width": 16, "patch_size": 8},

@@ -64,7 +64,7 @@ class AestheticPredictor:
 
     def __init__(self, weights: str | os.PathLike | None = None, *, clip: Any = DEFAULT_CLIP_MODEL,
                  device: str | torch.device = "cpu"):
-        from ..weights import weights_label
+        from .weights import weights_label
 
         self.weights_path = resolve_score_weights(LAION_AESTHETIC, weights)
         self.head = load_aesthetic_head(self.weights_path)

@@ -121,7 +121,7 @@ class HPSv2:
 
 def _weights_label(path: os.PathLike, model: torch.nn.Module) -> str:
     """``weights_label``'s convention for a nested checkpoint: file sha256 prefix, or random-seed-N + content hash."""
-    from ..weights import file_sha256
+    from .weights import file_sha256
     from .clip import weights_fingerprint
 
     random_match = re.search(r"random-seed-(\d+)", os.path.basename(os.fspath(path)))

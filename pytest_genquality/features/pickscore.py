@@ -21,7 +21,7 @@ from typing import Any, Sequence
 import torch
 
 from .. import settings as settings_module
-from ..hub import hub_unreachable_reason
+from .hub import hub_unreachable_reason
 from .clip import CLIPEmbedder, CLIPModelNotFoundError, _not_found_message
 from .prompts import prompts_for
 

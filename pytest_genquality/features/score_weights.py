@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 
 from .. import settings as settings_module
-from ..weights import WeightsNotFoundError, WeightsSpec, explicit_hint, search_locations
+from .weights import WeightsNotFoundError, WeightsSpec, explicit_hint, search_locations
 
 LAION_AESTHETIC = WeightsSpec(
     "laion-aesthetic",

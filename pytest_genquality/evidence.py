@@ -24,6 +24,14 @@ Scores (units in each docstring; all "higher is worse"):
 - ``classifier_nll``: -log max softmax of the extractor's logits (the domain classifier's
   doubt about the image), and ``classifier_entropy``: the softmax's entropy. For a user whose
   extractor has logits (the digits suite's classifier; Inception has them too).
+- ``FidInfluence``: FID's influence function at the baseline, per image: the first-order change
+  of FID when the image is added to the baseline's distribution, so that the mean over a
+  current set minus the mean over the baseline's set is, to first order, FID(current) -
+  FID(baseline) at N = infinity (no 1/N bias) and in FID units: a margin "FID +1.0" applies
+  to it directly. Needs the reference (mu, sigma) and the baseline's (mu, sigma), the latter
+  stored under --update-refs from the baseline's N_max rows. Unlike the realism scores, it
+  sees a loss of diversity (a narrower Sigma), which makes images more typical and so
+  *lowers* their distance to the reference.
 - ``outside_reference_manifold``: 1.0 when the feature lies outside every reference k-NN ball,
   else 0.0: one minus precision, per image.
 
@@ -88,7 +96,7 @@ def outside_reference_manifold(features, reference_features, *, k: int = PRECISI
     """1.0 where a row lies in no reference row's k-NN ball, else 0.0: float64 [n] (mean = 1 - precision)."""
     rows, reference = _rows(features, "features"), _rows(reference_features, "reference_features")
     radii = reference_radii(reference, k=k) if radii is None else np.asarray(radii, dtype=np.float64)
-    inside = (_sq_distances(rows, reference) <= radii[None, :] ** 2).any(axis=1)
+    inside = (_sq_distances(rows, reference) < radii[None, :] ** 2).any(axis=1)  # strict, as metrics.prdc
     return (~inside).astype(np.float64)
 
 
@@ -122,6 +130,48 @@ class GaussianReference:
 def mahalanobis_sq(features, mu, sigma, *, floor: float = MAHALANOBIS_FLOOR) -> np.ndarray:
     """Squared Mahalanobis distance of each row to N(mu, sigma): float64 [n]."""
     return GaussianReference(mu, sigma, floor=floor).mahalanobis_sq(features)
+
+
+def _psd_power(matrix: np.ndarray, power: float, floor: float) -> np.ndarray:
+    eigenvalues, vectors = np.linalg.eigh((matrix + matrix.T) / 2)
+    eigenvalues = np.maximum(eigenvalues, floor * max(eigenvalues.max(), 0.0) + 1e-300)
+    return (vectors * eigenvalues ** power) @ vectors.T
+
+
+class FidInfluence:
+    """Per-image linearised FID: ``scores(rows)`` has mean 0 on the baseline's distribution, FID units.
+
+    FID(P) = |mu_P - mu_r|^2 + Tr(Sigma_P) + Tr(Sigma_r) - 2 Tr((S Sigma_P S)^1/2), S = Sigma_r^1/2.
+    Its derivative at the baseline P = (mu_b, Sigma_b) is dFID = 2 (mu_b - mu_r)^T dmu + Tr(A dSigma)
+    with A = I - S (S Sigma_b S)^-1/2 S; contaminating P with an image x (dmu = x - mu_b, dSigma =
+    (x - mu_b)(x - mu_b)^T - Sigma_b) gives the influence
+        IF(x) = 2 (mu_b - mu_r)^T (x - mu_b) + (x - mu_b)^T A (x - mu_b) - Tr(A Sigma_b),
+    whose mean over a distribution Q is FID(Q) - FID(P) up to second-order terms (Hampel 1974;
+    the delta method of the FID). ``floor``: eigenvalues of S Sigma_b S below floor x the largest
+    are raised to it before the inverse root (a baseline of n < d rows is singular).
+    """
+
+    def __init__(self, mu_ref, sigma_ref, mu_baseline, sigma_baseline, *, floor: float = 1e-8):
+        mu_ref, mu_baseline = (np.asarray(v, dtype=np.float64) for v in (mu_ref, mu_baseline))
+        sigma_ref, sigma_baseline = (np.asarray(m, dtype=np.float64) for m in (sigma_ref, sigma_baseline))
+        d = mu_ref.size
+        if mu_baseline.shape != (d,) or sigma_ref.shape != (d, d) or sigma_baseline.shape != (d, d):
+            raise ValueError(f"mu/sigma: expected [d] and [d, d] of one d = {d}, got {mu_baseline.shape}, "
+                             f"{sigma_ref.shape}, {sigma_baseline.shape}")
+        root = _psd_power(sigma_ref, 0.5, 0.0)
+        self.a = np.eye(d) - root @ _psd_power(root @ sigma_baseline @ root, -0.5, floor) @ root
+        self.a = (self.a + self.a.T) / 2
+        self.mu_baseline = mu_baseline
+        self.linear = 2.0 * (mu_baseline - mu_ref)
+        self.offset = float(np.trace(self.a @ sigma_baseline))
+
+    def scores(self, features) -> np.ndarray:
+        """IF(x) per row: float64 [n], FID units."""
+        rows = _rows(features, "features")
+        if rows.shape[1] != self.mu_baseline.size:
+            raise ValueError(f"features: expected {self.mu_baseline.size} columns, got {rows.shape[1]}")
+        centred = rows - self.mu_baseline
+        return centred @ self.linear + np.einsum("ni,ij,nj->n", centred, self.a, centred) - self.offset
 
 
 def _log_softmax(logits) -> np.ndarray:

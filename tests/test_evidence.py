@@ -7,7 +7,7 @@ import pytest
 from scipy import stats
 from scipy.spatial.distance import cdist
 
-from pytest_genquality.evidence import (GaussianReference, classifier_entropy, classifier_nll, knn_distance,
+from pytest_genquality.evidence import (FidInfluence, GaussianReference, classifier_entropy, classifier_nll, knn_distance,
                                         mahalanobis_sq, margin_z, normal_tail, outside_reference_manifold,
                                         reference_radii, standardised_margin)
 
@@ -30,7 +30,7 @@ def test_outside_manifold_is_one_minus_precision_by_brute_force(rows):
     np.fill_diagonal(within, np.inf)
     radii = np.sort(within, axis=1)[:, 2]
     np.testing.assert_allclose(reference_radii(reference, k=3), radii, rtol=1e-9)
-    expected = ~(cdist(current, reference) <= radii[None, :]).any(axis=1)
+    expected = ~(cdist(current, reference) < radii[None, :]).any(axis=1)
     np.testing.assert_array_equal(outside_reference_manifold(current, reference, k=3), expected.astype(float))
     assert outside_reference_manifold(reference, reference, k=3).sum() == 0  # every reference row is in its own ball
 
@@ -104,3 +104,36 @@ def test_simulated_null_level_at_the_margin(paired):
         z, _, _ = margin_z(baseline, current + margin, margin=margin, paired=paired)
         failures += normal_tail(z) < level
     assert failures <= stats.binom.ppf(0.999, checks, level)
+
+
+def _fid(mu1, sigma1, mu2, sigma2):
+    from scipy.linalg import sqrtm
+
+    root = np.real(sqrtm(sigma1))
+    return float(((mu1 - mu2) ** 2).sum() + np.trace(sigma1 + sigma2) - 2 * np.trace(np.real(sqrtm(root @ sigma2 @ root))))
+
+
+def test_fid_influence_mean_is_the_fid_change_to_first_order():
+    """E_Q[IF] in closed form for Gaussian Q against FID(Q) - FID(P) by scipy's sqrtm: ratio -> 1 as Q -> P."""
+    rng = np.random.default_rng(4)
+    d = 5
+    a, b, c = (rng.standard_normal((d, d)) for _ in range(3))
+    sigma_r, sigma_b = a @ a.T + np.eye(d), b @ b.T + np.eye(d)
+    mu_r, mu_b, direction_mu = rng.standard_normal(d), rng.standard_normal(d), rng.standard_normal(d)
+    influence = FidInfluence(mu_r, sigma_r, mu_b, sigma_b)
+    for step in (1e-2, 1e-3):
+        mu_q, sigma_q = mu_b + step * direction_mu, sigma_b + step * (c @ c.T)
+        shift = mu_q - mu_b
+        expected_if = influence.linear @ shift + np.trace(influence.a @ (sigma_q + np.outer(shift, shift))) \
+            - influence.offset
+        change = _fid(mu_r, sigma_r, mu_q, sigma_q) - _fid(mu_r, sigma_r, mu_b, sigma_b)
+        assert expected_if == pytest.approx(change, rel=20 * step)
+
+
+def test_fid_influence_has_mean_zero_on_the_baseline_sample():
+    rng = np.random.default_rng(5)
+    baseline = rng.standard_normal((400, 3)) * [1.0, 2.0, 0.5] + 1.0
+    reference = rng.standard_normal((400, 3))
+    mu_b, sigma_b = baseline.mean(0), np.cov(baseline, rowvar=False, bias=True)
+    scores = FidInfluence(reference.mean(0), np.cov(reference, rowvar=False), mu_b, sigma_b).scores(baseline)
+    assert abs(scores.mean()) < 1e-9 * np.abs(scores).max()

@@ -8,7 +8,7 @@ block b of size N compares the committed model's images of seeds bN..bN+N-1 (the
 with the arm's images of the same seeds (paired by seed; the seed-only arm has other seeds and
 is compared unpaired).
 
-    python benchmarks/bench_drift_real.py            # generates what the cache lacks (~50 min on 2 busy cores), then ~5 min
+    python benchmarks/bench_drift_real.py            # generates what the cache lacks (~50 min on 2 busy cores), then ~25 min (measured 1407 s under load)
     python benchmarks/bench_drift_real.py --quick    # N = 200 only, fewer blocks, no KID
 
 Tables:

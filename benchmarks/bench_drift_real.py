@@ -44,16 +44,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from drift_real_arms import ARMS, DIGITS, cached_arm  # noqa: E402
 
-from pytest_genquality.evidence import (FidInfluence, GaussianReference, classifier_entropy, classifier_nll,  # noqa: E402
+from pytest_genquality.stats.evidence import (FidInfluence, GaussianReference, classifier_entropy, classifier_nll,  # noqa: E402
                                         knn_distance, margin_z, normal_tail, outside_reference_manifold,
                                         reference_radii)
 from pytest_genquality.metrics import density_coverage, precision_recall  # noqa: E402
 from pytest_genquality.metrics.frechet import FrechetSubsets  # noqa: E402
 from pytest_genquality.metrics.resampling import KernelMMDSubsets  # noqa: E402
-from pytest_genquality.sequential import make_design, obrien_fleming_spending, power_spending  # noqa: E402
+from pytest_genquality.stats.sequential import make_design, obrien_fleming_spending, power_spending  # noqa: E402
 from pytest_genquality.stats import AUTO_MARGIN_SDS, DRIFT_ALPHA, margin_test, seed_noise_sd  # noqa: E402
 from pytest_genquality.store import Store  # noqa: E402
-from pytest_genquality.verdict import SPECS  # noqa: E402
+from pytest_genquality.checks.workflow import SPECS  # noqa: E402
 
 SMALL_ARMS = ("threads-2", "float64", "noise-1e-5")  # harmless round-off arms, cached on fewer seeds
 SCORES = ("knn", "mahalanobis", "classifier_nll", "classifier_entropy", "outside_manifold")

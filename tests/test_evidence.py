@@ -7,7 +7,7 @@ import pytest
 from scipy import stats
 from scipy.spatial.distance import cdist
 
-from pytest_genquality.evidence import (FidInfluence, GaussianReference, classifier_entropy, classifier_nll, knn_distance,
+from pytest_genquality.stats.evidence import (FidInfluence, GaussianReference, classifier_entropy, classifier_nll, knn_distance,
                                         mahalanobis_sq, margin_z, normal_tail, outside_reference_manifold,
                                         reference_radii, standardised_margin)
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from pytest_genquality.evidence import margin_z
-from pytest_genquality.sequential import (efficacy_bounds, make_design, obrien_fleming_spending, power_spending)
+from pytest_genquality.stats.evidence import margin_z
+from pytest_genquality.stats.sequential import (efficacy_bounds, make_design, obrien_fleming_spending, power_spending)
 
 
 def test_one_look_is_the_fixed_n_test():

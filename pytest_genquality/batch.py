@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 import torch
@@ -178,22 +178,67 @@ def images_to_uint8(x: Any, *, value_range: tuple[float, float] | None = None, n
     return integer_pixels_to_uint8(images, name, value_range).contiguous()
 
 
+class SeedGrowth:
+    """How a batch from ``generate(..., max_seeds=M)`` gets more seeds: the same call on the next block.
+
+    ``seeds``: all M seeds in order (the batch holds the first N); ``make_block(seeds)`` generates
+    the images of those seeds exactly as the first call did. Blocks are N seeds (the last one may
+    be shorter) and are generated once, then kept, so every check on the batch shares them.
+    """
+
+    def __init__(self, seeds: Sequence[int], block_size: int, make_block: Callable[[list[int]], "ImageBatch"]):
+        if block_size < 1 or len(seeds) < block_size:
+            raise ValueError(f"block_size: expected 1..{len(seeds)}, got {block_size}")
+        self.seeds = [int(seed) for seed in seeds]
+        self.block_size = int(block_size)
+        self._make_block = make_block
+        self._blocks: list[ImageBatch] = []
+
+    @property
+    def max_seeds(self) -> int:
+        return len(self.seeds)
+
+    def blocks_after_first(self, count: int) -> list["ImageBatch"]:
+        """The generated blocks after the first N seeds that cover the first ``count`` seeds."""
+        if not self.block_size <= count <= self.max_seeds:
+            raise ValueError(f"count: expected {self.block_size}..{self.max_seeds} seeds, got {count}")
+        covered = self.block_size + sum(len(block) for block in self._blocks)
+        while covered < count:
+            block_seeds = self.seeds[covered:covered + self.block_size]
+            block = self._make_block(block_seeds)
+            if len(block) != len(block_seeds) or block.seeds != block_seeds:
+                raise ValueError(f"max_seeds: the block of seeds {block_seeds[0]}..{block_seeds[-1]} came back with "
+                                 f"{len(block)} images; expected one per seed")
+            self._blocks.append(block)
+            covered += len(block)
+        needed, taken = [], self.block_size
+        for block in self._blocks:
+            if taken >= count:
+                break
+            needed.append(block)
+            taken += len(block)
+        return needed
+
+
 @dataclass(eq=False)
 class ImageBatch:
     """A batch of generated or real images with the seeds and prompts that made them.
 
     images: uint8 [N, 3, H, W] on CPU. seeds: one int per image, or None. prompts: one str
     per image, or None. meta: free-form provenance (model fingerprint, kwargs, lane).
+    growth: set by ``generate(..., max_seeds=M)``: the batch can grow to M seeds (``blocks``,
+    ``grown``); the drift gate asks for more only while its verdict is undecided.
     """
 
     images: torch.Tensor
     seeds: list[int] | None = None
     prompts: list[str] | None = None
     meta: dict = field(default_factory=dict)
+    growth: SeedGrowth | None = None
 
     def __init__(self, images: Any, *, seeds: Iterable[int] | None = None,
                  prompts: Sequence[str] | None = None, meta: dict | None = None,
-                 value_range: tuple[float, float] | None = None):
+                 value_range: tuple[float, float] | None = None, growth: SeedGrowth | None = None):
         self.images = images_to_uint8(images, value_range=value_range, name="images")
         count = self.images.shape[0]
         self.seeds = self._check_seeds(seeds, count)
@@ -201,6 +246,33 @@ class ImageBatch:
         if meta is not None and not isinstance(meta, dict):
             raise TypeError(f"meta: expected a dict, got {type(meta).__name__}")
         self.meta = dict(meta or {})
+        if growth is not None and (self.seeds is None or growth.seeds[:count] != self.seeds):
+            raise ValueError("growth: the batch's seeds must be the first seeds of its growth")
+        self.growth = growth
+
+    @property
+    def max_seeds(self) -> int:
+        """How many seeds this batch can grow to (its own length when it cannot grow)."""
+        return self.growth.max_seeds if self.growth is not None else len(self)
+
+    def blocks(self, count: int) -> list["ImageBatch"]:
+        """This batch and the generated blocks after it that hold the first ``count`` seeds."""
+        if count <= len(self):
+            return [self]
+        if self.growth is None:
+            raise ValueError(f"count: this batch has {len(self)} images and cannot grow; "
+                             "generate it with max_seeds=... to allow more")
+        return [self, *self.growth.blocks_after_first(count)]
+
+    def grown(self, count: int) -> "ImageBatch":
+        """A batch of the first ``count`` seeds, generating the blocks it lacks (one per N seeds)."""
+        if count == len(self):
+            return self
+        parts = self.blocks(count)
+        images = torch.cat([part.images for part in parts])[:count]
+        seeds = [seed for part in parts for seed in part.seeds][:count]
+        prompts = None if self.prompts is None else [p for part in parts for p in part.prompts][:count]
+        return ImageBatch(images, seeds=seeds, prompts=prompts, meta=self.meta)
 
     @staticmethod
     def _check_seeds(seeds: Iterable[int] | None, count: int) -> list[int] | None:
@@ -238,7 +310,7 @@ class ImageBatch:
         if isinstance(x, ImageBatch):
             return cls(x.images, seeds=seeds if seeds is not None else x.seeds,
                        prompts=prompts if prompts is not None else x.prompts,
-                       meta={**x.meta, **(meta or {})})
+                       meta={**x.meta, **(meta or {})}, growth=x.growth if seeds is None else None)
         return cls(x, seeds=seeds, prompts=prompts, meta=meta, value_range=value_range)
 
     def __len__(self) -> int:

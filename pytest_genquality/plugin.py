@@ -306,11 +306,11 @@ def clip(gen_device):
 
 @pytest.fixture(scope="session")
 def generate(pytestconfig: pytest.Config, gen_device):
-    """generate(model, *, prompts=None, seeds, batch_size=8, **model_kwargs) -> ImageBatch."""
+    """generate(model, *, prompts=None, seeds, batch_size=8, max_seeds=None, **model_kwargs) -> ImageBatch."""
     from .generation.engine import make_generate
 
     recorder = pytestconfig.stash[_RECORDER]
     cache_dir = recorder.store.cache_dir / "images" if recorder.settings.cache else None
     show_progress = pytestconfig.get_verbosity() >= 0 and sys.stderr.isatty()
     return make_generate(gen_device, cache_dir=cache_dir, show_progress=show_progress,
-                         world=pytestconfig.stash[_WORLD][0])
+                         world=pytestconfig.stash[_WORLD][0], max_seeds_factor=recorder.settings.max_seeds_factor)

@@ -31,11 +31,17 @@ class RunSettings:
     report_thumb: int = 96   # px, longest side of the images kept for the HTML report
     interface: str = "python"  # "python" or "cli": error messages give the fix in the words of the caller
     drift_margins: tuple[tuple[str, float], ...] = ()  # (metric name or key, margin in its units)
+    max_n: str = "auto"  # --gen-max-n: "auto" (a test's max_seeds), "off" (never grow), or "Kx" (K x N for every batch)
 
     def drift_margin_for(self, key: str, name: str) -> float | None:
         """The user's drift margin for metric ``key`` ("fid@coco") or its name ("fid"); None: auto."""
         margins = dict(self.drift_margins)
         return margins.get(key, margins.get(name))
+
+    @property
+    def max_seeds_factor(self) -> int | None:
+        """K of ``--gen-max-n=Kx``: batches from ``generate`` may grow to K x their seeds; else None."""
+        return int(self.max_n[:-1]) if self.max_n.endswith("x") else None
 
     @property
     def keeps_thumbnails(self) -> bool:
@@ -102,6 +108,7 @@ OPTIONS = (
     OptionSpec("--gen-cache", "gen_cache", "cache generated images in the store, keyed by model fingerprint, seeds and kwargs", is_flag=True, env="GENQUALITY_CACHE", cli=False),
     OptionSpec("--gen-report", "gen_report", "write a report of all quality results: .html, .json or .md", cli=False),
     OptionSpec("--gen-drift-margin", "gen_drift_margin", "worsening tolerated by max_drift='auto', per metric in its own units, e.g. 'fid=0.5, recall=0.01' (default: 0.75 seed-noise SDs at that N)", cli=False),
+    OptionSpec("--gen-max-n", "gen_max_n", "adaptive N of the FID/KID drift gate: 'auto' (default: up to a test's generate(..., max_seeds=M)), 'off' (never generate more seeds than asked), or 'Kx' (every generated batch may grow to K times its seeds, e.g. '4x')", cli=False),
     OptionSpec("--gen-report-thumb", "gen_report_thumb", "longest side in px of the images the HTML report embeds (default 96)", cli=False),
 )
 
@@ -147,7 +154,20 @@ def resolve(values: dict, *, root: Path) -> RunSettings:
         report_path=Path(report) if report else None,
         report_thumb=parse_thumb_size(thumb) if thumb is not None else 96,
         drift_margins=parse_drift_margins(pick("gen_drift_margin")),
+        max_n=parse_max_n(pick("gen_max_n")),
     )
+
+
+def parse_max_n(value) -> str:
+    """--gen-max-n / gen_max_n: 'auto' | 'off' | 'Kx' with an int K >= 1 (e.g. '4x')."""
+    if value in (None, ""):
+        return "auto"
+    text = str(value).strip().lower()
+    if text in ("auto", "off"):
+        return text
+    if text.endswith("x") and text[:-1].isdigit() and int(text[:-1]) >= 1:
+        return f"{int(text[:-1])}x"
+    raise ValueError(f"--gen-max-n: expected 'auto', 'off' or a factor such as '4x', got {value!r}")
 
 
 def parse_drift_margins(value) -> tuple[tuple[str, float], ...]:

@@ -56,8 +56,9 @@ def test_update_then_rerun_then_worsen_then_improve(project, monkeypatch):
     monkeypatch.setenv("TOY_SHIFT", "0.4")
     worse = project.runpytest()
     worse.assert_outcomes(failed=1, passed=1)
-    worse.stdout.fnmatch_lines(["*FID drifted from its baseline: worse by *, beyond the margin * = 0.75 x seed-noise SD *: "
-                                "noise-sd-bound p=* < 0.0025 for 'worse by at most the margin'*",
+    worse.stdout.fnmatch_lines(["*FID drifted from its baseline: worse by *, beyond the margin * (default: 5% of the "
+                                "baseline FID; set gen_drift_margin): paired swap-z z=* >= bound 2.81 (n=64), nominal "
+                                "p=* < 0.0025 for 'worse by at most the margin'*",
                                 "*baseline * (drift +*, margin *, p=*"])
     project.runpytest("--update-refs").assert_outcomes(passed=2)
     project.runpytest().assert_outcomes(passed=2)  # the accepted regression is the new baseline

@@ -143,7 +143,8 @@ def assert_fid_below(batch, ref, threshold: float, *, extractor=None, max_drift=
     return _distribution_check(
         "fid", batch, reference, value, rows, make_statistic,
         threshold=threshold, max_drift=max_drift, extractor_id=extractor.id, extra_context=(note,),
-        make_noise_statistic=lambda pooled: make_statistic(pooled, eigenvalues="float32"))
+        make_noise_statistic=lambda pooled: make_statistic(pooled, eigenvalues="float32"),
+        rows_for=_growing_rows(batch, extractor))
 
 
 def assert_metric(name: str, value: float, *, higher_is_better: bool, threshold: float | None = None,
@@ -204,11 +205,24 @@ def _reference_context(reference: ReferenceStats, batch: ImageBatch) -> tuple[st
             _generated_line(batch, _lane_of(batch)))
 
 
+def _growing_rows(batch: ImageBatch, extractor, feature: str = "pool"):
+    """``rows_for(count)``: features of the batch's first ``count`` seeds, generating blocks it lacks
+    (``generate(..., max_seeds=M)``); None when the batch cannot grow."""
+    if batch.growth is None:
+        return None
+
+    def rows_for(count: int) -> np.ndarray:
+        return np.concatenate([batch_features(block, extractor, feature) for block in batch.blocks(count)])[:count]
+
+    return rows_for
+
+
 def _distribution_check(name: str, batch: ImageBatch, reference: ReferenceStats, value: float, rows: np.ndarray,
                         make_statistic, *, threshold, max_drift, extractor_id, extra_context=(),
-                        details=None, make_noise_statistic=None) -> MetricResult:
+                        details=None, make_noise_statistic=None, rows_for=None) -> MetricResult:
     """The shared tail of every reference-based distribution assertion."""
-    evidence = DriftEvidence(rows, make_statistic=make_statistic, make_noise_statistic=make_noise_statistic)
+    evidence = DriftEvidence(rows, make_statistic=make_statistic, make_noise_statistic=make_noise_statistic,
+                             rows_for=rows_for, max_rows=batch.max_seeds if rows_for is not None else None)
     return check_metric(SPECS[name], value, threshold=threshold, max_drift=max_drift, n=len(batch),
                         extractor_id=extractor_id, lane=_lane_of(batch), qualifier=reference.name or None,
                         seeds=batch.seed_range(), evidence=evidence,
@@ -242,7 +256,8 @@ def assert_kid_below(batch, ref, threshold: float, *, extractor=None, max_drift=
         lambda pooled: KernelMMDSubsets(real, pooled, kernel="polynomial").distance,
         threshold=threshold, max_drift=max_drift, extractor_id=extractor.id,
         extra_context=(f"  KID std over {subsets} subsets of {used}: {std:.4g}{clipped}",),
-        details={"subsets": subsets, "subset_size": used, "subset_size_requested": subset_size})
+        details={"subsets": subsets, "subset_size": used, "subset_size_requested": subset_size},
+        rows_for=_growing_rows(batch, extractor))
 
 
 def _precision_recall_check(name: str, batch, ref, threshold, *, extractor, max_drift, k) -> MetricResult:

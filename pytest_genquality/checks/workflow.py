@@ -3,17 +3,26 @@
     compute (the caller) -> record -> compare with the baseline of the same metric key,
     extractor id and lane -> verdict -> message
 
-A metric is described by a ``MetricSpec`` (name, direction, family); the family decides which
-noise test "auto" drift uses: a permutation test on stored features for distribution
-metrics, a bootstrap of the mean for per-sample metrics. Improvements are reported, never
-failed.
+A metric is described by a ``MetricSpec`` (name, direction, family, evidence); the evidence
+decides which test "auto" drift uses. Improvements are reported, never failed.
 
-"auto" drift is a margin test (``stats.margin_test``): H0 "the metric is worse than its
-baseline by at most the margin" against H1 "worse by more", at level ``ALPHA`` one-sided. The
-margin is ``AUTO_MARGIN_SDS`` seed-noise SDs (estimated from the baseline's rows under
-``--update-refs`` and stored with it) unless ``--gen-drift-margin`` / the ``gen_drift_margin``
-ini key sets it in the metric's units. Baseline and current are paired (same seeds) whenever
-their seed ranges are equal.
+"auto" drift is a margin test: H0 "the metric is worse than its baseline by at most the
+margin" against H1 "worse by more", one-sided at level ``ALPHA``.
+
+- FID and KID (``evidence="swap-z"``): z = (worsening - margin) / SD of the paired-swap null
+  (``stats.swap_z``), judged by a group-sequential design (``stats.sequential``): a test whose
+  batch can grow (``generate(..., max_seeds=M)``) and whose baseline stored M rows looks at
+  N, 2N, ... M seeds, asking for the next block only while the verdict is undecided. Without
+  growth it is the one-look test z >= z_(1-alpha). This was chosen on a real model
+  (benchmarks/bench_drift_real.py, README "Drift gate").
+- Other distribution metrics: the re-assignment margin test (``stats.margin_test``);
+  per-sample metrics: a bootstrap of the mean; ``log_nn_distance``: a normal test.
+
+The margin is the user's (``--gen-drift-margin`` / ``gen_drift_margin``, metric units), else a
+default share of the baseline value where one is meaningful (FID: 5 %), else
+``AUTO_MARGIN_SDS`` seed-noise SDs (estimated from the baseline's rows under ``--update-refs``
+and stored with it). Baseline and current are paired (same seeds) whenever their seed ranges
+are equal.
 """
 
 from __future__ import annotations
@@ -29,10 +38,19 @@ from ..stats import parse_max_drift  # noqa: F401  (public here since 0.1)
 from ..stats import (AUTO_MARGIN_SDS, DRIFT_ALPHA, NORMAL_TEST_NOISE_FACTOR, DriftTest, MarginTest, margin_bootstrap_test,
                     margin_test, normal_margin_test,
                     per_sample_noise_sd, seed_noise_sd)
+from ..stats.sequential import FUTILITY_Z, make_design
+from ..stats.swap_z import SWAPS, normal_upper_tail, swap_z
 from ..store.layout import array_name
 
 ALPHA = DRIFT_ALPHA  # one-sided level of each "auto" margin test (README "Drift gate")
 MIN_DRIFT_SAMPLES = 8  # fewer samples than this per side cannot support a noise test
+# Default margins as a share of the baseline's value, independent of N: "FID worse by at most 5 %
+# is harmless" (FID's bias ~1/N is the same on both sides at equal N, so a difference at equal N
+# estimates the difference at N = infinity). A share, not FID units, because FID's scale is the
+# extractor's: ~18 on the digits classifier's features, 20-40 on Inception, ~1 on toy features.
+# On the digits model 5 % is 0.9 FID, where benchmarks/bench_drift_real.py measured the gate.
+# Metrics not listed use AUTO_MARGIN_SDS seed-noise SDs.
+DEFAULT_RELATIVE_MARGINS = {"fid": 0.05}
 
 
 class MetricCheckFailed(AssertionError):
@@ -67,6 +85,7 @@ class MetricSpec:
     # (stats.margin_test, NOISE_BOUND_SAFETY)
     noise_sd_is_upper_bound: bool = False
     smooth_null: bool = False  # near-normal re-assignment null: a clear regression decided in 4 draws
+    evidence: str = "resample"  # "swap-z": z over the paired-swap null SD, with sequential looks
 
     @property
     def worse_sign(self) -> int:
@@ -74,8 +93,8 @@ class MetricSpec:
 
 
 SPECS: dict[str, MetricSpec] = {spec.name: spec for spec in (
-    MetricSpec("fid", "FID", False, "distribution", noise_sd_is_upper_bound=True, smooth_null=True),
-    MetricSpec("kid", "KID", False, "distribution", smooth_null=True),
+    MetricSpec("fid", "FID", False, "distribution", evidence="swap-z"),
+    MetricSpec("kid", "KID", False, "distribution", evidence="swap-z"),
     MetricSpec("inception_score", "Inception Score", True, "distribution"),
     MetricSpec("precision", "precision", True, "distribution"),
     MetricSpec("recall", "recall", True, "distribution"),
@@ -107,6 +126,10 @@ class DriftEvidence:
     make_statistic: Callable | None = None
     paired: bool = False
     make_noise_statistic: Callable | None = None
+    # a batch that can grow (generate(..., max_seeds=M)): rows_for(count) gives the current
+    # rows of the first ``count`` seeds (generating the missing blocks), up to ``max_rows`` = M
+    rows_for: Callable[[int], np.ndarray] | None = None
+    max_rows: int | None = None
 
 
 @dataclass
@@ -161,12 +184,14 @@ def baseline_noise_sd(spec: MetricSpec, evidence: DriftEvidence | None, rows) ->
 
 def _noise_test(spec: MetricSpec, evidence: DriftEvidence | None, stored: np.ndarray | None, *,
                 observed: float, noise_sd: float | None = None, margin: float | None = None,
-                paired: bool = False) -> MarginTest | str:
+                paired: bool = False, adaptive: bool = True, baseline_value: float | None = None) -> MarginTest | str:
     """The margin test of ``current - baseline`` (= ``observed``), or why none could run.
 
     ``noise_sd``: stored with the baseline (computed here from the stored rows when an older
-    baseline lacks it); ``margin``: the user's, in metric units (default ``AUTO_MARGIN_SDS``
-    seed-noise SDs); ``paired``: baseline and current come from the same seeds, row for row.
+    baseline lacks it); ``margin``: the user's, in metric units (default
+    ``DEFAULT_RELATIVE_MARGINS`` of ``baseline_value``, else ``AUTO_MARGIN_SDS`` seed-noise SDs);
+    ``paired``: baseline and current come from the same seeds, row for row; ``adaptive``:
+    swap-z evidence may grow the batch (``--gen-max-n``).
     """
     if evidence is None:
         return "untested: this metric has no per-sample evidence to test drift against noise"
@@ -177,16 +202,23 @@ def _noise_test(spec: MetricSpec, evidence: DriftEvidence | None, stored: np.nda
         return f"untested: fewer than {MIN_DRIFT_SAMPLES} samples per side"
     if spec.family == "distribution" and evidence.make_statistic is None:
         return "untested: no statistic to permute"
-    if spec.family == "distribution" and len(stored) != len(current):
+    swap_evidence = spec.evidence == "swap-z" and spec.family == "distribution"
+    if spec.family == "distribution" and len(stored) != len(current) and not (swap_evidence
+                                                                            and len(stored) > len(current)):
         return "untested: baseline and current sample counts differ"
-    paired = paired and len(stored) == len(current)
+    paired = paired and len(stored) >= len(current)
     rule = "gen_drift_margin"
+    if margin is None and spec.name in DEFAULT_RELATIVE_MARGINS and baseline_value is not None:
+        share = DEFAULT_RELATIVE_MARGINS[spec.name]
+        margin, rule = share * abs(baseline_value), f"default: {share:.0%} of the baseline {spec.label}"
     if noise_sd is None and (margin is None or spec.noise_test == "normal"):
-        noise_sd = baseline_noise_sd(spec, evidence, stored)
+        noise_sd = baseline_noise_sd(spec, evidence, stored[:len(current)])
     if margin is None:
         margin = AUTO_MARGIN_SDS * noise_sd
         rule = f"{AUTO_MARGIN_SDS:g} x seed-noise SD {noise_sd:.3g}"
-    if spec.noise_test == "normal":
+    if swap_evidence:
+        result = _swap_z_gate(spec, evidence, stored, margin=margin, paired=paired, adaptive=adaptive)
+    elif spec.noise_test == "normal":
         result = normal_margin_test(observed, worse_sign=spec.worse_sign, margin=margin, noise_sd=noise_sd)
     elif spec.family == "distribution":
         rounded = current.astype(np.float16).astype(np.float64)
@@ -197,6 +229,45 @@ def _noise_test(spec: MetricSpec, evidence: DriftEvidence | None, stored: np.nda
         result = margin_bootstrap_test(stored, current, worse_sign=spec.worse_sign, margin=margin,
                                        paired=paired and evidence.paired, noise_sd=noise_sd, seed=0)
     return replace(result, margin_rule=rule)
+
+
+def _swap_z_gate(spec: MetricSpec, evidence: DriftEvidence, stored: np.ndarray, *, margin: float, paired: bool,
+                 adaptive: bool) -> MarginTest:
+    """Swap-z evidence at looks n, 2n, ... up to the rows both sides can have (one look when none can grow).
+
+    Current rows are rounded to float16 like the stored baseline's, so an unchanged model
+    compares equal bits. The level holds over the looks by the design's alpha spending; its
+    futility bound (pass early at z <= ``FUTILITY_Z``) is non-binding.
+    """
+    n = len(evidence.rows)
+    n_max = n
+    if adaptive and evidence.rows_for is not None and evidence.max_rows:
+        n_max = max(n, min(len(stored), int(evidence.max_rows)))
+    design = make_design(n, n_max, alpha=ALPHA, futility_z=FUTILITY_Z)
+    stored = np.asarray(stored, dtype=np.float64)
+    for look, size in enumerate(design.looks):
+        rows = evidence.rows if size == n else evidence.rows_for(size)
+        current = np.asarray(rows)[:size].astype(np.float16).astype(np.float64)
+        look_z = swap_z(stored[:size], current, evidence.make_statistic, worse_sign=spec.worse_sign, margin=margin,
+                        paired=paired, seed=look)
+        bound = design.efficacy[look]
+        decision = design.decide(look, look_z.z)
+        if look_z.z_better >= bound:
+            decision = "improved"
+        if decision != "continue":
+            break
+    if look_z.null_sd == 0 and abs(look_z.worsening) <= margin:
+        return MarginTest("inside-margin", look_z.observed, look_z.worsening, float(margin), None, 1.0, 1.0, 0, ALPHA,
+                          look=look + 1, looks=len(design.looks), n_used=size, n_max=n_max)
+    method = "paired swap-z" if paired else "swap-z"
+    return MarginTest(method, look_z.observed, look_z.worsening, float(margin), look_z.null_sd,
+                      _tail(look_z.z), _tail(look_z.z_better), SWAPS * (look + 1) if look_z.null_sd else 0, ALPHA,
+                      z=look_z.z, bound=float(bound), look=look + 1, looks=len(design.looks), n_used=size,
+                      n_max=n_max)
+
+
+def _tail(z: float) -> float:
+    return 1.0 if z == -np.inf else normal_upper_tail(z)
 
 
 def same_seeds(baseline_seeds: str | None, current_seeds: str) -> bool:
@@ -214,7 +285,21 @@ def same_seeds(baseline_seeds: str | None, current_seeds: str) -> bool:
 def _margin_words(noise: MarginTest) -> str:
     if noise.margin_rule == "gen_drift_margin":
         return f"margin {noise.margin:.4g} (gen_drift_margin)"
+    if noise.margin_rule.startswith("default"):
+        return f"margin {noise.margin:.4g} ({noise.margin_rule}; set gen_drift_margin)"
     return f"margin {noise.margin:.4g} = {noise.margin_rule}" if noise.margin_rule else f"margin {noise.margin:.4g}"
+
+
+def p_text(p: float, alpha: float) -> str:
+    """``p`` with enough significant digits that it reads on the right side of ``alpha``.
+
+    "p=0.0025 < 0.0025" (true p 2/801 = 0.002497) contradicts itself; this prints 0.002497.
+    """
+    for digits in range(3, 10):
+        text = f"{p:.{digits}g}"
+        if (float(text) < alpha) == (p < alpha) and float(text) != alpha:
+            return text
+    return repr(p)
 
 
 def drift_verdict(spec: MetricSpec, value: float, baseline_value: float, max_drift, noise) -> tuple[str, str]:
@@ -235,21 +320,51 @@ def drift_verdict(spec: MetricSpec, value: float, baseline_value: float, max_dri
     if not isinstance(noise, DriftTest):
         return "pass", str(noise)
     if worsening > 0 and noise.p_value < ALPHA:
-        return "fail", f"worse beyond sampling noise ({noise.method} p={noise.p_value:.3g} < {ALPHA})"
+        return "fail", f"worse beyond sampling noise ({noise.method} p={p_text(noise.p_value, ALPHA)} < {ALPHA})"
     if worsening < 0 and noise.p_better < ALPHA:
-        return "improved", f"better beyond sampling noise ({noise.method} p={noise.p_better:.3g})"
-    return "pass", f"within sampling noise ({noise.method} p={noise.p_value:.3g})"
+        return "improved", f"better beyond sampling noise ({noise.method} p={p_text(noise.p_better, ALPHA)})"
+    return "pass", f"within sampling noise ({noise.method} p={p_text(noise.p_value, ALPHA)})"
+
+
+def _evidence_words(noise: MarginTest, p: float, z: float | None = None) -> str:
+    """How the decision was reached: the test's p against alpha, and for swap-z its z against the
+    look's bound, each with the relation that held ("<" or ">=")."""
+    p_words = f"p={p_text(p, noise.alpha)} {'<' if p < noise.alpha else '>='} {noise.alpha:g}"
+    if noise.z is None:
+        return f"{noise.method} {p_words}"
+    z = noise.z if z is None else z
+    seeds = f"n={noise.n_used}" + (f" of {noise.n_max}" if noise.n_max and noise.n_max > noise.n_used else "")
+    look = f"look {noise.look}/{noise.looks}, " if noise.looks > 1 else ""
+    relation = ">=" if z >= noise.bound else "<"
+    return f"{noise.method} z={z:.3g} {relation} bound {noise.bound:.3g} ({look}{seeds}), nominal {p_words}"
+
+
+def noise_z_better(noise: MarginTest) -> float | None:
+    """The z of "better by more than the margin" (swap-z evidence only)."""
+    if noise.z is None or not noise.noise_sd:
+        return None
+    return (-noise.worsening - noise.margin) / noise.noise_sd
 
 
 def _margin_verdict(noise: MarginTest) -> tuple[str, str]:
     worse = f"worse by {noise.worsening:.4g}" if noise.worsening >= 0 else f"better by {-noise.worsening:.4g}"
     if noise.significant_worsening:
-        return "fail", (f"{worse}, beyond the {_margin_words(noise)}: {noise.method} p={noise.p_value:.3g} "
-                        f"< {noise.alpha:g} for 'worse by at most the margin'")
+        return "fail", (f"{worse}, beyond the {_margin_words(noise)}: {_evidence_words(noise, noise.p_value)} "
+                        f"for 'worse by at most the margin'")
     if noise.significant_improvement:
-        return "improved", f"{worse}, beyond the {_margin_words(noise)} ({noise.method} p={noise.p_better:.3g})"
+        return "improved", (f"{worse}, beyond the {_margin_words(noise)} "
+                            f"({_evidence_words(noise, noise.p_better, noise_z_better(noise))})")
+    if noise.worsening > noise.margin:
+        return "pass", (f"{worse}, beyond the {_margin_words(noise)} but not significant "
+                        f"({_evidence_words(noise, noise.p_value)})")
+    if -noise.worsening > noise.margin:
+        return "pass", (f"{worse}, beyond the {_margin_words(noise)} but not significant "
+                        f"({_evidence_words(noise, noise.p_better, noise_z_better(noise))})")
+    if noise.method == "inside-margin":
+        seeds = f" at n={noise.n_used} of {noise.n_max}" if noise.n_max and noise.n_max > (noise.n_used or 0) else ""
+        return "pass", f"{worse}, within the {_margin_words(noise)}{seeds}"
     p_value = min(noise.p_value, noise.p_better)
-    return "pass", f"{worse}, within the {_margin_words(noise)} ({noise.method} p={p_value:.3g})"
+    return "pass", f"{worse}, within the {_margin_words(noise)} ({_evidence_words(noise, p_value)})"
 
 
 def threshold_failed(spec: MetricSpec, value: float, threshold: float | None) -> bool:
@@ -345,7 +460,8 @@ def _compare_with_baseline(spec, result, recorder, test_context, max_drift, evid
             recorder.store.load_features(test_context.node_id, array_name(result.key, result.lane))
         paired = same_seeds(entry.get("seeds"), result.seeds)
         result.noise = _noise_test(spec, evidence, stored, observed=result.delta, noise_sd=entry.get("noise_sd"),
-                                   margin=recorder.settings.drift_margin_for(result.key, spec.name), paired=paired)
+                                   margin=recorder.settings.drift_margin_for(result.key, spec.name), paired=paired,
+                                   adaptive=recorder.settings.max_n != "off", baseline_value=result.baseline)
     verdict, reason = drift_verdict(spec, result.value, result.baseline, max_drift, result.noise)
     result.verdict, result.reason = verdict, reason
     if verdict == "fail":
@@ -367,9 +483,19 @@ def _record(spec, result, recorder, test_context, evidence, write_baseline: bool
              "noise_sd": baseline_noise_sd(spec, evidence, None if evidence is None else evidence.rows)}
     test_context.pending_entries.setdefault(result.key, {})[result.lane] = entry
     if evidence is not None:
-        rows = np.asarray(evidence.rows)
+        rows = _baseline_rows(spec, evidence)
+        entry["stored_rows"] = len(rows)
         stored = rows.astype(np.float16) if spec.family == "distribution" else rows.astype(np.float32)
         test_context.pending_arrays[array_name(result.key, result.lane)] = stored
+
+
+def _baseline_rows(spec: MetricSpec, evidence: DriftEvidence) -> np.ndarray:
+    """The rows a baseline keeps: for swap-z evidence of a batch that can grow, all ``max_rows``
+    seeds (so later checks can look at more seeds than the test's N), else the test's own rows."""
+    if spec.evidence == "swap-z" and evidence.rows_for is not None and evidence.max_rows \
+            and evidence.max_rows > len(evidence.rows):
+        return np.asarray(evidence.rows_for(int(evidence.max_rows)))
+    return np.asarray(evidence.rows)
 
 
 def _fmt(value) -> str:
@@ -387,9 +513,9 @@ def _message(spec, result, failures, context_lines) -> str:
         commit = f" @ {result.baseline_commit}" if result.baseline_commit else ""
         noise = ""
         if isinstance(result.noise, MarginTest):
-            noise = f", margin {result.noise.margin:.4g}, p={result.noise.p_value:.3g}"
+            noise = f", margin {result.noise.margin:.4g}, p={p_text(result.noise.p_value, result.noise.alpha)}"
         elif isinstance(result.noise, DriftTest):
-            noise = f", noise ±{result.noise.band:.3g}, p={result.noise.p_value:.3g}"
+            noise = f", noise ±{result.noise.band:.3g}, p={p_text(result.noise.p_value, ALPHA)}"
         tail.append(f"baseline {_fmt(result.baseline)}{commit}  (drift {result.delta:+.4g}{noise})")
     if tail:
         lines.append("  " + "      ".join(tail))

@@ -45,7 +45,7 @@ import numpy as np
 import torch
 
 from .. import distributed
-from ..batch import ImageBatch
+from ..batch import ImageBatch, SeedGrowth
 from ..distributed import World
 from .device import enable_determinism, lane
 from .cache import ImageCache, UnhashableModelError, canonical, cache_key, model_fingerprint
@@ -264,8 +264,23 @@ def _chunks(count: int, batch_size: int) -> list[slice]:
     return [slice(start, min(start + batch_size, count)) for start in range(0, count, batch_size)]
 
 
+def _check_max_seeds(max_seeds: Any, seeds: list[int]) -> int | None:
+    """``max_seeds``: None, or an int >= len(seeds) for seeds that form one ascending range."""
+    if max_seeds is None:
+        return None
+    if isinstance(max_seeds, bool) or not isinstance(max_seeds, (int, np.integer)) or max_seeds < len(seeds):
+        raise ValueError(f"max_seeds: expected an int >= the {len(seeds)} seeds asked for, got {max_seeds!r}")
+    if seeds != list(range(seeds[0], seeds[0] + len(seeds))):
+        raise ValueError("max_seeds: the batch grows by the seeds after the last one, so seeds must be one ascending "
+                         f"range such as range({seeds[0]}, {seeds[0] + len(seeds)}); got {seeds[:4]}...")
+    if seeds[0] + int(max_seeds) > 2**63:
+        raise ValueError(f"max_seeds: seeds {seeds[0]}..{seeds[0] + int(max_seeds) - 1} run past 2**63-1")
+    return int(max_seeds)
+
+
 def make_generate(device: torch.device, *, cache_dir=None, show_progress: bool = False,
-                  dtype: torch.dtype | None = None, world: World | None = None) -> Callable[..., ImageBatch]:
+                  dtype: torch.dtype | None = None, world: World | None = None,
+                  max_seeds_factor: int | None = None) -> Callable[..., ImageBatch]:
     """Build the ``generate`` callable of the fixture.
 
     device: where models run. cache_dir: directory of the image cache (``--gen-cache``), or
@@ -276,6 +291,13 @@ def make_generate(device: torch.device, *, cache_dir=None, show_progress: bool =
     (batches of ``batch_size`` seeds) are dealt round-robin over the ranks, and the uint8
     images are gathered so that every rank returns the whole batch in seed order. Each model
     call gets the same seeds as in one process, so the images are the same bits.
+    max_seeds_factor: ``--gen-max-n=Kx``: a batch generated without ``max_seeds`` may grow to K
+    times its seeds.
+
+    ``generate(..., max_seeds=M)`` returns the first N seeds as asked, and a batch that can grow
+    to M seeds (``ImageBatch.growth``): block k is the same call on seeds N*k .. N*(k+1)-1 after
+    the first, generated only when the drift gate needs it (and under ``--update-refs``, whose
+    baseline keeps all M).
     """
     device = torch.device(device)
     world = world or World()
@@ -284,9 +306,31 @@ def make_generate(device: torch.device, *, cache_dir=None, show_progress: bool =
 
     def generate(model: Any, *, prompts: Sequence[str] | None = None, seeds: Iterable[int],
                  batch_size: int = 8, value_range: tuple[float, float] | None = None,
-                 **model_kwargs: Any) -> ImageBatch:
+                 max_seeds: int | None = None, **model_kwargs: Any) -> ImageBatch:
         """Generate one image per seed (and prompt) with ``model``; see the module docstring."""
         seeds = _check_seeds(seeds)
+        if max_seeds is None and max_seeds_factor is not None and max_seeds_factor > 1 \
+                and seeds == list(range(seeds[0], seeds[0] + len(seeds))):
+            max_seeds = max_seeds_factor * len(seeds)
+        max_seeds = _check_max_seeds(max_seeds, seeds)
+        batch = _generate_seeds(model, prompts=prompts, seeds=seeds, batch_size=batch_size,
+                                value_range=value_range, **model_kwargs)
+        if max_seeds is None or max_seeds == len(seeds):
+            return batch
+        user_prompts = None if prompts is None else list(prompts)
+
+        def make_block(block_seeds: list[int]) -> ImageBatch:
+            offset = block_seeds[0] - seeds[0]
+            block_prompts = None if user_prompts is None else \
+                [user_prompts[(offset + i) % len(user_prompts)] for i in range(len(block_seeds))]
+            return _generate_seeds(model, prompts=block_prompts, seeds=block_seeds, batch_size=batch_size,
+                                   value_range=value_range, **model_kwargs)
+
+        growth = SeedGrowth(range(seeds[0], seeds[0] + max_seeds), len(seeds), make_block)
+        return ImageBatch(batch.images, seeds=batch.seeds, prompts=batch.prompts, meta=batch.meta, growth=growth)
+
+    def _generate_seeds(model: Any, *, prompts: Sequence[str] | None, seeds: list[int], batch_size: int,
+                        value_range: tuple[float, float] | None, **model_kwargs: Any) -> ImageBatch:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
         _check_kwargs(model_kwargs)

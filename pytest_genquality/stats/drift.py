@@ -279,6 +279,15 @@ class MarginTest:
     resamples: int
     alpha: float = DRIFT_ALPHA
     margin_rule: str = ""  # where the margin came from, for people: "0.75 x seed-noise SD", "gen_drift_margin"
+    # swap-z evidence (stats.swap_z) with looks of a group-sequential design (stats.sequential):
+    # the z at the deciding look, the bound it was held against, the look (1-based) of how many,
+    # and the seeds used of the most the baseline allows
+    z: float | None = None
+    bound: float | None = None
+    look: int = 1
+    looks: int = 1
+    n_used: int | None = None
+    n_max: int | None = None
 
     @property
     def band(self) -> float:
@@ -287,6 +296,8 @@ class MarginTest:
 
     @property
     def significant_worsening(self) -> bool:
+        if self.z is not None and self.bound is not None:
+            return self.worsening > self.margin and self.z >= self.bound
         return self.worsening > self.margin and self.p_value < self.alpha
 
     @property
@@ -297,7 +308,9 @@ class MarginTest:
         return {"method": self.method, "observed": self.observed, "worsening": self.worsening,
                 "margin": self.margin, "noise_sd": self.noise_sd, "p_value": self.p_value,
                 "p_better": self.p_better, "band": self.band, "resamples": self.resamples, "alpha": self.alpha,
-                "margin_rule": self.margin_rule}
+                "margin_rule": self.margin_rule,
+                **({"z": self.z if math.isfinite(self.z) else None, "bound": self.bound, "look": self.look, "looks": self.looks, "n_used": self.n_used,
+                    "n_max": self.n_max} if self.z is not None else {})}
 
 
 def _check_margin_inputs(baseline, current, worse_sign, margin, paired) -> None:

@@ -44,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from drift_real_arms import ARMS, DIGITS, cached_arm  # noqa: E402
 
-from pytest_genquality.stats.evidence import (FidInfluence, GaussianReference, classifier_entropy, classifier_nll,  # noqa: E402
+from drift_candidates import (FidInfluence, GaussianReference, classifier_entropy, classifier_nll,  # noqa: E402
                                         knn_distance, margin_z, normal_tail, outside_reference_manifold,
                                         reference_radii)
 from pytest_genquality.metrics import density_coverage, precision_recall  # noqa: E402

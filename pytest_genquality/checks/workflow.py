@@ -182,7 +182,7 @@ def baseline_noise_sd(spec: MetricSpec, evidence: DriftEvidence | None, rows) ->
     return per_sample_noise_sd(rows)
 
 
-def _noise_test(spec: MetricSpec, evidence: DriftEvidence | None, stored: np.ndarray | None, *,
+def drift_noise_test(spec: MetricSpec, evidence: DriftEvidence | None, stored: np.ndarray | None, *,
                 observed: float, noise_sd: float | None = None, margin: float | None = None,
                 paired: bool = False, adaptive: bool = True, baseline_value: float | None = None) -> MarginTest | str:
     """The margin test of ``current - baseline`` (= ``observed``), or why none could run.
@@ -459,7 +459,7 @@ def _compare_with_baseline(spec, result, recorder, test_context, max_drift, evid
         stored = None if evidence is None else \
             recorder.store.load_features(test_context.node_id, array_name(result.key, result.lane))
         paired = same_seeds(entry.get("seeds"), result.seeds)
-        result.noise = _noise_test(spec, evidence, stored, observed=result.delta, noise_sd=entry.get("noise_sd"),
+        result.noise = drift_noise_test(spec, evidence, stored, observed=result.delta, noise_sd=entry.get("noise_sd"),
                                    margin=recorder.settings.drift_margin_for(result.key, spec.name), paired=paired,
                                    adaptive=recorder.settings.max_n != "off", baseline_value=result.baseline)
     verdict, reason = drift_verdict(spec, result.value, result.baseline, max_drift, result.noise)

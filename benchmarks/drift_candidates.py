@@ -1,4 +1,10 @@
-"""Per-image realism scores and the paired margin test on their mean: the drift gate's evidence.
+"""Candidate evidence measured by bench_drift_real.py and NOT shipped: per-image realism scores.
+
+The benchmark compares them with the shipped evidence (``pytest_genquality.stats.swap_z``, the
+paired FID difference over its swap-null SD) on the real digits model, where they lost: a
+regression such as fewer sampling steps makes images more *typical* under the reference, so
+a mean "realism" score moves the wrong way. They stay here so the comparison can be re-run.
+The original rationale follows.
 
     reference (mu, sigma, rows) + features of one image  ->  score (higher = worse)
     baseline scores, current scores (same seeds)         ->  z of "mean worsening > margin"

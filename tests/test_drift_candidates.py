@@ -7,7 +7,11 @@ import pytest
 from scipy import stats
 from scipy.spatial.distance import cdist
 
-from pytest_genquality.stats.evidence import (FidInfluence, GaussianReference, classifier_entropy, classifier_nll, knn_distance,
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from drift_candidates import (FidInfluence, GaussianReference, classifier_entropy, classifier_nll, knn_distance,
                                         mahalanobis_sq, margin_z, normal_tail, outside_reference_manifold,
                                         reference_radii, standardised_margin)
 

@@ -190,3 +190,26 @@ def test_swap_z_validates_its_inputs(rows):
                                              (0.0025, 0.0025, "0.0025"), (1e-7, 0.0025, "1e-07")])
 def test_p_is_printed_with_enough_digits_to_show_the_inequality(p, alpha, text):
     assert p_text(p, alpha) == text
+
+
+def test_a_pass_beyond_the_margin_says_not_significant_and_a_fail_shows_its_inequality():
+    from pytest_genquality.checks.workflow import SPECS, drift_verdict
+    from pytest_genquality.stats import MarginTest
+
+    not_significant = MarginTest("paired-permutation", 15.01, 15.01, 3.525, 4.7, 0.0031, 1.0, 800,
+                                 margin_rule="0.75 x seed-noise SD 4.7")
+    verdict, reason = drift_verdict(SPECS["fid"], 30.0, 14.99, "auto", not_significant)
+    assert verdict == "pass"
+    assert reason.startswith("worse by 15.01, beyond the margin 3.525") and "but not significant" in reason
+    assert "p=0.0031 >= 0.0025" in reason and "within" not in reason
+
+    barely = MarginTest("paired-permutation", 15.01, 15.01, 3.525, 4.7, 2 / 801, 1.0, 800)
+    verdict, reason = drift_verdict(SPECS["fid"], 30.0, 14.99, "auto", barely)
+    assert verdict == "fail" and "p=0.002497 < 0.0025" in reason
+
+    swap = MarginTest("paired swap-z", 3.0, 3.0, 0.9, 0.5, 1e-6, 1.0, 80, z=4.2, bound=4.12, look=2, looks=4,
+                      n_used=400, n_max=800, margin_rule="default: 5% of the baseline FID")
+    verdict, reason = drift_verdict(SPECS["fid"], 21.0, 18.0, "auto", swap)
+    assert verdict == "fail"
+    assert ("beyond the margin 0.9 (default: 5% of the baseline FID; set gen_drift_margin): paired swap-z z=4.2 >= "
+            "bound 4.12 (look 2/4, n=400 of 800)") in reason

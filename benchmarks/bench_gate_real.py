@@ -75,6 +75,8 @@ def table(arms, n: int, n_max: int, adaptive: bool, blocks_cap: int, workers: in
     jobs_by_arm = {}
     for arm in arms:
         blocks = min(len(_SHARED["pool"][arm]) // n_max, blocks_cap)
+        if blocks == 0:
+            continue
         pairs = [(b, b) for b in range(blocks)]
         if arm in EXTRA_UNPAIRED:
             pairs += [(b, (b + 1) % blocks) for b in range(blocks)]
@@ -88,6 +90,9 @@ def table(arms, n: int, n_max: int, adaptive: bool, blocks_cap: int, workers: in
     harmless = [0, 0]
     summary = {}
     for arm in arms:
+        if arm not in by_arm:
+            print(f"{arm:<12} (fewer than {n_max} cached seeds)")
+            continue
         results = by_arm[arm]
         fails = sum(r[0] == "fail" for r in results)
         looks = np.bincount([r[2] for r in results], minlength=max(r[2] for r in results) + 1)[1:]
@@ -108,7 +113,15 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, default=16000)
     parser.add_argument("--small-seeds", type=int, default=4000)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--futility-z", type=float, default=None, help="override the shipped FUTILITY_Z (exploration)")
+    parser.add_argument("--max-factor", type=int, default=4, help="max_seeds = this x N in the sequential table")
+    parser.add_argument("--sequential-only", action="store_true")
     args = parser.parse_args()
+    if args.futility_z is not None:
+        import pytest_genquality.checks.workflow as workflow
+
+        workflow.FUTILITY_Z = args.futility_z
+        print(f"# exploration: futility z <= {args.futility_z} instead of the shipped value")
     started = time.time()
     arms = [arm for arm in ARMS if arm != "committed"]
     data = load_arms(args.seeds, args.small_seeds, ["committed"] + arms)
@@ -119,8 +132,8 @@ def main() -> int:
     print(f"# bench_gate_real: {len(arms)} arms, {args.seeds} seeds ({args.small_seeds} for {', '.join(SMALL_ARMS)}); "
           f"generation {per_image * 1000:.1f} ms per image (cached, measured when the cache was built)")
     cap = 8 if args.quick else 40
-    table(arms, 200, 800, True, cap, args.workers)
-    if not args.quick:
+    table(arms, 200, 200 * args.max_factor, True, cap, args.workers)
+    if not (args.quick or args.sequential_only):
         table(arms, 200, 200, False, cap, args.workers)
         table(arms, 500, 500, False, cap, args.workers)
         print(f"generation of 500 images: {500 * per_image:.1f} s (gate s above is per check, one core)")

@@ -29,6 +29,7 @@ from ..stats import parse_max_drift  # noqa: F401  (public here since 0.1)
 from ..stats import (AUTO_MARGIN_SDS, DRIFT_ALPHA, NORMAL_TEST_NOISE_FACTOR, DriftTest, MarginTest, margin_bootstrap_test,
                     margin_test, normal_margin_test,
                     per_sample_noise_sd, seed_noise_sd)
+from ..stats.rules import threshold_crossed, tolerance_verdict
 from ..store.layout import array_name
 
 ALPHA = DRIFT_ALPHA  # one-sided level of each "auto" margin test (README "Drift gate")
@@ -224,10 +225,11 @@ def drift_verdict(spec: MetricSpec, value: float, baseline_value: float, max_dri
     if mode == "off":
         return "pass", "drift not checked (max_drift=None)"
     if mode in ("absolute", "percent"):
-        tolerance = amount if mode == "absolute" else amount / 100.0 * abs(baseline_value)
-        if worsening > tolerance:
+        verdict, worsening, tolerance = tolerance_verdict(value, baseline_value, higher_is_better=spec.higher_is_better,
+                                                          mode=mode, amount=amount)
+        if verdict == "fail":
             return "fail", f"worse by {worsening:.4g}, beyond max_drift={max_drift!r} ({tolerance:.4g})"
-        if -worsening > tolerance:
+        if verdict == "improved":
             return "improved", f"better by {-worsening:.4g}, beyond max_drift={max_drift!r}"
         return "pass", f"within max_drift={max_drift!r}"
     if isinstance(noise, MarginTest):
@@ -253,9 +255,7 @@ def _margin_verdict(noise: MarginTest) -> tuple[str, str]:
 
 
 def threshold_failed(spec: MetricSpec, value: float, threshold: float | None) -> bool:
-    if threshold is None:
-        return False
-    return value < threshold if spec.higher_is_better else value > threshold
+    return threshold_crossed(value, threshold, higher_is_better=spec.higher_is_better)
 
 
 # ---- the workflow --------------------------------------------------------------------------

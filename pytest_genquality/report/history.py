@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..stats import AUTO_MARGIN_SDS, DRIFT_ALPHA, normal_margin_p, parse_max_drift
+from ..stats.rules import threshold_crossed, threshold_words, tolerance_verdict, worsening
 
 
 @dataclass(frozen=True)
@@ -163,12 +164,11 @@ def _auto_change(change: Change, before: dict, after: dict, noise_sds: dict) -> 
         change.note = "untested: no seed-noise estimate (run pytest --update-refs, or pass --max-drift)"
         return change
     margin = AUTO_MARGIN_SDS * noise_sd if margin is None else margin
-    sign = -1.0 if change.higher_is_better else 1.0
-    worsening = sign * (change.new - change.old)
+    worse_by = worsening(change.new, change.old, higher_is_better=change.higher_is_better)
     change.noise_sd, change.margin = float(noise_sd), float(margin)
-    change.p_value = normal_margin_p(worsening, margin, noise_sd)
+    change.p_value = normal_margin_p(worse_by, margin, noise_sd)
     change.worse = change.p_value < DRIFT_ALPHA
-    change.better = normal_margin_p(-worsening, margin, noise_sd) < DRIFT_ALPHA
+    change.better = normal_margin_p(-worse_by, margin, noise_sd) < DRIFT_ALPHA
     return change
 
 
@@ -192,9 +192,9 @@ def diff(old_run: dict, new_run: dict, *, max_drift="auto", noise_sds: dict | No
         if before is not None and after is not None and mode == "auto":
             change = _auto_change(change, before, after, noise_sds or {})
         elif before is not None and after is not None and mode != "off":
-            worsening = (before["value"] - after["value"]) if higher else (after["value"] - before["value"])
-            tolerance = amount if mode == "absolute" else amount / 100.0 * abs(before["value"])
-            change.worse = worsening > tolerance
+            verdict, _, _ = tolerance_verdict(after["value"], before["value"], higher_is_better=higher, mode=mode,
+                                              amount=amount)
+            change.worse, change.better = verdict == "fail", verdict == "improved"
         changes.append(change)
     return changes
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..stats.rules import threshold_crossed, threshold_words
 from ..store.files import StoreFileError
 from .history import series
 from .table import VERDICT_ORDER, sorted_results
@@ -75,10 +76,9 @@ def verdict_reason(result: dict) -> str:
     """
     reasons = []
     threshold, value = result.get("threshold"), result.get("value")
-    if threshold is not None and value is not None:
-        higher = result.get("higher_is_better", False)
-        if (value < threshold) if higher else (value > threshold):
-            reasons.append(f"{value:.4g} is {'below' if higher else 'above'} the threshold {threshold:.4g}")
+    higher = bool(result.get("higher_is_better", False))
+    if threshold_crossed(value, threshold, higher_is_better=higher):
+        reasons.append(threshold_words(value, threshold, higher_is_better=higher))
     if result.get("verdict") == "no-baseline":
         reasons.append("no baseline on this lane: run `pytest --update-refs`")
     elif result.get("reason"):

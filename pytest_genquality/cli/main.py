@@ -320,7 +320,9 @@ def cmd_report(args) -> int:
         write_page(output, model, thumb=args.thumb)
     for note in model.notes:
         print(f"warning: {note}", file=sys.stderr)
-    print(f"wrote {output}: {len(model.tests)} tests, {len(model.results)} metrics from the last {len(model.runs)} runs")
+    older = f" (+{len(model.older_results)} from older runs, marked)" if model.older_results else ""
+    print(f"wrote {output}: {len(model.tests)} tests, {len(model.current_results)} metrics of the newest run{older}; "
+          f"history of the last {len(model.runs)} runs")
     return 0
 
 

@@ -6,6 +6,9 @@ Two sources give the same model, so one page builder serves both:
   images, and each metric's history from the stored run files plus this run;
 - ``from_store``: the newest result of every test over the last N run files, with baseline
   images and history (``genquality report``: a dashboard of recent commits, no test run).
+  A result whose newest value comes from an older run than the newest (its metric was not
+  measured in the newest run) is marked ``stale``: shown with the run it comes from, never
+  counted as the current state.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from .svg_chart import ChartPoint
 from .thumbnails import (DEFAULT_SIZE, MAX_THUMBNAILS, decode_png, difference_heatmap, file_thumbnail, match_size,
                          png_base64)
 
+OLDER_RUN = "older"  # a test's state when none of its metrics was measured in the newest run (dashboard)
 HISTORY_RUNS = 50  # run files read for the history charts of a session report: enough to see a trend
 
 
@@ -54,8 +58,12 @@ class TestReport:
 
     @property
     def verdict(self) -> str:
-        """The worst verdict among the test's metrics (fail before no-baseline before ... pass)."""
-        return min((r["verdict"] for r in self.results), key=lambda v: VERDICT_ORDER.get(v, 9), default="pass")
+        """The worst verdict among the test's current metrics (fail before no-baseline before ... pass);
+        ``OLDER_RUN`` when all of them come from runs older than the newest (dashboard)."""
+        current = [r["verdict"] for r in self.results if not r.get("stale")]
+        if self.results and not current:
+            return OLDER_RUN
+        return min(current, key=lambda v: VERDICT_ORDER.get(v, 9), default="pass")
 
 
 @dataclass
@@ -66,6 +74,16 @@ class ReportModel:
     tests: list[TestReport]                  # failures first
     runs: list[dict] = field(default_factory=list)   # dashboard: one summary per run shown
     notes: list[str] = field(default_factory=list)   # e.g. run files that could not be read
+
+    @property
+    def current_results(self) -> list[dict]:
+        """The results of the newest run: what the header counts (all of them in a session report)."""
+        return [r for r in self.results if not r.get("stale")]
+
+    @property
+    def older_results(self) -> list[dict]:
+        """Dashboard rows whose metric was not measured in the newest run: shown, marked, not counted."""
+        return [r for r in self.results if r.get("stale")]
 
 
 def verdict_reason(result: dict) -> str:
@@ -189,10 +207,14 @@ def from_store(store, *, runs: int = 10, size: int = DEFAULT_SIZE) -> ReportMode
     notes: list[str] = []
     loaded = _load_runs(store, store.run_files()[-runs:], notes)
     newest: dict[tuple, dict] = {}
+    newest_run = loaded[-1][0] if loaded else None
     for name, payload in loaded:
-        commit = payload.get("provenance", {}).get("commit") or "nogit"
+        provenance = payload.get("provenance", {})
+        commit = provenance.get("commit") or "nogit"
         for result in payload.get("results", []):
-            newest[(result["test"], result["key"], result.get("lane", ""))] = {**result, "run": name, "commit": commit}
+            newest[(result["test"], result["key"], result.get("lane", ""))] = {
+                **result, "run": name, "commit": commit, "run_time": provenance.get("time", ""),
+                "stale": name != newest_run}
     results = list(newest.values())
     history = series(loaded)
     tests = []

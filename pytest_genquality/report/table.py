@@ -43,8 +43,23 @@ def _p_text(result: dict) -> str:
 
 
 def sorted_results(results: list[dict]) -> list[dict]:
-    """Failures first, then by test and metric."""
-    return sorted(results, key=lambda r: (VERDICT_ORDER.get(r["verdict"], 9), r["test"], r["key"]))
+    """Failures first, then by test and metric; rows from older runs (dashboard ``stale``) last."""
+    return sorted(results, key=lambda r: (bool(r.get("stale")), VERDICT_ORDER.get(r["verdict"], 9), r["test"],
+                                          r["key"]))
+
+
+def older_run_text(result: dict) -> str:
+    """'older run ccccccc (2025-01-01T...)' for a dashboard row not measured in the newest run, else ''."""
+    if not result.get("stale"):
+        return ""
+    when = f" ({result['run_time']})" if result.get("run_time") else ""
+    return f"older run {result.get('commit') or result.get('run', '?')}{when}"
+
+
+def verdict_text(result: dict) -> str:
+    """The verdict cell: a row from an older run says so, so it never reads as the current state."""
+    older = older_run_text(result)
+    return f"{result['verdict']} ({older})" if older else result["verdict"]
 
 
 def table_rows(results: list[dict]) -> list[list[str]]:
@@ -55,7 +70,7 @@ def table_rows(results: list[dict]) -> list[list[str]]:
         rows.append([result["test"] or "(outside a test)", result["key"], _fmt(result["value"]), spread,
                      _fmt(result.get("threshold")), _fmt(result.get("baseline")),
                      "—" if result.get("delta") is None else f"{result['delta']:+.4g}", _margin_text(result),
-                     _p_text(result), result["verdict"]])
+                     _p_text(result), verdict_text(result)])
     return rows
 
 

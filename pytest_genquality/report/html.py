@@ -209,11 +209,15 @@ def _tile(tile: ImageTile) -> str:
             f'<figcaption title="{escape(tile.prompt or name)}">{escape(caption)}</figcaption></figure>')
 
 
-def _grid(test: TestReport) -> str:
+def _grid(test: TestReport, anchors: dict[str, str]) -> str:
     if not test.tiles:
         return ""
     kind = "generated images" if any(t.generated for t in test.tiles) else "baseline images"
     shown = f"{len(test.tiles)} of {test.total_images}" if test.total_images > len(test.tiles) else str(len(test.tiles))
+    if test.grid_shared_with in anchors:
+        owner = test.grid_shared_with
+        return (f'<p class="meta shared-grid">{escape(kind)} ({shown}): the same batch as '
+                f'<a href="#{anchors[owner]}">{escape(owner)}</a>, shown there</p>')
     legend = ""
     if any(t.heatmap for t in test.tiles):
         legend = (f"; difference: per-pixel |generated − baseline|, black = 0, yellow/white ≥ "
@@ -222,13 +226,14 @@ def _grid(test: TestReport) -> str:
             f'<div class="grid">{"".join(_tile(t) for t in test.tiles)}</div>')
 
 
-def _section(test: TestReport, anchor: str) -> str:
+def _section(test: TestReport, anchors: dict[str, str]) -> str:
+    anchor = anchors[test.node_id]
     charts = "".join(line_chart(c.points, title=c.title, threshold=c.threshold, baseline=c.baseline)
                      for c in test.charts)
     has = _has_classes(test)
     return (f'<section class="test v-{escape(test.verdict)} {has}" id="{anchor}" data-verdict="{escape(test.verdict)}">'
             f"<h2>{_badge(test.verdict)} {escape(test.node_id)}</h2>{_metrics_table(test)}"
-            f'<div class="charts">{charts}</div>{_grid(test)}</section>')
+            f'<div class="charts">{charts}</div>{_grid(test, anchors)}</section>')
 
 
 MIN_DISPLAY = 80  # CSS px: smaller thumbnails are shown enlarged (pixelated) so tiles and captions stay legible
@@ -241,7 +246,7 @@ def build_page(model: ReportModel, *, thumb: int = DEFAULT_SIZE) -> str:
     versions = ", ".join(f"{k} {v}" for k, v in (model.provenance.get("versions") or {}).items())
     inputs, nav = _filters(model)
     body = (inputs + _header(model) + nav + notes + _summary_table(model, anchors) + _runs_table(model.runs)
-            + "<main>" + "".join(_section(test, anchors[test.node_id]) for test in model.tests) + "</main>"
+            + "<main>" + "".join(_section(test, anchors) for test in model.tests) + "</main>"
             + f'<footer class="meta">{escape(versions)}</footer>')
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"

@@ -55,6 +55,7 @@ class TestReport:
     tiles: list[ImageTile] = field(default_factory=list)
     total_images: int = 0                    # images the test's batches held (tiles show at most MAX_THUMBNAILS)
     charts: list[Chart] = field(default_factory=list)
+    grid_shared_with: str | None = None      # node id of the test above that shows the very same tiles
 
     @property
     def verdict(self) -> str:
@@ -160,7 +161,29 @@ def _group_by_test(results: list[dict]) -> dict[str, list[dict]]:
 
 
 def _ordered(tests: list[TestReport]) -> list[TestReport]:
-    return sorted(tests, key=lambda t: (VERDICT_ORDER.get(t.verdict, 9), t.node_id))
+    """Failures first; a grid identical to one shown above is shown once (``share_grids``)."""
+    return share_grids(sorted(tests, key=lambda t: (VERDICT_ORDER.get(t.verdict, 9), t.node_id)))
+
+
+def share_grids(tests: list[TestReport]) -> list[TestReport]:
+    """Point each test whose tiles equal those of a test above it to that test instead of repeating them.
+
+    Tests that share one batch (a session fixture measured by five tests) keep the same images:
+    repeated, 64 thumbnails each, they made the page five times as long for nothing. Tiles are
+    compared by content (seed, prompt and every image), so a test whose baseline images or
+    heat maps differ keeps its own grid.
+    """
+    first_with: dict[tuple, str] = {}
+    for test in tests:
+        if not test.tiles:
+            continue
+        content = tuple((t.seed, t.prompt, t.generated, t.baseline, t.heatmap) for t in test.tiles)
+        key = (content, test.total_images)
+        if key in first_with:
+            test.grid_shared_with = first_with[key]
+        else:
+            first_with[key] = test.node_id
+    return tests
 
 
 def from_session(results: list[dict], provenance: dict, *, thumbnails: dict | None = None, store=None,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from html import escape
 
-from .table import VERDICT_ORDER, older_run_text, table_rows
+from .table import VERDICT_ORDER, failure_cause, legend_lines, older_run_text, table_rows
 from .model import OLDER_RUN, ImageTile, ReportModel, TestReport, verdict_reason
 from .svg_chart import VERDICT_COLOURS, line_chart
 from .thumbnails import DEFAULT_SIZE, HEAT_FULL_SCALE
@@ -45,6 +45,8 @@ figcaption { font-size: 11px; color: #333; max-width: calc(3 * var(--thumb) + 6p
 .note { color: #8a6d00; font-size: 13px; } .reason { color: #555; font-size: 12px; }
 tr.stale td { color: #777; background: #f3f3f3; } tr.stale .badge { opacity: 0.55; }
 .older { font-size: 11px; color: #666; white-space: nowrap; }
+.cause { font-size: 12px; font-weight: 600; color: #c62828; white-space: nowrap; }
+.legend { font-size: 12px; color: #444; margin: 0 0 12px; } .legend ul { margin: 4px 0; padding-left: 18px; }
 .badge.v-older { background: #9e9e9e; } section.test.v-older { border-left-color: #bdbdbd; }
 """
 
@@ -55,10 +57,16 @@ def _badge(verdict: str) -> str:
 
 
 def _verdict_cell(result: dict) -> str:
-    """The verdict badge; a dashboard row from an older run names that run beside it."""
-    older = older_run_text(result)
+    """The verdict badge, what failed first beside a failure, and for a dashboard row from an older run, that run."""
+    cause, older = failure_cause(result), older_run_text(result)
+    cause = f' <span class="cause">{escape(cause)}</span>' if cause else ""
     note = f' <span class="older">{escape(older)}, not measured in the newest run</span>' if older else ""
-    return f"<td>{_badge(result['verdict'])}{note}</td>"
+    return f"<td>{_badge(result['verdict'])}{cause}{note}</td>"
+
+
+def _legend() -> str:
+    return '<details class="legend" open><summary>columns</summary><ul>' + \
+        "".join(f"<li>{escape(line)}</li>" for line in legend_lines()) + "</ul></details>"
 
 
 def _row_class(result: dict) -> str:
@@ -245,7 +253,7 @@ def build_page(model: ReportModel, *, thumb: int = DEFAULT_SIZE) -> str:
     notes = "".join(f'<p class="note">{escape(note)}</p>' for note in model.notes)
     versions = ", ".join(f"{k} {v}" for k, v in (model.provenance.get("versions") or {}).items())
     inputs, nav = _filters(model)
-    body = (inputs + _header(model) + nav + notes + _summary_table(model, anchors) + _runs_table(model.runs)
+    body = (inputs + _header(model) + nav + notes + _summary_table(model, anchors) + _legend() + _runs_table(model.runs)
             + "<main>" + "".join(_section(test, anchors) for test in model.tests) + "</main>"
             + f'<footer class="meta">{escape(versions)}</footer>')
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .table import PROBLEM_VERDICTS, VERDICT_ORDER, sorted_results, table_rows
+from .table import PROBLEM_VERDICTS, VERDICT_ORDER, legend_lines, sorted_results, table_rows
 from .model import verdict_reason
 
 STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
@@ -56,6 +56,9 @@ def markdown_summary(results: list[dict], provenance: dict) -> str:
     if failed:
         lines.append("")
         lines.extend(f"- **{_cell(r['test'])}** `{r['key']}`: {verdict_reason(r)}" for r in failed)
+    lines.extend(["", "<details><summary>columns</summary>", ""])
+    lines.extend(f"- {line}" for line in legend_lines())
+    lines.extend(["", "</details>"])
     return "\n".join(lines) + "\n"
 
 

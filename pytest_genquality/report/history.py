@@ -162,14 +162,14 @@ def _recorded_noise(result: dict | None) -> tuple[float | None, float | None]:
     return noise.get("noise_sd"), noise.get("margin")
 
 
-FIXED_TOLERANCE_HINT = "--max-drift N (or N%) compares the two values"
+FIXED_TOLERANCE_HINT = "--max-drift N (or N%) compares the values"
 
 
 def _untested_note(after: dict) -> str:
     """Why the margin test cannot judge this pair, and what would (from what the new run recorded)."""
     if str(after.get("extractor_id") or "").startswith("paired:"):
-        return ("not drift-tested: a paired check measures each seed against its baseline image, so its "
-                f"threshold judges it; {FIXED_TOLERANCE_HINT}")
+        return ("not drift-tested: a paired check (each seed vs its baseline image), so its threshold "
+                f"judges it; {FIXED_TOLERANCE_HINT}")
     noise, reason = after.get("noise"), after.get("reason") or ""
     if isinstance(noise, str) and noise:
         return f"{noise.rstrip('.')} (so in its run too); {FIXED_TOLERANCE_HINT}"

@@ -85,8 +85,8 @@ class Recorder:
         context, self.current = self.current, None
         if context is None:
             return
-        self.outcomes[context.node_id] = "passed" if passed else "failed"
         self.results.extend(result.as_dict() for result in context.results)
+        self.outcomes[context.node_id] = "passed" if passed else "failed"
         if context.thumbnails["images"]:
             self.thumbnails[context.node_id] = context.thumbnails
         if not (self.writer and self.settings.update_refs and passed

@@ -25,11 +25,11 @@ import numpy as np
 
 from . import run_state as session_module
 from ..store.provenance import utc_now
+from ..stats.rules import threshold_crossed, tolerance_verdict
 from ..stats import parse_max_drift  # noqa: F401  (public here since 0.1)
 from ..stats import (AUTO_MARGIN_SDS, DRIFT_ALPHA, NORMAL_TEST_NOISE_FACTOR, DriftTest, MarginTest, margin_bootstrap_test,
                     margin_test, normal_margin_test,
                     per_sample_noise_sd, seed_noise_sd)
-from ..stats.rules import threshold_crossed, tolerance_verdict
 from ..store.layout import array_name
 
 ALPHA = DRIFT_ALPHA  # one-sided level of each "auto" margin test (README "Drift gate")

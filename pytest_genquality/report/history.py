@@ -9,8 +9,8 @@ import fnmatch
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..stats import AUTO_MARGIN_SDS, DRIFT_ALPHA, normal_margin_p, parse_max_drift
 from ..stats.rules import threshold_crossed, threshold_words, tolerance_verdict, worsening
+from ..stats import AUTO_MARGIN_SDS, DRIFT_ALPHA, normal_margin_p, parse_max_drift
 
 
 @dataclass(frozen=True)

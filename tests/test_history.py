@@ -177,10 +177,15 @@ def test_find_run_by_index_name_and_commit(store):
     assert find_run(files, "cccc3330123456789abcdef") == files[2]  # a full hash finds its short form
 
 
-def test_find_run_prefers_the_newest_run_of_a_commit(tmp_path):
+def test_find_run_refuses_a_commit_prefix_that_matches_several_runs(tmp_path):
+    """Picking the newest would silently pick a rerun of the same commit, maybe the other side of a diff."""
     store = Store(tmp_path)
     files = write_runs(store, [("abc1234", False, []), ("abc1234", True, []), ("def5678", False, [])])
-    assert find_run(files, "abc") == files[1]
+    with pytest.raises(SystemExit, match="commit 'abc' matches 2 runs") as error:
+        find_run(files, "abc")
+    assert files[0].stem in str(error.value) and files[1].stem in str(error.value)
+    assert "by its run file name or by index" in str(error.value)
+    assert find_run(files, files[0].stem) == files[0] and find_run(files, "def") == files[2]
 
 
 def test_find_run_with_a_numeric_commit_prefix(tmp_path):

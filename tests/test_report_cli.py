@@ -73,7 +73,10 @@ def test_markdown_output_and_unreadable_run_file(store, tmp_path, capsys):
     assert main(["report", "-o", str(output), "--gen-store", str(store.root)]) == 0
     assert "skipped run file" in capsys.readouterr().err
     text = output.read_text()
-    assert text.startswith("### genquality: 1 fail, 2 pass — commit `ccccccc` on `main`")
+    assert text.startswith("### genquality: 1 fail, 1 pass, 1 from older runs (not measured in the newest run, "
+                           "not counted) — commit `ccccccc` on `main`")
+    old_row = next(line for line in text.splitlines() if "t.py::test_old" in line)
+    assert "pass (older run aaaaaaa" in old_row
 
 
 def test_empty_store_and_bad_arguments_are_clear(tmp_path, capsys):
@@ -81,3 +84,21 @@ def test_empty_store_and_bad_arguments_are_clear(tmp_path, capsys):
     assert "no run files in" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["report", "--runs", "0"])
+
+
+def test_a_row_from_an_older_run_is_marked_and_not_counted_as_current(store, tmp_path, capsys):
+    """test_old was not measured in the newest run: its row names run aaaaaaa and the header leaves it out."""
+    page = parse_page(build(store, tmp_path))
+    out = capsys.readouterr().out
+    assert "2 metrics of the newest run (+1 from older runs, marked)" in out
+    header = page.text[:page.text.index("show:")]
+    assert "2 tests, 2 metrics in the newest run: 1 fail, 1 pass" in header
+    assert "1 more row from older runs" in header
+    rows = [attrs for tag, attrs, _ in page.elements if tag == "tr" and "row" in attrs.get("class", "").split()]
+    assert [r["class"] for r in rows] == ["row v-fail", "row v-pass", "row stale v-older"]
+    summary = page.text[page.text.index("show:"):page.text.index("Runs (newest first)")]
+    old_row = summary[summary.index("t.py::test_old"):]
+    assert "older run aaaaaaa (2025-01-01T00:00:00+00:00), not measured in the newest run" in old_row
+    assert "older runs (1 metric, 1 test)" in summary and "pass (1 metric, 1 test)" in summary
+    old_section = next(s for s in page.sections if "t.py::test_old" in page.section_text[s])
+    assert page.section_text[old_section].split()[0:2] == ["older", "run"]

@@ -124,3 +124,75 @@ def test_bad_thumbnail_size_is_a_usage_error(project):
     result = project.runpytest("--gen-report=report.html", "--gen-report-thumb=huge")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--gen-report-thumb: expected a size in pixels from 8 to 1024, got 'huge'*"])
+
+
+SHARED_BATCH_TESTS = """
+import pytest
+from toy import toy_images
+from pytest_genquality import assert_fid_below, assert_kid_below
+
+@pytest.fixture(scope="session")
+def batch():
+    return toy_images(range(40))
+
+@pytest.mark.parametrize("threshold", [100.0, 200.0, 300.0])
+def test_fid(batch, ref, extractor, threshold):
+    assert_fid_below(batch, ref, threshold, extractor=extractor, max_drift=None)
+
+def test_other(ref, extractor):
+    assert_kid_below(toy_images(range(200, 220)), ref, 100.0, extractor=extractor, max_drift=None)
+"""
+
+
+def test_a_batch_shared_by_several_tests_is_shown_once_and_referred_to(pytester, monkeypatch):
+    """Issue 22.12: the same 64-image grid was repeated for each of 5 tests sharing one batch."""
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_shared=SHARED_BATCH_TESTS)
+    pytester.runpytest("--update-refs").assert_outcomes(passed=4)
+    pytester.runpytest("--gen-report=report.html").assert_outcomes(passed=4)
+    page = parse_page((pytester.path / "report.html").read_text(encoding="utf-8"))
+    grids = {s: len(page.in_section(s, "img")) for s in page.sections}
+    assert sorted(grids.values()) == [0, 0, 20, 40], "the shared batch once, the other test's own batch once"
+    owner = next(s for s, count in grids.items() if count == 40)
+    owner_id = page.section_text[owner].split()[1]
+    for section, count in grids.items():
+        if count == 0:
+            links = [a["href"] for a in page.in_section(section, "a")]
+            text = " ".join(page.section_text[section].split())
+            assert links == [f"#{owner}"] and f"the same batch as {owner_id} , shown there" in text
+
+
+THRESHOLD_TESTS = """
+import os
+from toy import toy_images
+from pytest_genquality import assert_fid_below
+
+def test_q(ref, extractor):
+    assert_fid_below(toy_images(range(48)), ref, float(os.environ.get("FID_THRESHOLD", "100")), extractor=extractor)
+"""
+
+
+def test_a_threshold_failure_beside_a_passing_drift_p_names_the_threshold_and_columns_are_explained(
+        pytester, monkeypatch):
+    """Issue 22.12: 'fail' sat next to a drift p that passed, and ± / p were not explained."""
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_quality=THRESHOLD_TESTS)
+    pytester.runpytest("--update-refs").assert_outcomes(passed=1)
+    monkeypatch.setenv("FID_THRESHOLD", "0.01")
+    result = pytester.runpytest("--gen-report=report.html")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*fid@real*fail: above threshold 0.01*"])
+    record = json.loads(sorted((pytester.path / ".genquality" / "runs").glob("*.json"))[-1].read_text())["results"][0]
+    assert record["verdict"] == "fail" and isinstance(record["noise"], dict), "the drift test ran (and passed)"
+    page = parse_page((pytester.path / "report.html").read_text(encoding="utf-8"))
+    row = page.text[page.text.index("test_quality.py::test_q"):]
+    row = " ".join(row[:row.index("columns")].split())
+    assert row.endswith("fail above threshold 0.01"), row
+    legend = page.text[page.text.index("columns"):]
+    assert "±x is the drift test's seed-noise band" in legend and "p: the drift test's one-sided p-value" in legend
+    assert "p < 0.0025" in legend and "a crossed threshold fails whatever p says" in legend
+    pytester.runpytest("--gen-report=report.md").assert_outcomes(failed=1)
+    markdown = (pytester.path / "report.md").read_text(encoding="utf-8")
+    assert "| fail: above threshold 0.01 |" in markdown and "- p: the drift test's one-sided p-value" in markdown

@@ -89,3 +89,29 @@ def test_threshold_and_baseline_labels_do_not_overlap_when_the_lines_are_close()
     threshold, baseline = named["threshold"], named["baseline"]
     apart_x = threshold[1] <= baseline[0] or baseline[1] <= threshold[0]
     assert apart_x or abs(threshold[2] - baseline[2]) >= 12, named
+
+
+@pytest.mark.parametrize("title", [
+    "coverage@shapes-real  [cpu/cpu/fp32/torch-2.5.1+cpu]",
+    "fid@coco-val-2k-with-a-long-reference-name  [cuda/NVIDIA H100 80GB HBM3/fp16/torch-2.14.1+cu124]",
+])
+def test_a_long_title_wraps_inside_the_chart_instead_of_being_cut(title):
+    """Issue 22.12: 'coverage@shapes-real [cpu/cpu/fp32/torch-2' was cut at the chart's right edge."""
+    from pytest_genquality.report.svg_chart import TITLE_CHAR_PX, WIDTH
+
+    root = parse(line_chart(points([0.5, 0.6]), title=title))
+    lines = [t for t in root.iter(SVG + "text") if t.get("class") == "chart-title"]
+    assert len(lines) >= 2
+    assert all(float(t.get("x")) + len(t.text) * TITLE_CHAR_PX <= WIDTH for t in lines), [t.text for t in lines]
+    assert "".join(t.text for t in lines).replace(" ", "") == title.replace(" ", ""), "nothing lost"
+    title_bottom = max(float(t.get("y")) for t in lines)
+    assert float(root.find(SVG + "rect").get("y")) > title_bottom, "the plot moves down below the title"
+    assert int(root.get("height")) > 150 and root.find(SVG + "title").text == title
+
+
+def test_a_title_with_no_place_to_break_is_cut_with_an_ellipsis():
+    from pytest_genquality.report.svg_chart import wrap_title
+
+    assert wrap_title("x" * 60, 20) == ["x" * 19 + "…"]
+    assert wrap_title("a b c d e f", 1) == ["a", "b", "…"]
+    assert wrap_title("fid@coco  [cpu/fp32]", 40) == ["fid@coco [cpu/fp32]"]

@@ -50,6 +50,7 @@ class Recorder:
         self.provenance = provenance(self.root)
         self.current: TestContext | None = None
         self.results: list[dict] = []
+        self.outcomes: dict[str, str] = {}               # node id -> "passed" | "failed" (the run file's "tests")
         self.baseline_updates: dict[str, dict] = {}      # test file -> node -> key -> lane -> entry
         self.collected: set[str] = set()
         self.collected_files: set[str] = set()
@@ -85,6 +86,7 @@ class Recorder:
         if context is None:
             return
         self.results.extend(result.as_dict() for result in context.results)
+        self.outcomes[context.node_id] = "passed" if passed else "failed"
         if context.thumbnails["images"]:
             self.thumbnails[context.node_id] = context.thumbnails
         if not (self.writer and self.settings.update_refs and passed
@@ -101,12 +103,13 @@ class Recorder:
 
     # ---- xdist ---------------------------------------------------------------------------
     def worker_payload(self) -> dict:
-        return {"results": self.results, "baseline_updates": self.baseline_updates,
+        return {"results": self.results, "outcomes": self.outcomes, "baseline_updates": self.baseline_updates,
                 "collected": sorted(self.collected), "collected_files": sorted(self.collected_files),
                 "broken_files": sorted(self.broken_files), "thumbnails": self.thumbnails}
 
     def merge_worker_payload(self, payload: dict) -> None:
         self.results.extend(payload.get("results", []))
+        self.outcomes.update(payload.get("outcomes", {}))
         for test_file, nodes in payload.get("baseline_updates", {}).items():
             target = self.baseline_updates.setdefault(test_file, {})
             for node_id, metrics in nodes.items():
@@ -162,7 +165,8 @@ class Recorder:
         if not self.results:
             return None
         return self.store.write_run(self.results, {**self.provenance, "lane": self.lane,
-                                                   "update_refs": self.settings.update_refs})
+                                                   "update_refs": self.settings.update_refs},
+                                   tests=self.outcomes)
 
 
 _recorder: Recorder | None = None

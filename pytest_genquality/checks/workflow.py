@@ -34,6 +34,7 @@ import numpy as np
 
 from . import run_state as session_module
 from ..store.provenance import utc_now
+from ..stats.rules import threshold_crossed, tolerance_verdict
 from ..stats import parse_max_drift  # noqa: F401  (public here since 0.1)
 from ..stats import (AUTO_MARGIN_SDS, DRIFT_ALPHA, NORMAL_TEST_NOISE_FACTOR, DriftTest, MarginTest, margin_bootstrap_test,
                     margin_test, normal_margin_test,
@@ -309,10 +310,11 @@ def drift_verdict(spec: MetricSpec, value: float, baseline_value: float, max_dri
     if mode == "off":
         return "pass", "drift not checked (max_drift=None)"
     if mode in ("absolute", "percent"):
-        tolerance = amount if mode == "absolute" else amount / 100.0 * abs(baseline_value)
-        if worsening > tolerance:
+        verdict, worsening, tolerance = tolerance_verdict(value, baseline_value, higher_is_better=spec.higher_is_better,
+                                                          mode=mode, amount=amount)
+        if verdict == "fail":
             return "fail", f"worse by {worsening:.4g}, beyond max_drift={max_drift!r} ({tolerance:.4g})"
-        if -worsening > tolerance:
+        if verdict == "improved":
             return "improved", f"better by {-worsening:.4g}, beyond max_drift={max_drift!r}"
         return "pass", f"within max_drift={max_drift!r}"
     if isinstance(noise, MarginTest):
@@ -368,9 +370,7 @@ def _margin_verdict(noise: MarginTest) -> tuple[str, str]:
 
 
 def threshold_failed(spec: MetricSpec, value: float, threshold: float | None) -> bool:
-    if threshold is None:
-        return False
-    return value < threshold if spec.higher_is_better else value > threshold
+    return threshold_crossed(value, threshold, higher_is_better=spec.higher_is_better)
 
 
 # ---- the workflow --------------------------------------------------------------------------

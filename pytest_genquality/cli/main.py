@@ -267,16 +267,24 @@ def cmd_diff(args) -> int:
     except SystemExit as error:  # exit status 1 means "worse": a revision that is not there is a usage error
         print(f"genquality diff: {error}", file=sys.stderr)
         return 2
+    if old_path == new_path:
+        print(f"genquality diff: {args.rev_a!r} and {args.rev_b!r} both name the run {old_path.stem}: a run compared "
+              "with itself is always 'ok'; name two different runs", file=sys.stderr)
+        return 2
     changes = diff(store.load_run(old_path), store.load_run(new_path), max_drift=args.max_drift,
                    noise_sds=_baseline_noise_sds(store))
     print(f"{old_path.stem} -> {new_path.stem}")
     print("\n".join(diff_lines(changes)))
     worse = [c for c in changes if c.worse]
+    failed = [c for c in changes if c.failed]
     if worse:
         rule = f"the margin (p < {DRIFT_ALPHA:g})" if args.max_drift == "auto" else f"max_drift={args.max_drift}"
         print(f"{len(worse)} metric(s) worse beyond {rule}", file=sys.stderr)
-        return 1
-    return 0
+    if failed:
+        print(f"{len(failed)} metric(s) failed in the new run {new_path.stem}:", file=sys.stderr)
+        for change in failed:
+            print(f"  {change.test} {change.key}: {change.failed}", file=sys.stderr)
+    return 1 if worse or failed else 0
 
 
 def _baseline_noise_sds(store) -> dict:
@@ -312,7 +320,9 @@ def cmd_report(args) -> int:
         write_page(output, model, thumb=args.thumb)
     for note in model.notes:
         print(f"warning: {note}", file=sys.stderr)
-    print(f"wrote {output}: {len(model.tests)} tests, {len(model.results)} metrics from the last {len(model.runs)} runs")
+    older = f" (+{len(model.older_results)} from older runs, marked)" if model.older_results else ""
+    print(f"wrote {output}: {len(model.tests)} tests, {len(model.current_results)} metrics of the newest run{older}; "
+          f"history of the last {len(model.runs)} runs")
     return 0
 
 
@@ -400,7 +410,8 @@ def build_parser() -> argparse.ArgumentParser:
     settings_module.add_options(history.add_argument, for_cli=True)
     history.set_defaults(handler=cmd_history)
 
-    compare = sub.add_parser("diff", help="compare two runs; exit 1 on a worsening beyond --max-drift")
+    compare = sub.add_parser("diff", help="compare two runs; exit 1 on a worsening beyond --max-drift or a failure "
+                                          "recorded in the newer run (a crossed threshold, a failed test)")
     compare.add_argument("rev_a", help="older run: file name, commit prefix or index (-2)")
     compare.add_argument("rev_b", help="newer run: file name, commit prefix or index (-1)")
     compare.add_argument("--max-drift", type=_max_drift, default="auto",

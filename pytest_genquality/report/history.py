@@ -9,6 +9,7 @@ import fnmatch
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..stats.rules import threshold_crossed, threshold_words, tolerance_verdict, worsening
 from ..stats import AUTO_MARGIN_SDS, DRIFT_ALPHA, normal_margin_p, parse_max_drift
 
 
@@ -118,7 +119,10 @@ class Change:
 
     ``worse``: worse beyond the tolerance; ``margin``, ``noise_sd``, ``p_value``: the noise test's
     terms when ``max_drift="auto"`` (None otherwise, or when untested); ``note``: why a pair was
-    not tested (another N, no seed-noise estimate).
+    not tested, and what would test it; ``failed``: why the new run itself failed on this
+    metric (a crossed threshold first, else the verdict its test recorded, else "its test
+    failed before measuring it"), whatever the comparison says; ``missing``: why a metric of
+    the old run has no value in the new one.
     """
 
     test: str
@@ -133,6 +137,21 @@ class Change:
     noise_sd: float | None = None
     p_value: float | None = None
     note: str = ""
+    failed: str = ""
+    missing: str = ""
+
+    @property
+    def verdict(self) -> str:
+        """What `genquality diff` prints: a failure of the new run first, then the comparison."""
+        if self.failed:
+            return f"FAIL: {self.failed}"
+        if self.worse:
+            return "WORSE"
+        if self.old is None:
+            return "added"
+        if self.new is None:
+            return self.missing or "removed"
+        return "better" if self.better else self.note or "ok"
 
 
 def _recorded_noise(result: dict | None) -> tuple[float | None, float | None]:
@@ -141,6 +160,23 @@ def _recorded_noise(result: dict | None) -> tuple[float | None, float | None]:
     if not isinstance(noise, dict):
         return None, None
     return noise.get("noise_sd"), noise.get("margin")
+
+
+FIXED_TOLERANCE_HINT = "--max-drift N (or N%) compares the values"
+
+
+def _untested_note(after: dict) -> str:
+    """Why the margin test cannot judge this pair, and what would (from what the new run recorded)."""
+    if str(after.get("extractor_id") or "").startswith("paired:"):
+        return ("not drift-tested: a paired check (each seed vs its baseline image), so its threshold "
+                f"judges it; {FIXED_TOLERANCE_HINT}")
+    noise, reason = after.get("noise"), after.get("reason") or ""
+    if isinstance(noise, str) and noise:
+        return f"{noise.rstrip('.')} (so in its run too); {FIXED_TOLERANCE_HINT}"
+    if reason.startswith("drift not checked"):
+        return f"untested: the test sets max_drift=None; {FIXED_TOLERANCE_HINT}"
+    return ("untested: no seed-noise estimate in the run or its baseline (`pytest --update-refs` stores one "
+            f"for metrics with samples); {FIXED_TOLERANCE_HINT}")
 
 
 def _auto_change(change: Change, before: dict, after: dict, noise_sds: dict) -> Change:
@@ -160,16 +196,53 @@ def _auto_change(change: Change, before: dict, after: dict, noise_sds: dict) -> 
     if noise_sd is None:
         noise_sd = noise_sds.get((change.test, change.key, change.lane))
     if noise_sd is None:
-        change.note = "untested: no seed-noise estimate (run pytest --update-refs, or pass --max-drift)"
+        change.note = _untested_note(after)
         return change
     margin = AUTO_MARGIN_SDS * noise_sd if margin is None else margin
-    sign = -1.0 if change.higher_is_better else 1.0
-    worsening = sign * (change.new - change.old)
+    worse_by = worsening(change.new, change.old, higher_is_better=change.higher_is_better)
     change.noise_sd, change.margin = float(noise_sd), float(margin)
-    change.p_value = normal_margin_p(worsening, margin, noise_sd)
+    change.p_value = normal_margin_p(worse_by, margin, noise_sd)
     change.worse = change.p_value < DRIFT_ALPHA
-    change.better = normal_margin_p(-worsening, margin, noise_sd) < DRIFT_ALPHA
+    change.better = normal_margin_p(-worse_by, margin, noise_sd) < DRIFT_ALPHA
     return change
+
+
+FAILED_VERDICTS = ("fail", "error", "no-baseline")  # recorded verdicts that failed their test
+
+
+def _run_failure(after: dict) -> str:
+    """Why the new run failed on this result ('' when it did not): the threshold first."""
+    higher = bool(after.get("higher_is_better", False))
+    if threshold_crossed(after.get("value"), after.get("threshold"), higher_is_better=higher):
+        return threshold_words(after["value"], after["threshold"], higher_is_better=higher)
+    if after.get("verdict") in FAILED_VERDICTS:
+        return f"{after['verdict']} in its run" + (f" ({after['reason']})" if after.get("reason") else "")
+    return ""
+
+
+def _why_missing(test: str, key: str, new_run: dict) -> tuple[str, str]:
+    """(label, failure) for a metric of the old run that the new run has no value of.
+
+    From what the new run file records: each test's outcome (``tests``, since 0.3) and the
+    results its tests did record. A test that failed or stopped before this metric is "not
+    measured", and fails the diff; one that passed without it had the assertion "removed".
+    """
+    outcomes = new_run.get("tests")
+    recorded = [r for r in new_run.get("results", []) if r.get("test") == test]
+    outcome = outcomes.get(test) if isinstance(outcomes, dict) else None
+    if outcome is None and recorded:
+        outcome = "failed" if any(r.get("verdict") in FAILED_VERDICTS for r in recorded) else "passed"
+    if outcome == "failed":
+        stopped = [r["key"] for r in recorded if r.get("verdict") in FAILED_VERDICTS]
+        where = f" (it failed at {stopped[-1]})" if stopped else ""
+        return f"not measured: its test failed before measuring it{where}", f"not measured: its test failed{where}"
+    if outcome == "passed":
+        if any(r.get("key") == key for r in recorded):
+            return "not measured on this lane in the new run", ""
+        return "removed (its test passed without measuring it)", ""
+    if isinstance(outcomes, dict):
+        return "not run: its test did not run in the new run (deselected, skipped, or gone)", ""
+    return "not in the new run (its test did not run, or failed before any check)", ""
 
 
 def diff(old_run: dict, new_run: dict, *, max_drift="auto", noise_sds: dict | None = None) -> list[Change]:
@@ -178,6 +251,8 @@ def diff(old_run: dict, new_run: dict, *, max_drift="auto", noise_sds: dict | No
     ``max_drift="auto"`` applies the drift gate's margin test (see ``_auto_change``);
     ``noise_sds``: (test, key, lane) -> seed-noise SD from the store's baselines, for results
     whose run file carries none. A number or a percentage is a fixed tolerance; None is off.
+    Whatever the comparison, a failure recorded in the new run (``_run_failure``) or a metric
+    its failing test never reached (``_why_missing``) sets ``failed``.
     """
     mode, amount = parse_max_drift(max_drift)
     def index(run: dict) -> dict:
@@ -192,9 +267,13 @@ def diff(old_run: dict, new_run: dict, *, max_drift="auto", noise_sds: dict | No
         if before is not None and after is not None and mode == "auto":
             change = _auto_change(change, before, after, noise_sds or {})
         elif before is not None and after is not None and mode != "off":
-            worsening = (before["value"] - after["value"]) if higher else (after["value"] - before["value"])
-            tolerance = amount if mode == "absolute" else amount / 100.0 * abs(before["value"])
-            change.worse = worsening > tolerance
+            verdict, _, _ = tolerance_verdict(after["value"], before["value"], higher_is_better=higher, mode=mode,
+                                              amount=amount)
+            change.worse, change.better = verdict == "fail", verdict == "improved"
+        if after is not None:
+            change.failed = _run_failure(after)
+        else:
+            change.missing, change.failed = _why_missing(key[0], key[1], new_run)
         changes.append(change)
     return changes
 
@@ -203,24 +282,23 @@ def diff_lines(changes: list[Change]) -> list[str]:
     rows = [["test", "metric", "lane", "old", "new", "delta", "margin", "noise SD", "p", "verdict"]]
     for change in changes:
         delta = "—" if change.old is None or change.new is None else f"{change.new - change.old:+.4g}"
-        verdict = "WORSE" if change.worse else "better" if change.better else change.note or "ok"
-        if change.old is None or change.new is None:
-            verdict = "added" if change.old is None else "removed"
         rows.append([change.test, change.key, change.lane, "—" if change.old is None else f"{change.old:.4g}",
                      "—" if change.new is None else f"{change.new:.4g}", delta,
                      "—" if change.margin is None else f"{change.margin:.3g}",
                      "—" if change.noise_sd is None else f"{change.noise_sd:.3g}",
-                     "—" if change.p_value is None else f"{change.p_value:.2g}", verdict])
+                     "—" if change.p_value is None else f"{change.p_value:.2g}", change.verdict])
     from .table import format_table
 
     return format_table(rows)
 
 
 def find_run(run_files: list[Path], revision: str) -> Path:
-    """A run by index (-1 = newest), by file name, or by commit prefix (newest match).
+    """A run by index (-1 = newest), by file name, or by a commit prefix that names one run only.
 
     An integer within the range of stored runs is an index; any other string of digits is a
-    commit prefix (a 7-digit short hash is all decimal digits about one time in 27).
+    commit prefix (a 7-digit short hash is all decimal digits about one time in 27). A prefix
+    matching several runs (one commit run twice, or two commits alike) is an error listing
+    them: picking one silently could pick the other side of the comparison.
     """
     if not run_files:
         raise SystemExit("no run files in the store yet: run pytest first")
@@ -233,10 +311,17 @@ def find_run(run_files: list[Path], revision: str) -> Path:
     for path in reversed(run_files):
         if path.name == revision or path.stem == revision:
             return path
-    for path in reversed(run_files):
+    matches = []
+    for path in run_files:
         commit = path.stem.split("_")[1] if "_" in path.stem else ""
         if commit and (commit.startswith(revision) or revision.startswith(commit)):
-            return path
+            matches.append(path)
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        listed = "\n".join(f"  {path.stem}" for path in reversed(matches))
+        raise SystemExit(f"commit {revision!r} matches {len(matches)} runs (newest first):\n{listed}\n"
+                         "name one by its run file name or by index (-1 = newest)")
     if index is not None:  # all digits and no commit starts so: an index out of range
         raise SystemExit(f"run index {revision} out of range: {len(run_files)} runs are stored")
     raise SystemExit(f"no run matches {revision!r}; runs: {', '.join(p.stem for p in run_files[-5:])} ...")

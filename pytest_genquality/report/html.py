@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from html import escape
 
-from .table import VERDICT_ORDER, table_rows
-from .model import ImageTile, ReportModel, TestReport, verdict_reason
+from .table import VERDICT_ORDER, failure_cause, legend_lines, older_run_text, table_rows
+from .model import OLDER_RUN, ImageTile, ReportModel, TestReport, verdict_reason
 from .svg_chart import VERDICT_COLOURS, line_chart
 from .thumbnails import DEFAULT_SIZE, HEAT_FULL_SCALE
 
@@ -43,11 +43,35 @@ figure.tile { margin: 0; padding: 4px; border: 1px solid #e4e4e4; background: #f
 figcaption { font-size: 11px; color: #333; max-width: calc(3 * var(--thumb) + 6px); overflow: hidden;
   text-overflow: ellipsis; white-space: nowrap; }
 .note { color: #8a6d00; font-size: 13px; } .reason { color: #555; font-size: 12px; }
+tr.stale td { color: #777; background: #f3f3f3; } tr.stale .badge { opacity: 0.55; }
+.older { font-size: 11px; color: #666; white-space: nowrap; }
+.cause { font-size: 12px; font-weight: 600; color: #c62828; white-space: nowrap; }
+.legend { font-size: 12px; color: #444; margin: 0 0 12px; } .legend ul { margin: 4px 0; padding-left: 18px; }
+.badge.v-older { background: #9e9e9e; } section.test.v-older { border-left-color: #bdbdbd; }
 """
 
 
 def _badge(verdict: str) -> str:
-    return f'<span class="badge v-{escape(verdict)}">{escape(verdict)}</span>'
+    text = "older run" if verdict == OLDER_RUN else verdict
+    return f'<span class="badge v-{escape(verdict)}">{escape(text)}</span>'
+
+
+def _verdict_cell(result: dict) -> str:
+    """The verdict badge, what failed first beside a failure, and for a dashboard row from an older run, that run."""
+    cause, older = failure_cause(result), older_run_text(result)
+    cause = f' <span class="cause">{escape(cause)}</span>' if cause else ""
+    note = f' <span class="older">{escape(older)}, not measured in the newest run</span>' if older else ""
+    return f"<td>{_badge(result['verdict'])}{cause}{note}</td>"
+
+
+def _legend() -> str:
+    return '<details class="legend" open><summary>columns</summary><ul>' + \
+        "".join(f"<li>{escape(line)}</li>" for line in legend_lines()) + "</ul></details>"
+
+
+def _row_class(result: dict) -> str:
+    """Summary-row classes the CSS filters use: an older run's row is filtered as 'older', not by its verdict."""
+    return f"row stale v-{OLDER_RUN}" if result.get("stale") else f"row v-{escape(result['verdict'])}"
 
 
 def _css(verdicts: list[str], thumb: int) -> str:
@@ -79,17 +103,36 @@ def _header(model: ReportModel) -> str:
         facts.append(provenance["time"])
     counts = _verdict_counts(model)
     totals = ", ".join(f"{count} {verdict}" for verdict, count in counts.items())
+    current, older = model.current_results, model.older_results
+    tests = len({r["test"] for r in current}) if older else len(model.tests)
+    where = " in the newest run" if older else ""
+    line = f"{tests} tests, {len(current)} metrics{where}: {totals or 'nothing measured'}"
+    if older:
+        line += (f"; {_count(len(older), 'more row')} from older runs (not measured in the newest run: "
+                 "greyed, marked with their run, not counted)")
     return (f"<header><h1>{escape(model.title)}</h1>"
-            f'<p class="meta">{escape(" · ".join(facts))}<br>{len(model.tests)} tests, '
-            f"{len(model.results)} metrics: {escape(totals or 'nothing measured')}</p></header>")
+            f'<p class="meta">{escape(" · ".join(facts))}<br>{escape(line)}</p></header>')
 
 
 def _verdict_counts(model: ReportModel) -> dict[str, int]:
-    """Metrics (rows of the summary table) per verdict, worst verdict first."""
+    """Metrics of the newest run (rows of the summary table) per verdict, worst verdict first."""
     counts: dict[str, int] = {}
-    for result in model.results:
+    for result in model.current_results:
         counts[result["verdict"]] = counts.get(result["verdict"], 0) + 1
     return dict(sorted(counts.items(), key=lambda item: VERDICT_ORDER.get(item[0], 9)))
+
+
+def _filter_counts(model: ReportModel) -> dict[str, int]:
+    """What the filters offer: each verdict of the newest run, then rows from older runs."""
+    counts = _verdict_counts(model)
+    if model.older_results:
+        counts[OLDER_RUN] = len(model.older_results)
+    return counts
+
+
+def _has_classes(test: TestReport) -> str:
+    return " ".join(sorted({f"has-{OLDER_RUN}" if r.get("stale") else f"has-{escape(r['verdict'])}"
+                            for r in test.results}))
 
 
 def _count(number: int, noun: str) -> str:
@@ -102,14 +145,15 @@ def _filters(model: ReportModel) -> tuple[str, str]:
     A filter shows the summary rows (metrics) of its verdict and the test sections holding at
     least one of them; its label counts both, so "pass" over two rows of one test says so.
     """
-    counts = _verdict_counts(model)
+    counts = _filter_counts(model)
     inputs = ['<input class="filter-input" type="radio" name="verdict-filter" id="show-all" checked>']
     labels = [f'<label for="show-all">all ({_count(len(model.results), "metric")}, '
               f'{_count(len(model.tests), "test")})</label>']
     for verdict, count in counts.items():
-        tests = sum(1 for test in model.tests if any(r["verdict"] == verdict for r in test.results))
+        tests = sum(1 for test in model.tests if f"has-{verdict}" in _has_classes(test).split())
+        name = "older runs" if verdict == OLDER_RUN else verdict
         inputs.append(f'<input class="filter-input" type="radio" name="verdict-filter" id="show-{escape(verdict)}">')
-        labels.append(f'<label for="show-{escape(verdict)}">{escape(verdict)} ({_count(count, "metric")}, '
+        labels.append(f'<label for="show-{escape(verdict)}">{escape(name)} ({_count(count, "metric")}, '
                       f'{_count(tests, "test")})</label>')
     return "".join(inputs), '<nav class="filters">show: ' + "".join(labels) + "</nav>"
 
@@ -121,8 +165,8 @@ def _summary_table(model: ReportModel, anchors: dict[str, str]) -> str:
     for result, cells in zip(model.results, rows[1:]):
         test = cells[0]
         link = f'<a href="#{anchors[test]}">{escape(test)}</a>' if test in anchors else escape(test)
-        body.append(f'<tr class="row v-{escape(result["verdict"])}"><td>{link}</td>'
-                    f"{_cells(cells[1:-1], {1, 3, 4, 5})}<td>{_badge(result['verdict'])}</td></tr>")
+        body.append(f'<tr class="{_row_class(result)}"><td>{link}</td>'
+                    f"{_cells(cells[1:-1], {1, 3, 4, 5})}{_verdict_cell(result)}</tr>")
     return f'<table class="summary"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
 
 
@@ -144,7 +188,8 @@ def _metrics_table(test: TestReport) -> str:
     for result, cells in zip(test.results, rows[1:]):
         extra = [str(result.get("n") if result.get("n") is not None else "—")]
         reason = f'<td class="reason">{escape(verdict_reason(result))}</td>'
-        body.append(f'<tr>{_cells(cells[1:-1], {1, 3, 4, 5})}<td>{_badge(result["verdict"])}</td>'
+        stale = ' class="stale"' if result.get("stale") else ""
+        body.append(f'<tr{stale}>{_cells(cells[1:-1], {1, 3, 4, 5})}{_verdict_cell(result)}'
                     f'{_cells(extra, {0})}{reason}</tr>')
     return f'<table class="metrics"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
 
@@ -172,11 +217,15 @@ def _tile(tile: ImageTile) -> str:
             f'<figcaption title="{escape(tile.prompt or name)}">{escape(caption)}</figcaption></figure>')
 
 
-def _grid(test: TestReport) -> str:
+def _grid(test: TestReport, anchors: dict[str, str]) -> str:
     if not test.tiles:
         return ""
     kind = "generated images" if any(t.generated for t in test.tiles) else "baseline images"
     shown = f"{len(test.tiles)} of {test.total_images}" if test.total_images > len(test.tiles) else str(len(test.tiles))
+    if test.grid_shared_with in anchors:
+        owner = test.grid_shared_with
+        return (f'<p class="meta shared-grid">{escape(kind)} ({shown}): the same batch as '
+                f'<a href="#{anchors[owner]}">{escape(owner)}</a>, shown there</p>')
     legend = ""
     if any(t.heatmap for t in test.tiles):
         legend = (f"; difference: per-pixel |generated − baseline|, black = 0, yellow/white ≥ "
@@ -185,13 +234,14 @@ def _grid(test: TestReport) -> str:
             f'<div class="grid">{"".join(_tile(t) for t in test.tiles)}</div>')
 
 
-def _section(test: TestReport, anchor: str) -> str:
+def _section(test: TestReport, anchors: dict[str, str]) -> str:
+    anchor = anchors[test.node_id]
     charts = "".join(line_chart(c.points, title=c.title, threshold=c.threshold, baseline=c.baseline)
                      for c in test.charts)
-    has = " ".join(sorted({f"has-{escape(r['verdict'])}" for r in test.results}))
+    has = _has_classes(test)
     return (f'<section class="test v-{escape(test.verdict)} {has}" id="{anchor}" data-verdict="{escape(test.verdict)}">'
             f"<h2>{_badge(test.verdict)} {escape(test.node_id)}</h2>{_metrics_table(test)}"
-            f'<div class="charts">{charts}</div>{_grid(test)}</section>')
+            f'<div class="charts">{charts}</div>{_grid(test, anchors)}</section>')
 
 
 MIN_DISPLAY = 80  # CSS px: smaller thumbnails are shown enlarged (pixelated) so tiles and captions stay legible
@@ -203,12 +253,12 @@ def build_page(model: ReportModel, *, thumb: int = DEFAULT_SIZE) -> str:
     notes = "".join(f'<p class="note">{escape(note)}</p>' for note in model.notes)
     versions = ", ".join(f"{k} {v}" for k, v in (model.provenance.get("versions") or {}).items())
     inputs, nav = _filters(model)
-    body = (inputs + _header(model) + nav + notes + _summary_table(model, anchors) + _runs_table(model.runs)
-            + "<main>" + "".join(_section(test, anchors[test.node_id]) for test in model.tests) + "</main>"
+    body = (inputs + _header(model) + nav + notes + _summary_table(model, anchors) + _legend() + _runs_table(model.runs)
+            + "<main>" + "".join(_section(test, anchors) for test in model.tests) + "</main>"
             + f'<footer class="meta">{escape(versions)}</footer>')
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-            f"<title>{escape(model.title)}</title><style>{_css(list(_verdict_counts(model)), max(thumb, MIN_DISPLAY))}</style></head>"
+            f"<title>{escape(model.title)}</title><style>{_css(list(_filter_counts(model)), max(thumb, MIN_DISPLAY))}</style></head>"
             f"<body>{body}</body></html>\n")
 
 

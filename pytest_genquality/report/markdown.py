@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .table import PROBLEM_VERDICTS, VERDICT_ORDER, sorted_results, table_rows
+from .table import PROBLEM_VERDICTS, VERDICT_ORDER, legend_lines, sorted_results, table_rows
 from .model import verdict_reason
 
 STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
@@ -23,12 +23,17 @@ def _cell(text: str) -> str:
 
 
 def _headline(results: list[dict], provenance: dict) -> str:
+    """Verdict counts of the newest run; dashboard rows from older runs are named apart, not counted."""
     counts: dict[str, int] = {}
     for result in results:
-        counts[result["verdict"]] = counts.get(result["verdict"], 0) + 1
+        if not result.get("stale"):
+            counts[result["verdict"]] = counts.get(result["verdict"], 0) + 1
     order = list(VERDICT_ORDER)
     parts = [f"{counts[v]} {v}" for v in order if v in counts] + \
             [f"{n} {v}" for v, n in counts.items() if v not in order]
+    older = sum(1 for result in results if result.get("stale"))
+    if older:
+        parts.append(f"{older} from older runs (not measured in the newest run, not counted)")
     commit = provenance.get("commit") or "no git"
     where = f"commit `{commit}`" + (" (dirty)" if provenance.get("dirty") else "")
     if provenance.get("branch"):
@@ -45,12 +50,15 @@ def markdown_summary(results: list[dict], provenance: dict) -> str:
              "|" + "|".join("---" for _ in header) + "|"]
     ordered = sorted_results(results)
     for result, cells in zip(ordered, rows[1:]):
-        icon = _VERDICT_ICONS.get(result["verdict"], "")
+        icon = "🕘" if result.get("stale") else _VERDICT_ICONS.get(result["verdict"], "")
         lines.append("| " + " | ".join(_cell(c) for c in [icon, *cells]) + " |")
-    failed = [r for r in ordered if r["verdict"] in PROBLEM_VERDICTS]
+    failed = [r for r in ordered if r["verdict"] in PROBLEM_VERDICTS and not r.get("stale")]
     if failed:
         lines.append("")
         lines.extend(f"- **{_cell(r['test'])}** `{r['key']}`: {verdict_reason(r)}" for r in failed)
+    lines.extend(["", "<details><summary>columns</summary>", ""])
+    lines.extend(f"- {line}" for line in legend_lines())
+    lines.extend(["", "</details>"])
     return "\n".join(lines) + "\n"
 
 

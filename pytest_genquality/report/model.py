@@ -6,6 +6,9 @@ Two sources give the same model, so one page builder serves both:
   images, and each metric's history from the stored run files plus this run;
 - ``from_store``: the newest result of every test over the last N run files, with baseline
   images and history (``genquality report``: a dashboard of recent commits, no test run).
+  A result whose newest value comes from an older run than the newest (its metric was not
+  measured in the newest run) is marked ``stale``: shown with the run it comes from, never
+  counted as the current state.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..stats.rules import threshold_crossed, threshold_words
 from ..store.files import StoreFileError
 from .history import series
 from .table import VERDICT_ORDER, sorted_results
@@ -20,6 +24,7 @@ from .svg_chart import ChartPoint
 from .thumbnails import (DEFAULT_SIZE, MAX_THUMBNAILS, decode_png, difference_heatmap, file_thumbnail, match_size,
                          png_base64)
 
+OLDER_RUN = "older"  # a test's state when none of its metrics was measured in the newest run (dashboard)
 HISTORY_RUNS = 50  # run files read for the history charts of a session report: enough to see a trend
 
 
@@ -50,11 +55,16 @@ class TestReport:
     tiles: list[ImageTile] = field(default_factory=list)
     total_images: int = 0                    # images the test's batches held (tiles show at most MAX_THUMBNAILS)
     charts: list[Chart] = field(default_factory=list)
+    grid_shared_with: str | None = None      # node id of the test above that shows the very same tiles
 
     @property
     def verdict(self) -> str:
-        """The worst verdict among the test's metrics (fail before no-baseline before ... pass)."""
-        return min((r["verdict"] for r in self.results), key=lambda v: VERDICT_ORDER.get(v, 9), default="pass")
+        """The worst verdict among the test's current metrics (fail before no-baseline before ... pass);
+        ``OLDER_RUN`` when all of them come from runs older than the newest (dashboard)."""
+        current = [r["verdict"] for r in self.results if not r.get("stale")]
+        if self.results and not current:
+            return OLDER_RUN
+        return min(current, key=lambda v: VERDICT_ORDER.get(v, 9), default="pass")
 
 
 @dataclass
@@ -66,6 +76,16 @@ class ReportModel:
     runs: list[dict] = field(default_factory=list)   # dashboard: one summary per run shown
     notes: list[str] = field(default_factory=list)   # e.g. run files that could not be read
 
+    @property
+    def current_results(self) -> list[dict]:
+        """The results of the newest run: what the header counts (all of them in a session report)."""
+        return [r for r in self.results if not r.get("stale")]
+
+    @property
+    def older_results(self) -> list[dict]:
+        """Dashboard rows whose metric was not measured in the newest run: shown, marked, not counted."""
+        return [r for r in self.results if r.get("stale")]
+
 
 def verdict_reason(result: dict) -> str:
     """Why a result got its verdict, in words: a crossed threshold first, then the drift test.
@@ -75,10 +95,9 @@ def verdict_reason(result: dict) -> str:
     """
     reasons = []
     threshold, value = result.get("threshold"), result.get("value")
-    if threshold is not None and value is not None:
-        higher = result.get("higher_is_better", False)
-        if (value < threshold) if higher else (value > threshold):
-            reasons.append(f"{value:.4g} is {'below' if higher else 'above'} the threshold {threshold:.4g}")
+    higher = bool(result.get("higher_is_better", False))
+    if threshold_crossed(value, threshold, higher_is_better=higher):
+        reasons.append(threshold_words(value, threshold, higher_is_better=higher))
     if result.get("verdict") == "no-baseline":
         reasons.append("no baseline on this lane: run `pytest --update-refs`")
     elif result.get("reason"):
@@ -142,7 +161,29 @@ def _group_by_test(results: list[dict]) -> dict[str, list[dict]]:
 
 
 def _ordered(tests: list[TestReport]) -> list[TestReport]:
-    return sorted(tests, key=lambda t: (VERDICT_ORDER.get(t.verdict, 9), t.node_id))
+    """Failures first; a grid identical to one shown above is shown once (``share_grids``)."""
+    return share_grids(sorted(tests, key=lambda t: (VERDICT_ORDER.get(t.verdict, 9), t.node_id)))
+
+
+def share_grids(tests: list[TestReport]) -> list[TestReport]:
+    """Point each test whose tiles equal those of a test above it to that test instead of repeating them.
+
+    Tests that share one batch (a session fixture measured by five tests) keep the same images:
+    repeated, 64 thumbnails each, they made the page five times as long for nothing. Tiles are
+    compared by content (seed, prompt and every image), so a test whose baseline images or
+    heat maps differ keeps its own grid.
+    """
+    first_with: dict[tuple, str] = {}
+    for test in tests:
+        if not test.tiles:
+            continue
+        content = tuple((t.seed, t.prompt, t.generated, t.baseline, t.heatmap) for t in test.tiles)
+        key = (content, test.total_images)
+        if key in first_with:
+            test.grid_shared_with = first_with[key]
+        else:
+            first_with[key] = test.node_id
+    return tests
 
 
 def from_session(results: list[dict], provenance: dict, *, thumbnails: dict | None = None, store=None,
@@ -189,10 +230,14 @@ def from_store(store, *, runs: int = 10, size: int = DEFAULT_SIZE) -> ReportMode
     notes: list[str] = []
     loaded = _load_runs(store, store.run_files()[-runs:], notes)
     newest: dict[tuple, dict] = {}
+    newest_run = loaded[-1][0] if loaded else None
     for name, payload in loaded:
-        commit = payload.get("provenance", {}).get("commit") or "nogit"
+        provenance = payload.get("provenance", {})
+        commit = provenance.get("commit") or "nogit"
         for result in payload.get("results", []):
-            newest[(result["test"], result["key"], result.get("lane", ""))] = {**result, "run": name, "commit": commit}
+            newest[(result["test"], result["key"], result.get("lane", ""))] = {
+                **result, "run": name, "commit": commit, "run_time": provenance.get("time", ""),
+                "stale": name != newest_run}
     results = list(newest.values())
     history = series(loaded)
     tests = []

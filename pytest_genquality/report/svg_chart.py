@@ -7,6 +7,7 @@ a baseline line, runs in order on the x axis).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from html import escape
 
@@ -17,6 +18,11 @@ CHAR_PX = 0.62 * TICK_FONT_PX  # width of one character of a tick label, generou
 LABEL_GAP_PX = 8            # free space between two x labels
 X_LABEL_CHARS = 9           # commit labels are cut to this many characters
 LINE_LABEL_PX = 12          # two horizontal-line labels closer than this would overlap
+TITLE_FONT_PX = 12          # .chart-title font-size in the report's CSS (bold)
+TITLE_CHAR_PX = 0.66 * TITLE_FONT_PX  # width of one bold title character, generous
+TITLE_LINE_PX = 14          # a wrapped title's line height; the plot moves down by this per extra line
+MAX_TITLE_LINES = 3         # a longer title is cut with an ellipsis (the whole title is the chart's tooltip)
+TITLE_X = 4
 VERDICT_COLOURS = {"fail": "#c62828", "error": "#6a1b9a", "no-baseline": "#ef6c00", "improved": "#2e7d32",
                    "updated": "#1565c0", "pass": "#455a64"}
 
@@ -78,6 +84,9 @@ def line_chart(points: list[ChartPoint], *, title: str, threshold: float | None 
             threshold_note = f"threshold {_fmt(threshold)} {'↑' if threshold > high else '↓'}"
     ticks = [(value, _tick(value)) for value in (high, (high + low) / 2, low)]
     margin_left = max(36, round(max(_text_px(label) for _, label in ticks)) + 10)  # the labels never clip
+    title_lines = wrap_title(title, int((WIDTH - 2 * TITLE_X) // TITLE_CHAR_PX))
+    extra = TITLE_LINE_PX * (len(title_lines) - 1)
+    top, height = MARGIN_TOP + extra, HEIGHT + extra
     plot_width = WIDTH - margin_left - MARGIN_RIGHT
     plot_height = HEIGHT - MARGIN_TOP - MARGIN_BOTTOM
 
@@ -85,18 +94,21 @@ def line_chart(points: list[ChartPoint], *, title: str, threshold: float | None 
         return margin_left + (plot_width / 2 if len(points) == 1 else index * plot_width / (len(points) - 1))
 
     def y(value: float) -> float:
-        return MARGIN_TOP + (high - value) / (high - low) * plot_height
+        return top + (high - value) / (high - low) * plot_height
 
-    parts = [f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
-             f'viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(title)}">',
-             f'<text x="{margin_left}" y="14" class="chart-title">{escape(title)}</text>',
-             f'<rect x="{margin_left}" y="{MARGIN_TOP}" width="{plot_width}" height="{plot_height}" '
-             'fill="none" stroke="#ccc"/>']
+    parts = [f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
+             f'viewBox="0 0 {WIDTH} {height}" role="img" aria-label="{escape(title)}">']
+    parts.extend(f'<text x="{TITLE_X}" y="{14 + TITLE_LINE_PX * i}" class="chart-title">{escape(line)}</text>'
+                 for i, line in enumerate(title_lines))
+    if len(title_lines) > 1:
+        parts.append(f"<title>{escape(title)}</title>")
+    parts.append(f'<rect x="{margin_left}" y="{top}" width="{plot_width}" height="{plot_height}" '
+                 'fill="none" stroke="#ccc"/>')
     for value, label in ticks:
         parts.append(f'<text x="{margin_left - 4}" y="{y(value) + 4:.1f}" text-anchor="end" '
                      f'class="chart-tick">{escape(label)}</text>')
     if threshold_note:
-        parts.append(f'<text x="{margin_left + 4}" y="{MARGIN_TOP + 11}" class="chart-tick" '
+        parts.append(f'<text x="{margin_left + 4}" y="{top + 11}" class="chart-tick" '
                      f'fill="#c62828">{escape(threshold_note)}</text>')
     threshold_drawn = threshold is not None and not threshold_note
     if threshold_drawn:
@@ -117,13 +129,35 @@ def line_chart(points: list[ChartPoint], *, title: str, threshold: float | None 
         parts.append(f'<circle cx="{x(index):.1f}" cy="{y(point.value):.1f}" r="3.5" fill="{colour}">'
                      f'<title>{hover}</title></circle>')
         if index in labelled:
-            parts.append(f'<text x="{x(index):.1f}" y="{HEIGHT - 10}" text-anchor="middle" '
+            parts.append(f'<text x="{x(index):.1f}" y="{height - 10}" text-anchor="middle" '
                          f'class="chart-tick">{escape(point.label[:9])}</text>')
     last = len(points) - 1
     parts.append(f'<circle cx="{x(last):.1f}" cy="{y(points[-1].value):.1f}" r="6.5" fill="none" '
                  'stroke="#111" stroke-width="1.2"/>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def wrap_title(title: str, width: int) -> list[str]:
+    """``title`` in lines of at most ``width`` characters: broken at spaces, and inside a long word
+    after a '/' (a lane: ``cuda/NVIDIA H100/fp16/torch-2.14.1``); at most ``MAX_TITLE_LINES``, the
+    last cut with an ellipsis if the title is longer still."""
+    pieces: list[tuple[str, str]] = []  # (text, what joins it to the piece before on one line)
+    for index, word in enumerate(title.split()):
+        parts = re.findall(r"[^/]*/|[^/]+", word) if len(word) > width else [word]
+        pieces.extend((part, " " if index and not position else "") for position, part in enumerate(parts))
+    lines = [""]
+    for text, joiner in pieces:
+        candidate = lines[-1] + (joiner if lines[-1] else "") + text
+        if len(candidate) <= width or not lines[-1]:
+            lines[-1] = candidate
+        else:
+            lines.append(text)
+    lines = [line if len(line) <= width else line[:width - 1] + "…" for line in lines]
+    if len(lines) > MAX_TITLE_LINES:
+        lines = lines[:MAX_TITLE_LINES]
+        lines[-1] = lines[-1][:width - 1] + "…"
+    return lines
 
 
 def labelled_indices(count: int, room: int) -> list[int]:

@@ -6,6 +6,9 @@ depend on it without a cycle.
 
 from __future__ import annotations
 
+from ..stats.drift import DRIFT_ALPHA
+from ..stats.rules import threshold_crossed
+
 VERDICT_ORDER = {"fail": 0, "error": 1, "no-baseline": 2, "improved": 3, "updated": 4, "pass": 5}
 PROBLEM_VERDICTS = ("fail", "error", "no-baseline")  # shown even under -q
 
@@ -43,8 +46,54 @@ def _p_text(result: dict) -> str:
 
 
 def sorted_results(results: list[dict]) -> list[dict]:
-    """Failures first, then by test and metric."""
-    return sorted(results, key=lambda r: (VERDICT_ORDER.get(r["verdict"], 9), r["test"], r["key"]))
+    """Failures first, then by test and metric; rows from older runs (dashboard ``stale``) last."""
+    return sorted(results, key=lambda r: (bool(r.get("stale")), VERDICT_ORDER.get(r["verdict"], 9), r["test"],
+                                          r["key"]))
+
+
+def older_run_text(result: dict) -> str:
+    """'older run ccccccc (2025-01-01T...)' for a dashboard row not measured in the newest run, else ''."""
+    if not result.get("stale"):
+        return ""
+    when = f" ({result['run_time']})" if result.get("run_time") else ""
+    return f"older run {result.get('commit') or result.get('run', '?')}{when}"
+
+
+def failure_cause(result: dict) -> str:
+    """What failed, in a few words, for a 'fail' row: a crossed threshold first, else the drift check.
+
+    A threshold failure sits beside the drift test's p, which may have passed: the verdict
+    cell names the threshold so the row cannot read as "p passed, yet fail".
+    """
+    if result.get("verdict") != "fail":
+        return ""
+    threshold, higher = result.get("threshold"), bool(result.get("higher_is_better", False))
+    if threshold_crossed(result.get("value"), threshold, higher_is_better=higher):
+        return f"{'below' if higher else 'above'} threshold {_fmt(threshold)}"
+    return "drift beyond margin"
+
+
+def verdict_text(result: dict) -> str:
+    """The verdict cell: what failed first; a row from an older run says so, so it never reads as current."""
+    cause, older = failure_cause(result), older_run_text(result)
+    text = f"{result['verdict']}: {cause}" if cause else result["verdict"]
+    return f"{text} ({older})" if older else text
+
+
+def legend_lines() -> list[str]:
+    """What each column of the result table means (HTML and Markdown reports print it under the table)."""
+    return [
+        "value: the metric measured in this run; threshold: the test's absolute bar (crossing it fails);"
+        " baseline: the stored value it is compared with, delta = value - baseline.",
+        "CI / noise: [a, b] is the value's 95% confidence interval; ±x is the drift test's seed-noise band"
+        " (about 2 seed-to-seed SDs: what drawing other seeds moves the value by); untested: no drift test"
+        " could run (the reason says why).",
+        "margin: how much worse than the baseline is tolerated before the drift check may fail (metric units).",
+        f"p: the drift test's one-sided p-value on the side the metric moved; the drift check fails when the"
+        f" metric is worse by more than the margin with p < {DRIFT_ALPHA:g} (improvements never fail);"
+        " inside: the change is within the margin, nothing to test; —: not tested.",
+        "verdict: a failing row names what failed first (a crossed threshold fails whatever p says).",
+    ]
 
 
 def table_rows(results: list[dict]) -> list[list[str]]:
@@ -55,7 +104,7 @@ def table_rows(results: list[dict]) -> list[list[str]]:
         rows.append([result["test"] or "(outside a test)", result["key"], _fmt(result["value"]), spread,
                      _fmt(result.get("threshold")), _fmt(result.get("baseline")),
                      "—" if result.get("delta") is None else f"{result['delta']:+.4g}", _margin_text(result),
-                     _p_text(result), result["verdict"]])
+                     _p_text(result), verdict_text(result)])
     return rows
 
 

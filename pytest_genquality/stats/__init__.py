@@ -1,4 +1,5 @@
-"""Statistics: streaming moments (``moments``) and the drift gate's noise and margin tests (``drift``).
+"""Statistics: streaming moments (``moments``), the drift gate's noise and margin tests (``drift``) and
+the verdict rules on plain numbers (``rules``: threshold, fixed tolerance).
 
 Pure numpy; nothing here knows about pytest, features or the store.
 """
@@ -10,3 +11,4 @@ from .drift import (DriftTest, permutation_test, bootstrap_mean_difference, boot
                     CLEAR_MIN_DRAWS, SMOOTH_NULL_MIN_DRAWS, CLEAR_TAIL_FRACTION, CLEAR_NULL_SDS, MarginTest,
                     margin_test, margin_bootstrap_test, parse_max_drift, normal_margin_p,
                     NORMAL_TEST_NOISE_FACTOR, normal_margin_test)
+from .rules import threshold_crossed, threshold_words, tolerance_verdict, worsening

@@ -259,7 +259,10 @@ class Store:
         return torch.stack(tensors)
 
     # ---- runs ----------------------------------------------------------------------------
-    def write_run(self, results: list[dict], provenance: dict) -> Path:
+    def write_run(self, results: list[dict], provenance: dict, tests: dict[str, str] | None = None) -> Path:
+        """One session's run file. ``tests``: node id -> "passed" | "failed" for each test that ran,
+        so a metric missing from a run can be told apart: its test failed or stopped before it, or
+        passed without it (the assertion was removed)."""
         stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
         commit = provenance.get("commit") or "nogit"
         name = f"{stamp}_{commit}{'_dirty' if provenance.get('dirty') else ''}.json"
@@ -267,7 +270,7 @@ class Store:
         self.prepare()
         with lock_for(path):
             atomic_write_json(path, {"schema": RUN_SCHEMA, "kind": "run", "provenance": provenance,
-                                     "results": results})
+                                     "results": results, **({"tests": dict(tests)} if tests is not None else {})})
         return path
 
     def run_files(self) -> list[Path]:

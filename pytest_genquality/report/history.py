@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..stats import AUTO_MARGIN_SDS, DRIFT_ALPHA, normal_margin_p, parse_max_drift
+from .table import verdict_label
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ def history_lines(all_series: dict) -> list[str]:
         for point in points:
             delta = "—" if previous is None else f"{point.value - previous:+.4g}"
             lines.append(f"  {point.commit:<14} {point.time:<26} {point.n if point.n is not None else '—':>6} "
-                         f"{point.value:>12.4g} {delta:>10}  {point.verdict}")
+                         f"{point.value:>12.4g} {delta:>10}  {verdict_label(point.verdict)}")
             previous = point.value
         lines.append("")
     return lines

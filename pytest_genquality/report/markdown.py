@@ -14,7 +14,8 @@ from .table import PROBLEM_VERDICTS, VERDICT_ORDER, sorted_results, table_rows
 from .model import verdict_reason
 
 STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
-_VERDICT_ICONS = {"fail": "❌", "error": "⛔", "no-baseline": "⚠️", "improved": "🟢", "updated": "🔄", "pass": "✅"}
+_VERDICT_ICONS = {"fail": "❌", "error": "⛔", "no-baseline": "⚠️", "improved": "🟢", "updated": "🔄",
+                  "not-written": "⏸️", "pass": "✅"}
 
 
 def _cell(text: str) -> str:

@@ -18,7 +18,7 @@ LABEL_GAP_PX = 8            # free space between two x labels
 X_LABEL_CHARS = 9           # commit labels are cut to this many characters
 LINE_LABEL_PX = 12          # two horizontal-line labels closer than this would overlap
 VERDICT_COLOURS = {"fail": "#c62828", "error": "#6a1b9a", "no-baseline": "#ef6c00", "improved": "#2e7d32",
-                   "updated": "#1565c0", "pass": "#455a64"}
+                   "updated": "#1565c0", "not-written": "#8d6e63", "pass": "#455a64"}
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,14 @@ depend on it without a cycle.
 
 from __future__ import annotations
 
-VERDICT_ORDER = {"fail": 0, "error": 1, "no-baseline": 2, "improved": 3, "updated": 4, "pass": 5}
+VERDICT_ORDER = {"fail": 0, "error": 1, "no-baseline": 2, "not-written": 3, "improved": 4, "updated": 5, "pass": 6}
 PROBLEM_VERDICTS = ("fail", "error", "no-baseline")  # shown even under -q
+VERDICT_LABELS = {"not-written": "not written (test failed)"}  # verdicts whose run-file name is terse
+
+
+def verdict_label(verdict: str) -> str:
+    """The verdict as the table and `history` print it."""
+    return VERDICT_LABELS.get(verdict, verdict)
 
 
 def _fmt(value, digits: int = 4) -> str:
@@ -55,7 +61,7 @@ def table_rows(results: list[dict]) -> list[list[str]]:
         rows.append([result["test"] or "(outside a test)", result["key"], _fmt(result["value"]), spread,
                      _fmt(result.get("threshold")), _fmt(result.get("baseline")),
                      "—" if result.get("delta") is None else f"{result['delta']:+.4g}", _margin_text(result),
-                     _p_text(result), result["verdict"]])
+                     _p_text(result), verdict_label(result["verdict"])])
     return rows
 
 

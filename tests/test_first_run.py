@@ -1,0 +1,49 @@
+"""A team's first runs (issue 22): honest `--update-refs` tables, no invitation to lock in a
+broken batch, and a first run without thresholds (pytester)."""
+
+import json
+
+import pytest
+
+from toy import project_conftest
+
+from pytest_genquality.cli import main
+
+CONFTEST = project_conftest(extra="""
+@pytest.fixture
+def shift():
+    return float(os.environ.get("TOY_SHIFT", "0.2"))
+""")
+
+
+def run_results(pytester) -> list[dict]:
+    runs = sorted((pytester.path / ".genquality" / "runs").glob("*.json"))
+    return json.loads(runs[-1].read_text())["results"]
+
+
+def test_failed_test_under_update_refs_says_its_baseline_was_not_written(pytester, capsys):
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_quality="""
+from toy import toy_images
+from pytest_genquality import assert_fid_below, assert_recall_above
+
+def test_ok(ref, extractor):
+    assert_fid_below(toy_images(range(64)), ref, 100.0, extractor=extractor)
+
+def test_broken(ref, extractor):
+    batch = toy_images(range(64))
+    assert_fid_below(batch, ref, 100.0, extractor=extractor)   # passes its threshold ...
+    assert_recall_above(batch, ref, 1.01, extractor=extractor)  # ... but the test fails here
+""")
+    result = pytester.runpytest("--update-refs")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*test_quality.py::test_broken*fid@real*not written (test failed)*",
+                                 "*test_quality.py::test_ok*fid@real*updated*"])
+    verdicts = {(r["test"].split("::")[1], r["metric"]): r["verdict"] for r in run_results(pytester)}
+    assert verdicts == {("test_ok", "fid"): "updated", ("test_broken", "fid"): "not-written",
+                        ("test_broken", "recall"): "fail"}
+    stored = json.loads((pytester.path / ".genquality" / "baselines" / "test_quality.py.json").read_text())
+    assert set(stored["tests"]) == {"test_quality.py::test_ok"}
+    capsys.readouterr()
+    assert main(["history", "--test", "*broken", "--metric", "fid", "--gen-store", str(pytester.path / ".genquality")]) == 0
+    assert capsys.readouterr().out.rstrip().endswith("not written (test failed)")

@@ -47,3 +47,54 @@ def test_broken(ref, extractor):
     capsys.readouterr()
     assert main(["history", "--test", "*broken", "--metric", "fid", "--gen-store", str(pytester.path / ".genquality")]) == 0
     assert capsys.readouterr().out.rstrip().endswith("not written (test failed)")
+
+
+SHARED_BATCH = CONFTEST + """
+@pytest.fixture(scope="session")
+def shared(shift):
+    return toy_images(range(64), shift=shift)
+
+@pytest.fixture(scope="session")
+def shift():
+    return float(os.environ.get("TOY_SHIFT", "0.2"))
+
+@pytest.fixture
+def recall_floor():
+    return float(os.environ.get("TOY_RECALL_FLOOR", "0"))
+"""
+
+
+def test_no_invitation_to_lock_in_an_improvement_while_its_batch_failed(pytester, monkeypatch):
+    monkeypatch.delenv("TOY_SHIFT", raising=False)
+    monkeypatch.delenv("TOY_RECALL_FLOOR", raising=False)
+    pytester.makeconftest(SHARED_BATCH)
+    pytester.makepyfile(test_quality="""
+from toy import toy_images
+from pytest_genquality import assert_fid_below, assert_recall_above
+
+def test_fid(shared, ref, extractor):
+    assert_fid_below(shared, ref, 100.0, extractor=extractor)
+
+def test_recall(shared, ref, extractor, recall_floor):
+    assert_recall_above(shared, ref, recall_floor, extractor=extractor, max_drift=None)
+
+def test_both(shift, ref, extractor, recall_floor):
+    batch = toy_images(range(200, 264), shift=shift)
+    assert_fid_below(batch, ref, 100.0, extractor=extractor)
+    assert_recall_above(batch, ref, recall_floor, extractor=extractor, max_drift=None)
+
+def test_other(shift, ref, extractor):
+    assert_fid_below(toy_images(range(300, 364), shift=shift), ref, 100.0, extractor=extractor)
+""")
+    pytester.runpytest("--update-refs").assert_outcomes(passed=4)
+    monkeypatch.setenv("TOY_SHIFT", "0.0")            # FID improves everywhere ...
+    monkeypatch.setenv("TOY_RECALL_FLOOR", "1.01")    # ... while recall of two batches fails
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=2, failed=2)
+    result.stdout.fnmatch_lines([
+        "*improved: test_quality.py::test_fid fid@real * -> *; not an improvement to lock in: recall@real fail in "
+        "test_quality.py::test_recall on the same images*",
+        "*improved: test_quality.py::test_both fid@real * -> *; not an improvement to lock in: recall@real fail in the "
+        "same test*fix the failure first*",
+        "*improved: test_quality.py::test_other fid@real * -> *: lock it in with `pytest --update-refs`*"])
+    assert "test_fid fid@real" not in "".join(l for l in result.stdout.lines if "lock it in" in l)

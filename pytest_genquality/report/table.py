@@ -75,6 +75,25 @@ def format_table(rows: list[list[str]]) -> list[str]:
     return lines
 
 
+def _failed_alongside(result: dict, results: list[dict]) -> list[dict]:
+    """Problem results of the same test, or of the same images (batch fingerprint) in another test."""
+    return [other for other in results if other["verdict"] in PROBLEM_VERDICTS
+            and (other["test"] == result["test"] or (result.get("batch") and other.get("batch") == result["batch"]))]
+
+
+def _improved_line(result: dict, results: list[dict]) -> str:
+    """An improvement, and the invitation to lock it in unless another metric of its batch failed."""
+    line = f"improved: {result['test']} {result['key']} {_fmt(result.get('baseline'))} -> {_fmt(result['value'])}"
+    failed = _failed_alongside(result, results)
+    if not failed:
+        return f"{line}: lock it in with `pytest --update-refs`"
+    named = ", ".join(f"{other['key']} {other['verdict']} " + ("in the same test" if other["test"] == result["test"]
+                                                              else f"in {other['test']} on the same images")
+                      for other in failed)
+    return (f"{line}; not an improvement to lock in: {named}. A better value alongside a failed metric is a symptom "
+            "(a collapsed or broken model can score better on one metric); fix the failure first")
+
+
 def summary_lines(results: list[dict], *, stale: list[str] = (), quiet: bool = False,
                   update_refs: bool = False, pruned: bool = False) -> list[str]:
     """The end-of-session table; under -q only failures (and stale baselines)."""
@@ -83,9 +102,7 @@ def summary_lines(results: list[dict], *, stale: list[str] = (), quiet: bool = F
     improved = [r for r in results if r["verdict"] == "improved"]
     if improved and not update_refs:
         lines.append("")
-        for result in improved:
-            lines.append(f"improved: {result['test']} {result['key']} {_fmt(result.get('baseline'))} -> "
-                         f"{_fmt(result['value'])}: lock it in with `pytest --update-refs`")
+        lines.extend(_improved_line(result, results) for result in improved)
     if stale:
         lines.append("")
         action = "removed (--prune-refs)" if update_refs and pruned else \

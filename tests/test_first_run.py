@@ -98,3 +98,40 @@ def test_other(shift, ref, extractor):
         "same test*fix the failure first*",
         "*improved: test_quality.py::test_other fid@real * -> *: lock it in with `pytest --update-refs`*"])
     assert "test_fid fid@real" not in "".join(l for l in result.stdout.lines if "lock it in" in l)
+
+
+FIRST_RUN_TESTS = """
+from toy import toy_images
+from pytest_genquality import (assert_fid_below, assert_kid_below, assert_precision_above, assert_quality,
+                               assert_recall_above, assert_coverage_above, assert_inception_score_above)
+
+def test_single(ref, extractor, shift):
+    batch = toy_images(range(64), shift=shift)
+    assert_fid_below(batch, ref, None, extractor=extractor)
+    assert_kid_below(batch, ref, None, extractor=extractor, subset_size=32)
+    assert_precision_above(batch, ref, None, extractor=extractor)
+    assert_coverage_above(batch, ref, None, extractor=extractor)
+    assert_inception_score_above(batch, None, extractor=extractor, splits=4)
+
+def test_together(ref, extractor, shift):
+    results = assert_quality(toy_images(range(100, 164), shift=shift), ref, fid_below=None, recall_above=None,
+                             extractor=extractor)
+    assert list(results) == ["fid", "recall"]
+"""
+
+
+def test_first_run_without_thresholds_records_values_and_gates_on_drift_only(pytester, monkeypatch):
+    monkeypatch.delenv("TOY_SHIFT", raising=False)
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_quality=FIRST_RUN_TESTS)
+    first = pytester.runpytest("--update-refs")  # the first run: nothing known, nothing to fail on
+    first.assert_outcomes(passed=2)
+    rows = [line for line in first.stdout.lines if "fid@real" in line]
+    assert len(rows) == 2 and all(line.split()[4] == "—" for line in rows), rows  # the threshold column
+    stored = json.loads((pytester.path / ".genquality" / "baselines" / "test_quality.py.json").read_text())
+    assert set(stored["tests"]["test_quality.py::test_together"]) == {"fid@real", "recall@real"}
+    pytester.runpytest().assert_outcomes(passed=2)
+    monkeypatch.setenv("TOY_SHIFT", "0.45")  # a regression: the drift gate alone catches it
+    worse = pytester.runpytest()
+    worse.assert_outcomes(failed=2)
+    worse.stdout.fnmatch_lines(["*FID drifted from its baseline: worse by*"])

@@ -22,7 +22,9 @@ Two sources of spread, the better first:
   0.53 at N = 200). The suggestion therefore uses the half-split SD before the rescaling (the
   noise at N/2: ``HALF_SPLIT_FACTOR``), as the drift gate's normal test does; on the digits suite
   it gives FID <= 30.1, recall >= 0.912, coverage >= 0.498 against the 0.5 % quantiles 29.25,
-  0.903, 0.514 over 80 blocks (benchmarks/bench_drift_real.py). Per-sample means need no factor:
+  0.903, 0.514 over 80 blocks (benchmarks/bench_drift_real.py): the recall bound would still fail
+  about 6 % of blocks, as the baseline block is a lucky one and recall's spread is under-stated
+  even at N/2. One block cannot do better; ``from_blocks`` can. Per-sample means need no factor:
   their SD sd * sqrt(2/N) is exact.
 """
 

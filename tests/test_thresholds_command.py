@@ -121,3 +121,8 @@ def test_values_on_disjoint_seed_blocks_are_used_when_there_are_enough(project, 
 def test_no_baselines_says_what_to_run(tmp_path, capsys):
     assert main(["thresholds", "--gen-store", str(tmp_path / "empty")]) == 0
     assert "run `pytest --update-refs` first" in capsys.readouterr().out
+
+
+def test_a_test_filter_that_matches_nothing_says_so(project, capsys):
+    project.runpytest("--update-refs").assert_outcomes(passed=1)
+    assert "no baselined test matches --test 'nothing'" in thresholds(project, capsys, "--test", "nothing")

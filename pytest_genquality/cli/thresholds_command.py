@@ -136,6 +136,8 @@ def thresholds_lines(baselines: dict, runs: list[tuple[str, dict]], *, false_fai
         lines.append(f"From 1 seed block, a lucky or unlucky baseline block moves its bound with it; for a firmer number "
                      f"record the test on {MIN_BLOCKS} or more disjoint blocks of the same N at one commit (seeds "
                      "k*N..(k+1)*N-1, plain `pytest` runs) and run this again: it then uses their mean and SD.")
+    if not shown and test:
+        return [f"no baselined test matches --test {test!r}"]
     if not shown:
         return ["no baselines to suggest thresholds from: run `pytest --update-refs` first (thresholds may be None "
                 "until then: the drift gate alone checks, and the values are recorded)"]

@@ -345,6 +345,11 @@ def sequential_table(scores, arms, n: int, score: str, margin_sds: float, spendi
     print(f"harmless arms together: {rate(harmless_fail, harmless_total)} failing checks")
 
 
+# examples/digits_suite/test_digits_quality.py's thresholds (0.3; 0.2 had FID <= 18, which failed 37 of 80 blocks)
+SUITE_THRESHOLDS = {"fid": ("<=", 30.0), "recall": (">=", 0.90), "coverage": (">=", 0.51),
+                    "rarest_digit_share": (">=", 0.025)}
+
+
 def thresholds_table(data, reference, n: int = 200) -> None:
     rows = data["committed"]["pool"].astype(np.float64)
     logits = data["committed"]["logits"]
@@ -365,8 +370,10 @@ def thresholds_table(data, reference, n: int = 200) -> None:
         q = np.quantile(series, [0.005, 0.025, 0.5, 0.975, 0.995])
         print(f"{name:<20} {series.mean():>8.4g} {series.std(ddof=1):>8.3g} " + " ".join(f"{v:>8.4g}" for v in q)
               + f" {series[0]:>8.4g}")
-    fid = np.asarray(values["fid"])
-    print(f"FID <= 18 fails {int((fid > 18).sum())}/{len(fid)} blocks")
+    for name, (relation, bound) in SUITE_THRESHOLDS.items():
+        series = np.asarray(values[name])
+        fails = int((series > bound).sum() if relation == "<=" else (series < bound).sum())
+        print(f"the suite's {name} {relation} {bound:g} fails {fails}/{len(series)} blocks of the committed model")
 
 
 def main() -> int:

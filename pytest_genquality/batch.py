@@ -178,6 +178,16 @@ def images_to_uint8(x: Any, *, value_range: tuple[float, float] | None = None, n
     return integer_pixels_to_uint8(images, name, value_range).contiguous()
 
 
+def seed_range_text(seeds: list[int] | None) -> str:
+    """Seeds as a short human string: '0..255', '3, 9, 12', or 'unseeded' (what the store records)."""
+    if not seeds:
+        return "unseeded"
+    if seeds == list(range(seeds[0], seeds[0] + len(seeds))):
+        return f"{seeds[0]}..{seeds[-1]}" if len(seeds) > 1 else str(seeds[0])
+    shown = ", ".join(str(s) for s in seeds[:6])
+    return shown + (f", ... ({len(seeds)} seeds)" if len(seeds) > 6 else "")
+
+
 class SeedGrowth:
     """How a batch from ``generate(..., max_seeds=M)`` gets more seeds: the same call on the next block.
 
@@ -346,13 +356,7 @@ class ImageBatch:
 
     def seed_range(self) -> str:
         """Seeds as a short human string: '0..255', '3, 9, 12', or 'unseeded'."""
-        if not self.seeds:
-            return "unseeded"
-        seeds = self.seeds
-        if seeds == list(range(seeds[0], seeds[0] + len(seeds))):
-            return f"{seeds[0]}..{seeds[-1]}" if len(seeds) > 1 else str(seeds[0])
-        shown = ", ".join(str(s) for s in seeds[:6])
-        return shown + (f", ... ({len(seeds)} seeds)" if len(seeds) > 6 else "")
+        return seed_range_text(self.seeds)
 
     def repeated_seeds(self) -> list[int]:
         """Seeds that make the same image more than once: the same seed with the same prompt (or none).

@@ -49,13 +49,13 @@ def test_every_metric_is_measured_and_every_failure_listed_once(pytester, monkey
     assert recorded["fid@real"] == "fail" and recorded["coverage@real"] == "fail"
 
 
-def test_a_threshold_is_required_and_ref_for_reference_metrics():
+def test_a_metric_is_required_and_ref_for_reference_metrics():
     import pytest
 
     from pytest_genquality import assert_quality
     from toy import toy_images
 
-    with pytest.raises(TypeError, match="at least one threshold"):
+    with pytest.raises(TypeError, match="at least one metric"):
         assert_quality(toy_images(range(4)))
     with pytest.raises(TypeError, match="ref: fid_below"):
         assert_quality(toy_images(range(4)), fid_below=10.0)

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from . import run_state as session_module
-from ..batch import ImageBatch, images_to_uint8
+from ..batch import ImageBatch, images_to_uint8, seed_range_text
 from ..metrics.fid import ExtractorMismatchError
 from ..metrics.frechet import FrechetSubsets, frechet_distance, frechet_distance_to_samples
 from ..reference.reference_stats import ReferenceStats
@@ -116,15 +116,19 @@ def _generated_line(batch: ImageBatch, lane: str | None) -> str:
     return f"  generated  n={len(batch)}, seeds {batch.seed_range()}, lane {lane}"
 
 
-def assert_fid_below(batch, ref, threshold: float, *, extractor=None, max_drift="auto") -> MetricResult:
+def assert_fid_below(batch, ref, threshold: float | None, *, extractor=None, max_drift="auto") -> MetricResult:
     """FID of ``batch`` against reference statistics ``ref`` must stay below ``threshold``.
+
+    ``threshold=None`` (every ``assert_*_below/above`` takes it): no absolute bar yet, the value is
+    recorded and the drift gate alone checks it; ``genquality thresholds`` then suggests one from
+    the recorded values and their seed-to-seed spread (the first-run path).
 
     ``ref``: ReferenceStats or the name of statistics in the store's ``refs/``. FID is compared
     with its baseline only at equal N: it is biased upward at small N (bias ~ 1/N), and a loss
     of diversity can *lower* it — pair it with ``assert_recall_above``.
     """
     batch, reference = _as_batch(batch), _reference(ref)
-    _check_threshold("threshold", threshold)
+    _check_threshold("threshold", threshold, allow_none=True)
     extractor = _checked_extractor(reference, extractor, default_inception)
     rows = batch_features(batch, extractor, "pool")
     if len(rows) < 2:
@@ -148,11 +152,13 @@ def assert_fid_below(batch, ref, threshold: float, *, extractor=None, max_drift=
 
 
 def assert_metric(name: str, value: float, *, higher_is_better: bool, threshold: float | None = None,
-                  max_drift="auto", samples=None, n: int | None = None) -> MetricResult:
+                  max_drift="auto", samples=None, n: int | None = None, seeds=None) -> MetricResult:
     """Record and check any user metric with the same store and drift machinery.
 
     ``samples``: optional per-sample values whose mean is ``value``; they enable the
-    bootstrap noise test for ``max_drift="auto"`` and a 95% interval.
+    bootstrap noise test for ``max_drift="auto"`` and a 95% interval. ``seeds``: the seeds the
+    value was measured on (``batch.seeds``), recorded so that ``genquality thresholds`` can use
+    values measured on disjoint seed blocks.
     """
     if not isinstance(name, str) or not name.strip():
         raise ValueError(f"name: expected a non-empty metric name, got {name!r}")
@@ -170,7 +176,9 @@ def assert_metric(name: str, value: float, *, higher_is_better: bool, threshold:
         evidence = DriftEvidence(values)
         ci = bootstrap_mean_interval(values) if values.size >= 2 else None
         n = values.size if n is None else n
-    return check_metric(spec, value, threshold=threshold, max_drift=max_drift, n=n, evidence=evidence, ci=ci)
+    recorded_seeds = "" if seeds is None else seed_range_text([int(seed) for seed in seeds])
+    return check_metric(spec, value, threshold=threshold, max_drift=max_drift, n=n, evidence=evidence, ci=ci,
+                        seeds=recorded_seeds)
 
 
 def _check_threshold(name: str, threshold, *, allow_none: bool = False) -> None:
@@ -230,7 +238,7 @@ def _distribution_check(name: str, batch: ImageBatch, reference: ReferenceStats,
                         details=details)
 
 
-def assert_kid_below(batch, ref, threshold: float, *, extractor=None, max_drift="auto",
+def assert_kid_below(batch, ref, threshold: float | None, *, extractor=None, max_drift="auto",
                      subsets: int = 100, subset_size: int = 1000) -> MetricResult:
     """KID (mean over subsets, torch-fidelity's estimator) of ``batch`` against ``ref`` below ``threshold``.
 
@@ -243,7 +251,7 @@ def assert_kid_below(batch, ref, threshold: float, *, extractor=None, max_drift=
     from ..metrics.resampling import KernelMMDSubsets
 
     batch, reference = _as_batch(batch), _reference(ref)
-    _check_threshold("threshold", threshold)
+    _check_threshold("threshold", threshold, allow_none=True)
     extractor = _checked_extractor(reference, extractor, default_inception)
     real = _reference_features(reference, "KID")
     rows = batch_features(batch, extractor, "pool")
@@ -260,12 +268,12 @@ def assert_kid_below(batch, ref, threshold: float, *, extractor=None, max_drift=
         rows_for=_growing_rows(batch, extractor))
 
 
-def _precision_recall_check(name: str, batch, ref, threshold, *, extractor, max_drift, k) -> MetricResult:
+def _precision_recall_check(name: str, batch, ref, threshold: float | None, *, extractor, max_drift, k) -> MetricResult:
     from ..metrics.prdc import density_coverage, precision_recall
     from ..metrics.resampling import NeighbourhoodSubsets
 
     batch, reference = _as_batch(batch), _reference(ref)
-    _check_threshold("threshold", threshold)
+    _check_threshold("threshold", threshold, allow_none=True)
     extractor = _checked_extractor(reference, extractor, default_inception)
     real = _reference_features(reference, name)
     rows = batch_features(batch, extractor, "pool")
@@ -279,17 +287,17 @@ def _precision_recall_check(name: str, batch, ref, threshold, *, extractor, max_
         threshold=threshold, max_drift=max_drift, extractor_id=extractor.id)
 
 
-def assert_precision_above(batch, ref, threshold: float, *, extractor=None, max_drift="auto", k: int = 3) -> MetricResult:
+def assert_precision_above(batch, ref, threshold: float | None, *, extractor=None, max_drift="auto", k: int = 3) -> MetricResult:
     """Improved precision (Kynkäänniemi et al. 2019; fidelity) of ``batch`` against ``ref``."""
     return _precision_recall_check("precision", batch, ref, threshold, extractor=extractor, max_drift=max_drift, k=k)
 
 
-def assert_recall_above(batch, ref, threshold: float, *, extractor=None, max_drift="auto", k: int = 3) -> MetricResult:
+def assert_recall_above(batch, ref, threshold: float | None, *, extractor=None, max_drift="auto", k: int = 3) -> MetricResult:
     """Improved recall (diversity): the gate that catches the mode collapse FID can miss."""
     return _precision_recall_check("recall", batch, ref, threshold, extractor=extractor, max_drift=max_drift, k=k)
 
 
-def assert_coverage_above(batch, ref, threshold: float, *, extractor=None, max_drift="auto", k: int = 5) -> MetricResult:
+def assert_coverage_above(batch, ref, threshold: float | None, *, extractor=None, max_drift="auto", k: int = 5) -> MetricResult:
     """Coverage (Naeem et al. 2020): share of real samples whose k-NN ball holds a generated one."""
     return _precision_recall_check("coverage", batch, ref, threshold, extractor=extractor, max_drift=max_drift, k=k)
 
@@ -326,13 +334,13 @@ def assert_no_collapse(batch, *, threshold: float | None = None, extractor=None,
         batch=batch, details={"near_duplicates": duplicates})
 
 
-def assert_inception_score_above(batch, threshold: float, *, extractor=None, max_drift="auto",
+def assert_inception_score_above(batch, threshold: float | None, *, extractor=None, max_drift="auto",
                                  splits: int = 10) -> MetricResult:
     """Inception Score (torch-fidelity's: 1008 unbiased logits, splits=10, seed 2020) above ``threshold``."""
     from ..metrics.inception_score import inception_score
 
     batch = _as_batch(batch)
-    _check_threshold("threshold", threshold)
+    _check_threshold("threshold", threshold, allow_none=True)
     extractor = extractor or default_inception()
     logits = batch_features(batch, extractor, "logits_unbiased")
     if len(logits) < splits:
@@ -347,7 +355,7 @@ def assert_inception_score_above(batch, threshold: float, *, extractor=None, max
 
 
 # ---- CLIP-based ------------------------------------------------------------------------------
-def assert_clip_score_above(batch, threshold: float, prompts=None, *, embedder=None, max_drift="auto") -> MetricResult:
+def assert_clip_score_above(batch, threshold: float | None, prompts=None, *, embedder=None, max_drift="auto") -> MetricResult:
     """CLIP score (torchmetrics' CLIPScore: mean of 100·cos, floored at 0) of images vs their prompts.
 
     ``prompts`` default to ``batch.prompts``. The interval is a seeded bootstrap of the mean, and
@@ -357,7 +365,7 @@ def assert_clip_score_above(batch, threshold: float, prompts=None, *, embedder=N
     from ..stats import bootstrap_mean_interval
 
     batch = _as_batch(batch)
-    _check_threshold("threshold", threshold)
+    _check_threshold("threshold", threshold, allow_none=True)
     prompts = list(prompts) if prompts is not None else batch.prompts
     if prompts is None:
         raise ValueError("prompts: the batch carries no prompts; pass prompts=[...] (one per image) or generate "
@@ -393,7 +401,7 @@ def _clip_reference_rows(ref, embedder) -> tuple[np.ndarray, str]:
     return rows, f"{len(rows)} embeddings"
 
 
-def assert_cmmd_below(batch, ref, threshold: float, *, embedder=None, max_drift="auto", sigma: float = 10.0,
+def assert_cmmd_below(batch, ref, threshold: float | None, *, embedder=None, max_drift="auto", sigma: float = 10.0,
                       estimator: str = "unbiased") -> MetricResult:
     """CMMD (Jayasumana et al. 2024; ×1000) between CLIP embeddings of ``batch`` and of ``ref``.
 
@@ -404,7 +412,7 @@ def assert_cmmd_below(batch, ref, threshold: float, *, embedder=None, max_drift=
     from ..metrics.resampling import KernelMMDSubsets
 
     batch = _as_batch(batch)
-    _check_threshold("threshold", threshold)
+    _check_threshold("threshold", threshold, allow_none=True)
     embedder = embedder or default_clip()
     real, described = _clip_reference_rows(ref, embedder)
     rows = batch_features(batch, embedder, "clip")

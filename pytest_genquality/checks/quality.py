@@ -61,16 +61,32 @@ CHECKS: dict[str, tuple[str, bool, Callable]] = {
 }
 
 
-def assert_quality(batch, ref=None, *, fid_below: float | None = None, kid_below: float | None = None,
-                   precision_above: float | None = None, recall_above: float | None = None,
-                   coverage_above: float | None = None, inception_score_above: float | None = None,
-                   clip_score_above: float | None = None, no_collapse: bool = False, extractor=None, embedder=None,
-                   prompts=None, max_drift="auto") -> dict[str, MetricResult]:
+class _NotChecked:
+    """The default of assert_quality's threshold keywords: that metric is not measured.
+
+    Distinct from ``None``, which measures the metric, records it and gates on drift only.
+    """
+
+    def __repr__(self) -> str:
+        return "NOT_CHECKED"
+
+
+NOT_CHECKED = _NotChecked()
+
+
+def assert_quality(batch, ref=None, *, fid_below: float | None = NOT_CHECKED, kid_below: float | None = NOT_CHECKED,
+                   precision_above: float | None = NOT_CHECKED, recall_above: float | None = NOT_CHECKED,
+                   coverage_above: float | None = NOT_CHECKED, inception_score_above: float | None = NOT_CHECKED,
+                   clip_score_above: float | None = NOT_CHECKED, no_collapse: bool = False, extractor=None,
+                   embedder=None, prompts=None, max_drift="auto") -> dict[str, MetricResult]:
     """Measure every requested metric of ``batch``, record them all, fail once listing each failure.
 
     Each ``<metric>_below`` / ``<metric>_above`` keyword is that metric's threshold, with the
     meaning of the matching ``assert_*`` helper (FID and KID against ``ref``, CLIP score on the
-    0-100 scale against ``prompts`` or ``batch.prompts``). ``no_collapse=True`` adds
+    0-100 scale against ``prompts`` or ``batch.prompts``). A keyword left out is not measured;
+    given as ``None`` the metric is measured, recorded and checked by the drift gate only (the
+    first run, before any value is known: ``genquality thresholds`` suggests one after
+    ``pytest --update-refs``). ``no_collapse=True`` adds
     ``assert_no_collapse`` (no threshold: its drift test is the check). Every metric is compared with its own
     baseline with ``max_drift``. ``extractor`` / ``embedder`` default to the session's
     ``inception`` / ``clip`` fixtures. Returns {metric name: MetricResult} in the order above
@@ -80,10 +96,11 @@ def assert_quality(batch, ref=None, *, fid_below: float | None = None, kid_below
     thresholds = {"fid_below": fid_below, "kid_below": kid_below, "precision_above": precision_above,
                   "recall_above": recall_above, "coverage_above": coverage_above,
                   "inception_score_above": inception_score_above, "clip_score_above": clip_score_above,
-                  "no_collapse": True if no_collapse else None}
-    requested = [keyword for keyword in CHECKS if thresholds[keyword] is not None]
+                  "no_collapse": True if no_collapse else NOT_CHECKED}
+    requested = [keyword for keyword in CHECKS if thresholds[keyword] is not NOT_CHECKED]
     if not requested:
-        raise TypeError(f"assert_quality: give at least one threshold ({', '.join(f'{k}=...' for k in CHECKS)})")
+        raise TypeError(f"assert_quality: name at least one metric ({', '.join(f'{k}=...' for k in CHECKS)}); "
+                        "a threshold of None measures it and checks drift only")
     needs_ref = [keyword for keyword in requested if CHECKS[keyword][1]]
     if needs_ref and ref is None:
         raise TypeError(f"ref: {', '.join(needs_ref)} compare with reference statistics; pass ref=gen_refs[NAME] "

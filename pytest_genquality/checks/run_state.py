@@ -85,6 +85,8 @@ class Recorder:
         context, self.current = self.current, None
         if context is None:
             return
+        if self.settings.update_refs and not passed:
+            mark_not_written(context.results)
         self.results.extend(result.as_dict() for result in context.results)
         self.outcomes[context.node_id] = "passed" if passed else "failed"
         if context.thumbnails["images"]:
@@ -167,6 +169,17 @@ class Recorder:
         return self.store.write_run(self.results, {**self.provenance, "lane": self.lane,
                                                    "update_refs": self.settings.update_refs},
                                    tests=self.outcomes)
+
+
+NOT_WRITTEN = "not-written"  # verdict of a value measured under --update-refs whose baseline was not written
+
+
+def mark_not_written(results: list) -> None:
+    """A failed test's baselines are not written: its "updated" values must not claim they were."""
+    for result in results:
+        if result.verdict == "updated":
+            result.verdict = NOT_WRITTEN
+            result.reason = "baseline not written: the test failed (--update-refs writes only passing tests)"
 
 
 _recorder: Recorder | None = None

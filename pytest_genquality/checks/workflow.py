@@ -27,6 +27,7 @@ are equal.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
@@ -153,6 +154,7 @@ class MetricResult:
     higher_is_better: bool = False
     seeds: str = ""
     details: dict = field(default_factory=dict)  # how the value was computed, e.g. KID's subset_size used
+    batch: str = ""                    # content fingerprint of the measured batch (batch_fingerprint), "" if none
 
     def as_dict(self) -> dict:
         noise = self.noise.as_dict() if isinstance(self.noise, (DriftTest, MarginTest)) else self.noise
@@ -161,7 +163,24 @@ class MetricResult:
                 "baseline": self.baseline, "baseline_commit": self.baseline_commit, "delta": self.delta,
                 "ci": list(self.ci) if self.ci else None, "noise": noise, "verdict": self.verdict,
                 "reason": self.reason, "higher_is_better": self.higher_is_better, "seeds": self.seeds,
-                **({"details": dict(self.details)} if self.details else {})}
+                **({"details": dict(self.details)} if self.details else {}),
+                **({"batch": self.batch} if self.batch else {})}
+
+
+_BATCH_FINGERPRINTS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def batch_fingerprint(batch) -> str:
+    """First 16 hex of the sha256 of a batch's pixels, once per batch object.
+
+    Results that share it measured the same images, in one test or several: the summary does
+    not invite locking in one metric's improvement while another metric of those images failed.
+    """
+    if batch not in _BATCH_FINGERPRINTS:
+        from ..generation.cache import images_sha256
+
+        _BATCH_FINGERPRINTS[batch] = images_sha256(batch.images)[:16]
+    return _BATCH_FINGERPRINTS[batch]
 
 
 def baseline_noise_sd(spec: MetricSpec, evidence: DriftEvidence | None, rows) -> float | None:
@@ -398,7 +417,8 @@ def check_metric(spec: MetricSpec, value: float, *, threshold: float | None = No
     key = spec.name + (f"@{qualifier}" if qualifier else "")
     result = MetricResult(spec.name, value, n, extractor_id, None, None, "pass", key=key,
                           test=test_context.node_id if test_context else "", lane=lane, threshold=threshold,
-                          ci=ci, higher_is_better=spec.higher_is_better, seeds=seeds, details=dict(details or {}))
+                          ci=ci, higher_is_better=spec.higher_is_better, seeds=seeds, details=dict(details or {}),
+                          batch=batch_fingerprint(batch) if batch is not None else "")
     failures = []
     if threshold_failed(spec, value, threshold):
         relation = "below" if spec.higher_is_better else "above"

@@ -1,4 +1,5 @@
-"""The `genquality` command: build-ref (one process or torchrun), import-ref, weights, history, diff, report."""
+"""The `genquality` command: build-ref (one process or torchrun), import-ref, weights, history, diff, report,
+thresholds."""
 
 from __future__ import annotations
 
@@ -299,6 +300,31 @@ def _baseline_noise_sds(store) -> dict:
     return found
 
 
+def cmd_thresholds(args) -> int:
+    """Suggested absolute thresholds from the baselines' values and their seed-to-seed spread."""
+    from .thresholds_command import merged_baselines, thresholds_lines
+
+    store, files = _runs(args)
+    runs = []
+    for path in files:
+        try:
+            runs.append((path.name, store.load_run(path)))
+        except user_error_types() as error:
+            print(f"warning: skipped run file: {error}", file=sys.stderr)
+    print("\n".join(thresholds_lines(merged_baselines(store), runs, false_fail=args.false_fail, test=args.test)))
+    return 0
+
+
+def _false_fail(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 < value < 0.5:
+        raise argparse.ArgumentTypeError(f"expected a probability between 0 and 0.5, such as 0.005; got {text}")
+    return value
+
+
 def cmd_report(args) -> int:
     """The HTML (or Markdown) report of the last N stored runs, without running any test."""
     from ..report import model as report_model
@@ -419,6 +445,15 @@ def build_parser() -> argparse.ArgumentParser:
                               "an absolute number, or a percentage like 5%%")
     settings_module.add_options(compare.add_argument, for_cli=True)
     compare.set_defaults(handler=cmd_diff)
+
+    thresholds = sub.add_parser("thresholds", help="suggest absolute thresholds from the baselines' values and their "
+                                                   "measured seed-to-seed spread (after `pytest --update-refs`)")
+    thresholds.add_argument("--test", default=None, help="only node ids containing this")
+    thresholds.add_argument("--false-fail", type=_false_fail, default=0.005,
+                            help="chance that the unchanged model fails a suggested threshold on a fresh block of "
+                                 "seeds, per check (default 0.005)")
+    settings_module.add_options(thresholds.add_argument, for_cli=True)
+    thresholds.set_defaults(handler=cmd_thresholds)
 
     report = sub.add_parser("report", help="HTML dashboard of the last N stored runs: results, history, baseline images")
     report.add_argument("-o", "--output", default="genquality-report.html", help="output file, .html or .md")

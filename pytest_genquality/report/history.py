@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..stats.rules import threshold_crossed, threshold_words, tolerance_verdict, worsening
 from ..stats import AUTO_MARGIN_SDS, DRIFT_ALPHA, normal_margin_p, parse_max_drift
+from .table import verdict_label
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ def history_lines(all_series: dict) -> list[str]:
         for point in points:
             delta = "—" if previous is None else f"{point.value - previous:+.4g}"
             lines.append(f"  {point.commit:<14} {point.time:<26} {point.n if point.n is not None else '—':>6} "
-                         f"{point.value:>12.4g} {delta:>10}  {point.verdict}")
+                         f"{point.value:>12.4g} {delta:>10}  {verdict_label(point.verdict)}")
             previous = point.value
         lines.append("")
     return lines

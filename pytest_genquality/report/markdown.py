@@ -14,7 +14,8 @@ from .table import PROBLEM_VERDICTS, VERDICT_ORDER, legend_lines, sorted_results
 from .model import verdict_reason
 
 STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
-_VERDICT_ICONS = {"fail": "❌", "error": "⛔", "no-baseline": "⚠️", "improved": "🟢", "updated": "🔄", "pass": "✅"}
+_VERDICT_ICONS = {"fail": "❌", "error": "⛔", "no-baseline": "⚠️", "improved": "🟢", "updated": "🔄",
+                  "not-written": "⏸️", "pass": "✅"}
 
 
 def _cell(text: str) -> str:

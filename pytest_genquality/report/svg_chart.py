@@ -24,7 +24,7 @@ TITLE_LINE_PX = 14          # a wrapped title's line height; the plot moves down
 MAX_TITLE_LINES = 3         # a longer title is cut with an ellipsis (the whole title is the chart's tooltip)
 TITLE_X = 4
 VERDICT_COLOURS = {"fail": "#c62828", "error": "#6a1b9a", "no-baseline": "#ef6c00", "improved": "#2e7d32",
-                   "updated": "#1565c0", "pass": "#455a64"}
+                   "updated": "#1565c0", "not-written": "#8d6e63", "pass": "#455a64"}
 
 
 @dataclass(frozen=True)

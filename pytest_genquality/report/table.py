@@ -9,8 +9,14 @@ from __future__ import annotations
 from ..stats.drift import DRIFT_ALPHA
 from ..stats.rules import threshold_crossed
 
-VERDICT_ORDER = {"fail": 0, "error": 1, "no-baseline": 2, "improved": 3, "updated": 4, "pass": 5}
+VERDICT_ORDER = {"fail": 0, "error": 1, "no-baseline": 2, "not-written": 3, "improved": 4, "updated": 5, "pass": 6}
 PROBLEM_VERDICTS = ("fail", "error", "no-baseline")  # shown even under -q
+VERDICT_LABELS = {"not-written": "not written (test failed)"}  # verdicts whose run-file name is terse
+
+
+def verdict_label(verdict: str) -> str:
+    """The verdict as the table and `history` print it."""
+    return VERDICT_LABELS.get(verdict, verdict)
 
 
 def _fmt(value, digits: int = 4) -> str:
@@ -76,7 +82,7 @@ def failure_cause(result: dict) -> str:
 def verdict_text(result: dict) -> str:
     """The verdict cell: what failed first; a row from an older run says so, so it never reads as current."""
     cause, older = failure_cause(result), older_run_text(result)
-    text = f"{result['verdict']}: {cause}" if cause else result["verdict"]
+    text = f"{result['verdict']}: {cause}" if cause else verdict_label(result["verdict"])
     return f"{text} ({older})" if older else text
 
 
@@ -118,6 +124,25 @@ def format_table(rows: list[list[str]]) -> list[str]:
     return lines
 
 
+def _failed_alongside(result: dict, results: list[dict]) -> list[dict]:
+    """Problem results of the same test, or of the same images (batch fingerprint) in another test."""
+    return [other for other in results if other["verdict"] in PROBLEM_VERDICTS
+            and (other["test"] == result["test"] or (result.get("batch") and other.get("batch") == result["batch"]))]
+
+
+def _improved_line(result: dict, results: list[dict]) -> str:
+    """An improvement, and the invitation to lock it in unless another metric of its batch failed."""
+    line = f"improved: {result['test']} {result['key']} {_fmt(result.get('baseline'))} -> {_fmt(result['value'])}"
+    failed = _failed_alongside(result, results)
+    if not failed:
+        return f"{line}: lock it in with `pytest --update-refs`"
+    named = ", ".join(f"{other['key']} {other['verdict']} " + ("in the same test" if other["test"] == result["test"]
+                                                              else f"in {other['test']} on the same images")
+                      for other in failed)
+    return (f"{line}; not an improvement to lock in: {named}. A better value alongside a failed metric is a symptom "
+            "(a collapsed or broken model can score better on one metric); fix the failure first")
+
+
 def summary_lines(results: list[dict], *, stale: list[str] = (), quiet: bool = False,
                   update_refs: bool = False, pruned: bool = False) -> list[str]:
     """The end-of-session table; under -q only failures (and stale baselines)."""
@@ -126,9 +151,7 @@ def summary_lines(results: list[dict], *, stale: list[str] = (), quiet: bool = F
     improved = [r for r in results if r["verdict"] == "improved"]
     if improved and not update_refs:
         lines.append("")
-        for result in improved:
-            lines.append(f"improved: {result['test']} {result['key']} {_fmt(result.get('baseline'))} -> "
-                         f"{_fmt(result['value'])}: lock it in with `pytest --update-refs`")
+        lines.extend(_improved_line(result, results) for result in improved)
     if stale:
         lines.append("")
         action = "removed (--prune-refs)" if update_refs and pruned else \

@@ -237,7 +237,8 @@ def drift_noise_test(spec: MetricSpec, evidence: DriftEvidence | None, stored: n
         margin = AUTO_MARGIN_SDS * noise_sd
         rule = f"{AUTO_MARGIN_SDS:g} x seed-noise SD {noise_sd:.3g}"
     if swap_evidence:
-        result = _swap_z_gate(spec, evidence, stored, margin=margin, paired=paired, adaptive=adaptive)
+        result = _swap_z_gate(spec, evidence, stored, margin=margin, paired=paired, adaptive=adaptive,
+                              seed_noise_sd=noise_sd)
     elif spec.noise_test == "normal":
         result = normal_margin_test(observed, worse_sign=spec.worse_sign, margin=margin, noise_sd=noise_sd)
     elif spec.family == "distribution":
@@ -252,9 +253,10 @@ def drift_noise_test(spec: MetricSpec, evidence: DriftEvidence | None, stored: n
 
 
 def _swap_z_gate(spec: MetricSpec, evidence: DriftEvidence, stored: np.ndarray, *, margin: float, paired: bool,
-                 adaptive: bool) -> MarginTest:
+                 adaptive: bool, seed_noise_sd: float | None = None) -> MarginTest:
     """Swap-z evidence at looks n, 2n, ... up to the rows both sides can have (one look when none can grow).
 
+    ``seed_noise_sd``: the baseline's stored seed noise, shown for a change inside the margin.
     Current rows are rounded to float16 like the stored baseline's, so an unchanged model
     compares equal bits. The level holds over the looks by the design's alpha spending; its
     futility bound (pass early at z <= ``FUTILITY_Z``) is non-binding.
@@ -277,7 +279,9 @@ def _swap_z_gate(spec: MetricSpec, evidence: DriftEvidence, stored: np.ndarray, 
         if decision != "continue":
             break
     if look_z.null_sd == 0 and abs(look_z.worsening) <= margin:
-        return MarginTest("inside-margin", look_z.observed, look_z.worsening, float(margin), None, 1.0, 1.0, 0, ALPHA,
+        # no null was needed: the noise shown is the baseline's stored seed noise, as for other metrics
+        return MarginTest("inside-margin", look_z.observed, look_z.worsening, float(margin), seed_noise_sd, 1.0, 1.0,
+                          0, ALPHA,
                           look=look + 1, looks=len(design.looks), n_used=size, n_max=n_max)
     method = "paired swap-z" if paired else "swap-z"
     return MarginTest(method, look_z.observed, look_z.worsening, float(margin), look_z.null_sd,

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from pytest_genquality.metrics import peak_device_memory, timing_noise
+from pytest_genquality.generation.efficiency import peak_device_memory
+from pytest_genquality.metrics import timing_noise
 
 
 def test_summary_of_known_timings():

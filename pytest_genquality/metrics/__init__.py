@@ -9,7 +9,7 @@ dependencies (transformers, the lpips package) are imported inside the functions
 from .clip_score import clip_score
 from .cmmd import cmmd
 from .collapse import log_nn_distance, near_duplicates
-from .efficiency import PeakMemory, TimingNoise, peak_device_memory, timing_noise
+from .efficiency import TimingNoise, timing_noise
 from .fd_infinity import FDInfinityFit, fd_infinity
 from .fid import fid
 from .frechet import frechet_distance, frechet_distance_to_samples
@@ -22,7 +22,6 @@ from .vendi import vendi_score
 
 __all__ = [
     "FDInfinityFit",
-    "PeakMemory",
     "TimingNoise",
     "clip_score",
     "cmmd",
@@ -36,7 +35,6 @@ __all__ = [
     "log_nn_distance",
     "lpips",
     "near_duplicates",
-    "peak_device_memory",
     "precision_recall",
     "psnr",
     "ssim",

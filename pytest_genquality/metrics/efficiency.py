@@ -1,4 +1,4 @@
-"""Efficiency: time per image and peak device memory, with the noise a drift margin needs.
+"""Efficiency: the run-to-run noise of a time per image, which a drift margin on speed needs.
 
 Speed is a quality of a generator too (a scheduler change that doubles the steps, a lost
 ``torch.compile``), but a timing has no seed-to-seed noise to speak of: what varies is the
@@ -6,15 +6,13 @@ machine (clocks, other processes, allocator state, kernel autotuning). So the no
 image is measured from *repeated runs of the same work* (same seeds, same batch), not from
 different seeds, and a drift margin on it is a multiple of that run-to-run spread.
 
-Peak memory is deterministic for a given lane and batch on CUDA (the caching allocator's peak of
-live tensors), so it needs no noise model: it is gated on an absolute bar.
+Peak device memory is measured where the device is, in ``generation/efficiency.py``: it reads
+torch's allocator, which is no pure function.
 """
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 
@@ -85,45 +83,3 @@ def timing_noise(seconds_per_image, *, confidence: float = TIMING_CONFIDENCE) ->
     sem = sd / float(np.sqrt(runs))
     half_width = float(stats.t.ppf((1.0 + confidence) / 2.0, df=runs - 1)) * sem
     return TimingNoise(mean, sd, sem, (mean - half_width, mean + half_width), runs, float(confidence))
-
-
-@dataclass
-class PeakMemory:
-    """Peak device memory of the work done inside ``peak_device_memory``, in bytes.
-
-    bytes: the peak of all memory allocated by tensors on the device during the block (weights
-    already resident included), ``torch.cuda.max_memory_allocated``; None where no trustworthy
-    per-block peak exists (CPU, MPS). increase: that peak minus what was allocated when the block
-    began (the batch's own working memory), or None.
-    """
-
-    device: str
-    bytes: int | None = None
-    increase: int | None = None
-
-
-@contextlib.contextmanager
-def peak_device_memory(device) -> Iterator[PeakMemory]:
-    """Measure the peak device memory of a block: ``with peak_device_memory("cuda") as peak: ...``.
-
-    CUDA: synchronise, reset the caching allocator's peak statistics, run the block, synchronise,
-    read ``max_memory_allocated`` (tensors' bytes; the allocator's reserved-but-free cache is not
-    counted, as it depends on history, not on the batch).
-    CPU and MPS: ``bytes`` stays None, by decision: tracemalloc does not see torch's CPU allocator,
-    and the process's peak RSS (``ru_maxrss``) can never be reset, so a block would inherit the
-    peak of everything before it; a None is recorded as "not measured" rather than a wrong number.
-    """
-    import torch
-
-    device = torch.device(device)
-    peak = PeakMemory(str(device))
-    if device.type != "cuda":
-        yield peak
-        return
-    torch.cuda.synchronize(device)
-    torch.cuda.reset_peak_memory_stats(device)
-    allocated_before = int(torch.cuda.memory_allocated(device))
-    yield peak
-    torch.cuda.synchronize(device)
-    peak.bytes = int(torch.cuda.max_memory_allocated(device))
-    peak.increase = peak.bytes - allocated_before

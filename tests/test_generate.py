@@ -256,3 +256,30 @@ def test_sampler_module_with_seeds_forward_is_accepted(generate):
 def test_argument_errors(generate, kwargs, error, message):
     with pytest.raises(error, match=message):
         generate(noise_callable, value_range=(-1, 1), **kwargs)
+
+
+def test_meta_records_seconds_per_image_and_no_cpu_peak_memory(monkeypatch):
+    """A fake clock advanced only by the model calls: the timing covers them and divides by the image count."""
+    import types
+
+    from pytest_genquality.generation import engine
+
+    clock = [100.0]
+    monkeypatch.setattr(engine, "time", types.SimpleNamespace(perf_counter=lambda: clock[0]))
+
+    def sample(seeds, prompts, device):
+        clock[0] += 0.5
+        return torch.zeros(len(seeds), 3, 8, 8, dtype=torch.uint8)
+
+    batch = make_generate(CPU)(sample, seeds=range(6), batch_size=4)
+    assert batch.meta["seconds_per_image"] == pytest.approx(1.0 / 6)
+    assert batch.meta["peak_memory_bytes"] is None  # CPU: not measured, by decision (generation/efficiency.py)
+
+
+def test_a_cached_batch_records_no_timing(tmp_path):
+    def sample(seeds, prompts, device):
+        return torch.zeros(len(seeds), 3, 8, 8, dtype=torch.uint8)
+
+    make_generate(CPU, cache_dir=tmp_path)(sample, seeds=range(3))
+    cached = make_generate(CPU, cache_dir=tmp_path)(sample, seeds=range(3))
+    assert cached.meta["cached"] is True and cached.meta["seconds_per_image"] is None

@@ -33,12 +33,19 @@ Prompts: one per seed (image i gets prompt i), or a shorter list whose length di
 number of seeds, cycled (image i gets ``prompts[i % len(prompts)]``). Cycling keeps every
 prompt equally represented and lets the first k·len(prompts) seeds of a long run cover all
 prompts. ``seeds=range(256)`` with 8 prompts gives each prompt 32 images.
+
+Efficiency: every fresh generation records in ``batch.meta`` its ``seconds_per_image`` (wall
+seconds of this process's model calls, the device synchronised at the end, over the images it
+generated) and ``peak_memory_bytes`` (``efficiency.peak_device_memory``: the CUDA allocator's peak
+during the calls; None on CPU and MPS). A batch served from ``--gen-cache`` has both None: nothing
+was run.
 """
 
 from __future__ import annotations
 
 import inspect
 import sys
+import time
 from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
@@ -48,6 +55,7 @@ from .. import distributed
 from ..batch import ImageBatch, SeedGrowth
 from ..distributed import World
 from .device import enable_determinism, lane
+from .efficiency import peak_device_memory
 from .cache import ImageCache, UnhashableModelError, canonical, cache_key, model_fingerprint
 from .progress import progress_bar
 
@@ -349,7 +357,8 @@ def make_generate(device: torch.device, *, cache_dir=None, show_progress: bool =
                 raise UnhashableModelError(f"--gen-cache: {adapter.name}: {error}; run without --gen-cache") from error
             fingerprint = None
         meta = {"model_fingerprint": fingerprint, "kwargs": canonical(model_kwargs), "lane": run_lane,
-                "generator": adapter.name, "cached": False, "batch_size": batch_size}
+                "generator": adapter.name, "cached": False, "batch_size": batch_size,
+                "seconds_per_image": None, "peak_memory_bytes": None}
         if value_range is not None:
             meta["value_range"] = list(value_range)
 
@@ -366,8 +375,10 @@ def make_generate(device: torch.device, *, cache_dir=None, show_progress: bool =
         mine = list(range(world.rank, len(chunks), world.size))
         parts: list[tuple[int, torch.Tensor]] = []
         error = None
-        with progress_bar(sum(chunks[i].stop - chunks[i].start for i in mine), desc=f"generate {adapter.name}",
-                          enabled=show_progress and world.is_writer) as advance:
+        generated = sum(chunks[i].stop - chunks[i].start for i in mine)
+        started = time.perf_counter()
+        with peak_device_memory(device) as peak, \
+                progress_bar(generated, desc=f"generate {adapter.name}", enabled=show_progress and world.is_writer) as advance:
             for index in mine:
                 chunk = chunks[index]
                 chunk_prompts = prompts[chunk] if prompts is not None else None
@@ -381,6 +392,9 @@ def make_generate(device: torch.device, *, cache_dir=None, show_progress: bool =
                     error = failure
                     break
                 advance(len(parts[-1][1]))
+        if generated and error is None:  # peak_device_memory has synchronised the device on exit
+            meta["seconds_per_image"] = (time.perf_counter() - started) / generated
+            meta["peak_memory_bytes"] = peak.bytes
         if world.is_distributed:
             distributed.agree(world, error)
             parts = [pair for share in distributed.all_gather(world, parts) for pair in share]

@@ -5,6 +5,9 @@ __version__ = "0.1.0"
 from .checks.assertions import (assert_clip_score_above, assert_cmmd_below, assert_coverage_above, assert_fid_below,
                          assert_inception_score_above, assert_kid_below, assert_metric, assert_no_collapse,
                          assert_no_regression, assert_precision_above, assert_recall_above)
+from .checks.efficiency import PeakMemoryNotMeasuredWarning, assert_peak_memory_below, assert_seconds_per_image_below
+from .checks.scores import (assert_aesthetic_above, assert_fd_infinity_below, assert_hps_above, assert_pickscore_above,
+                            assert_vendi_above)
 from .batch import ImageBatch
 from .checks.quality import QualityChecksFailed, assert_quality
 from .store.files import StoreFileError
@@ -18,24 +21,32 @@ __all__ = [
     "ExtractorMismatchError",
     "ImageBatch",
     "MetricResult",
+    "PeakMemoryNotMeasuredWarning",
     "QualityChecksFailed",
     "ReferenceStats",
     "StoreFileError",
     "WeightsHashMismatchError",
     "WeightsNotFoundError",
     "__version__",
+    "assert_aesthetic_above",
     "assert_clip_score_above",
     "assert_cmmd_below",
     "assert_coverage_above",
+    "assert_fd_infinity_below",
     "assert_fid_below",
+    "assert_hps_above",
     "assert_inception_score_above",
     "assert_kid_below",
     "assert_metric",
     "assert_no_collapse",
     "assert_no_regression",
+    "assert_peak_memory_below",
+    "assert_pickscore_above",
     "assert_precision_above",
     "assert_quality",
     "assert_recall_above",
+    "assert_seconds_per_image_below",
+    "assert_vendi_above",
     "build_random_inception_weights",
 ]
 

@@ -53,6 +53,7 @@ MIN_DRIFT_SAMPLES = 8  # fewer samples than this per side cannot support a noise
 # On the digits model 5 % is 0.9 FID, where benchmarks/bench_drift_real.py measured the gate.
 # Metrics not listed use AUTO_MARGIN_SDS seed-noise SDs.
 DEFAULT_RELATIVE_MARGINS = {"fid": 0.05}
+TIMING_MIN_RUNS = 3  # repeated timings per side behind a speed drift test (a SD from 2 runs is too rough)
 
 
 class MetricCheckFailed(AssertionError):
@@ -88,6 +89,8 @@ class MetricSpec:
     noise_sd_is_upper_bound: bool = False
     smooth_null: bool = False  # near-normal re-assignment null: a clear regression decided in 4 draws
     evidence: str = "resample"  # "swap-z": z over the paired-swap null SD, with sequential looks
+    # fewest samples per side a noise test runs on; timings have a few repeated runs, not seeds
+    min_samples: int = MIN_DRIFT_SAMPLES
 
     @property
     def worse_sign(self) -> int:
@@ -109,6 +112,16 @@ SPECS: dict[str, MetricSpec] = {spec.name: spec for spec in (
     MetricSpec("ssim", "SSIM", True, "per-sample"),
     MetricSpec("psnr", "PSNR", True, "per-sample"),
     MetricSpec("max_abs", "max |diff|", False, "per-sample"),
+    # issue 21: preference and aesthetic scores are per-image means, paired by seed like CLIP score
+    MetricSpec("pickscore", "PickScore", True, "per-sample"),
+    MetricSpec("hps", "HPSv2", True, "per-sample"),
+    MetricSpec("aesthetic", "LAION aesthetic", True, "per-sample"),
+    MetricSpec("vendi", "Vendi score", True, "distribution"),
+    MetricSpec("fd_infinity", "FD∞", False, "distribution", noise_sd_is_upper_bound=True, smooth_null=True),
+    # rows: seconds per image of repeated runs; "normal": noise_sd = run-to-run SD x sqrt(2/runs)
+    MetricSpec("seconds_per_image", "seconds per image", False, "per-sample", noise_test="normal",
+               min_samples=TIMING_MIN_RUNS),
+    MetricSpec("peak_memory", "peak device memory", False, "scalar"),
 )}
 
 
@@ -190,7 +203,7 @@ def baseline_noise_sd(spec: MetricSpec, evidence: DriftEvidence | None, rows) ->
     later check whose worsening is inside the margin costs nothing but the metric. None when
     the metric has no samples to estimate it from.
     """
-    if evidence is None or rows is None or len(rows) < MIN_DRIFT_SAMPLES:
+    if evidence is None or rows is None or len(rows) < spec.min_samples:
         return None
     rows = np.asarray(rows)
     if spec.family == "distribution":
@@ -218,8 +231,8 @@ def drift_noise_test(spec: MetricSpec, evidence: DriftEvidence | None, stored: n
     if stored is None:
         return "untested: the baseline has no stored samples (re-run `pytest --update-refs`)"
     current = np.asarray(evidence.rows)
-    if min(len(stored), len(current)) < MIN_DRIFT_SAMPLES:
-        return f"untested: fewer than {MIN_DRIFT_SAMPLES} samples per side"
+    if min(len(stored), len(current)) < spec.min_samples:
+        return f"untested: fewer than {spec.min_samples} samples per side"
     if spec.family == "distribution" and evidence.make_statistic is None:
         return "untested: no statistic to permute"
     swap_evidence = spec.evidence == "swap-z" and spec.family == "distribution"

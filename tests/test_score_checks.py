@@ -168,3 +168,27 @@ def test_per_prompt_summary_orders_the_losses_first():
     assert paired[0] == {"prompt": "b", "n": 2, "value": 3.0, "baseline": 5.0, "delta": -2.0}
     assert paired[1]["delta"] == 0.0
     assert per_prompt_summary(scores, None) == []
+
+
+def test_assert_quality_runs_the_new_scores_and_gathers_their_failures(project):
+    pytest.importorskip("transformers.models.clip", reason="PickScore needs transformers")
+    import transformers.models.clip.modeling_clip  # noqa: F401
+
+    project.makepyfile(test_quality="""
+import pytest
+from pytest_genquality import QualityChecksFailed, assert_quality
+
+def test_all(batch, ref, extractor, pickscore):
+    with pytest.raises(QualityChecksFailed) as failed:
+        assert_quality(batch, ref, fd_infinity_below=1e6, vendi_above=1e6, pickscore_above=-1e6,
+                       aesthetic_above=None, extractor=extractor, scorers={"pickscore": pickscore})
+    results = failed.value.results
+    assert list(results) == ["fd_infinity", "vendi", "pickscore"]
+    assert [r.verdict for r in results.values()] == ["updated", "fail", "updated"]
+    assert "1 of 3 quality checks failed: vendi" in str(failed.value)
+
+def test_ref_is_required(batch, extractor):
+    with pytest.raises(TypeError, match="ref: fd_infinity_below compare"):
+        assert_quality(batch, fd_infinity_below=1.0, extractor=extractor)
+""")
+    project.runpytest("--update-refs").assert_outcomes(passed=2)

@@ -91,6 +91,7 @@ class MetricSpec:
     evidence: str = "resample"  # "swap-z": z over the paired-swap null SD, with sequential looks
     # fewest samples per side a noise test runs on; timings have a few repeated runs, not seeds
     min_samples: int = MIN_DRIFT_SAMPLES
+    noise_source: str = "seed-noise"  # what the rows' spread is, in margin messages: timings are "run-to-run"
 
     @property
     def worse_sign(self) -> int:
@@ -120,7 +121,7 @@ SPECS: dict[str, MetricSpec] = {spec.name: spec for spec in (
     MetricSpec("fd_infinity", "FD∞", False, "distribution", noise_sd_is_upper_bound=True, smooth_null=True),
     # rows: seconds per image of repeated runs; "normal": noise_sd = run-to-run SD x sqrt(2/runs)
     MetricSpec("seconds_per_image", "seconds per image", False, "per-sample", noise_test="normal",
-               min_samples=TIMING_MIN_RUNS),
+               min_samples=TIMING_MIN_RUNS, noise_source="run-to-run"),
     MetricSpec("peak_memory", "peak device memory", False, "scalar"),
 )}
 
@@ -248,7 +249,7 @@ def drift_noise_test(spec: MetricSpec, evidence: DriftEvidence | None, stored: n
         noise_sd = baseline_noise_sd(spec, evidence, stored[:len(current)])
     if margin is None:
         margin = AUTO_MARGIN_SDS * noise_sd
-        rule = f"{AUTO_MARGIN_SDS:g} x seed-noise SD {noise_sd:.3g}"
+        rule = f"{AUTO_MARGIN_SDS:g} x {spec.noise_source} SD {noise_sd:.3g}"
     if swap_evidence:
         result = _swap_z_gate(spec, evidence, stored, margin=margin, paired=paired, adaptive=adaptive,
                               seed_noise_sd=noise_sd)

@@ -24,6 +24,7 @@ pool), each spatially averaged. The network stops at the block it needs.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 from pathlib import Path
@@ -44,6 +45,8 @@ POOL_DIM = 2048
 BATCHNORM_EPS = 0.001  # TensorFlow's default, kept by pytorch-fid and torch-fidelity
 FEATURE_DIMS = {"pool": POOL_DIM, "logits_unbiased": NUM_CLASSES}
 BLOCK_DIMS = (64, 192, 768, 2048)  # pytorch-fid's InceptionV3.BLOCK_INDEX_BY_DIM keys, in network order
+# precision= -> autocast dtype (None: plain float32, the parity path)
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 # --------------------------------------------------------------------------- architecture
@@ -419,10 +422,23 @@ class InceptionFID:
     rank-deficient). Below 2048 only ``"pool"`` [N, dims] is returned (no classifier logits),
     and ``.id`` ends in ``/dims-{dims}``.
     batch_size: images per forward pass; features do not depend on it beyond float round-off.
+    precision: ``"fp32"`` (default: the parity path, unchanged), ``"bf16"`` or ``"fp16"``: the
+    network runs under ``torch.autocast`` of that dtype on its device (resizing stays float32,
+    features come back float32). The features differ from fp32 ones (bf16 on CPU with random
+    weights: 3 % relative; see tests/test_inception_fast_path.py and benchmarks/gpu_check.sh for
+    the FID deviation), so ``.id`` ends in ``/bf16`` or ``/fp16`` and such features compare only
+    with references built at the same precision.
+    compile: run the network through ``torch.compile`` (compiled on the first call; minutes on
+    CPU, where it buys little). Only float round-off changes, so ``.id`` does not name it.
     """
 
     def __init__(self, weights: str | os.PathLike | None = None, *, device: str | torch.device = "cpu",
-                 resize: str = "pytorch-fid", dims: int = POOL_DIM, batch_size: int = 64):
+                 resize: str = "pytorch-fid", dims: int = POOL_DIM, batch_size: int = 64,
+                 precision: str = "fp32", compile: bool = False):
+        self._autocast_dtype = _check_precision(precision)
+        if not isinstance(compile, bool):
+            raise TypeError(f"compile: expected True or False, got {compile!r}")
+        self.precision, self.compile = precision, compile
         self._resize_images = get_resize(resize)
         self.resize = resize
         self.dims = _check_dims(dims)
@@ -431,7 +447,8 @@ class InceptionFID:
         self.weights_path = resolve_weights(WEIGHTS_KEY, explicit=weights)
         # 2048 keeps the 0.1 id, so references built before dims existed still match.
         dims_part = "" if self.dims == POOL_DIM else f"/dims-{self.dims}"
-        self.id = f"inception-fid:{weights_label(self.weights_path)}/{resize}{dims_part}"
+        precision_part = "" if precision == "fp32" else f"/{precision}"
+        self.id = f"inception-fid:{weights_label(self.weights_path)}/{resize}{dims_part}{precision_part}"
         self.feature_dims = dict(FEATURE_DIMS) if self.dims == POOL_DIM else {"pool": self.dims}
 
         network = load_fid_inception(self.weights_path)
@@ -442,9 +459,12 @@ class InceptionFID:
             self._memory_format = _memory_format(self.device)
         self._network = network.to(self.device, memory_format=self._memory_format).eval()
         self._network.requires_grad_(False)
+        self._forward = torch.compile(self._network) if compile else self._network
 
     def __repr__(self) -> str:
-        return f"InceptionFID(id={self.id!r}, device={str(self.device)!r}, batch_size={self.batch_size})"
+        fast = f", precision={self.precision!r}" if self.precision != "fp32" else ""
+        fast += ", compile=True" if self.compile else ""
+        return f"InceptionFID(id={self.id!r}, device={str(self.device)!r}, batch_size={self.batch_size}{fast})"
 
     def __call__(self, images) -> dict[str, torch.Tensor]:
         """Features of an ImageBatch or uint8 tensor [N, 3, H, W], all N rows at once."""
@@ -467,10 +487,11 @@ class InceptionFID:
     def _extract(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         inputs = self._resize_images(images.to(self.device))
         inputs = inputs.contiguous(memory_format=self._memory_format)
-        pool = self._network(inputs, dims=self.dims)
-        if self.dims != POOL_DIM:
-            return {"pool": pool.float().cpu()}
-        logits = self._network.logits_unbiased(pool)
+        with _autocast(self.device, self._autocast_dtype):
+            pool = self._forward(inputs, dims=self.dims)
+            if self.dims != POOL_DIM:
+                return {"pool": pool.float().cpu()}
+            logits = self._network.logits_unbiased(pool)
         return {"pool": pool.float().cpu(), "logits_unbiased": logits.float().cpu()}
 
 
@@ -485,6 +506,17 @@ def _check_dims(dims) -> int:
         raise ValueError(f"dims: expected one of {', '.join(map(str, BLOCK_DIMS))} (pytorch-fid's --dims), "
                          f"got {dims!r}")
     return dims
+
+
+def _autocast(device: torch.device, dtype: torch.dtype | None):
+    """torch.autocast of ``dtype`` on ``device``; for fp32 no context at all (the parity path stays as it was)."""
+    return contextlib.nullcontext() if dtype is None else torch.autocast(device.type, dtype=dtype)
+
+
+def _check_precision(precision) -> torch.dtype | None:
+    if not isinstance(precision, str) or precision not in PRECISIONS:
+        raise ValueError(f"precision: expected one of {', '.join(map(repr, PRECISIONS))}, got {precision!r}")
+    return PRECISIONS[precision]
 
 
 def _check_batch_size(batch_size) -> int:

@@ -11,6 +11,9 @@
 #      plain run that must pass against those baselines
 #   3. determinism: two processes, same seeds -> bit-identical images (benchmarks/gpu_determinism.py)
 #   4. Inception throughput, ours vs pytorch-fid, fp32, images/s (benchmarks/bench_inception.py)
+#   4b. the fast path (issue 21): pytorch-fid fp32 vs ours fp32 / bf16 / bf16+compile, images/s in one
+#      run on the same device, and the FID deviation of each from ours fp32 on the same images
+#      (benchmarks/bench_inception_fast.py; GPU_CHECK_FID_IMAGES images per FID set, default 1024)
 #   5. build-ref of GPU_CHECK_IMAGES 64 px PNGs: one process, and under torchrun --nproc-per-node=1;
 #      images/s and equality of the two references
 #   6. a pytest session of the DDPM example suite under torchrun --nproc-per-node=1
@@ -21,7 +24,8 @@
 # package itself needs no install: this checkout goes first on PYTHONPATH, and the pytest plugin
 # is registered through its entry point if installed, else through PYTEST_PLUGINS).
 # GPU_CHECK_TIME_SCALE multiplies every time box (e.g. 4 for a dry run on a slow CPU);
-# GPU_CHECK_PARTS (default all) picks parts by name: gpu-tests,examples,determinism,inception,build-ref,torchrun-pytest;
+# GPU_CHECK_PARTS (default all) picks parts by name: gpu-tests,examples,determinism,inception,inception-fast,
+# build-ref,torchrun-pytest;
 # GPU_CHECK_BUDGET (default 450 s) caps all parts together: a part gets at most what is left, and is
 # skipped when less than 20 s is.
 
@@ -31,6 +35,7 @@ ROOT=$(pwd)
 PY=${PYTHON:-python3}
 DEVICE=${GPU_CHECK_DEVICE:-cuda}
 IMAGES=${GPU_CHECK_IMAGES:-2000}
+FID_IMAGES=${GPU_CHECK_FID_IMAGES:-1024}
 SCALE=${GPU_CHECK_TIME_SCALE:-1}
 PARTS=${GPU_CHECK_PARTS:-all}
 BUDGET=$(( ${GPU_CHECK_BUDGET:-450} * SCALE ))   # seconds for all parts together: the script ends within ~8 min
@@ -157,6 +162,17 @@ else
   run_part inception-throughput 90 "$PY" benchmarks/bench_inception.py --device "$DEVICE" --images 256 --repeats 3 --sizes 299 64
 fi
 
+# ---- 4b. fast path: bf16 and bf16+compile vs pytorch-fid fp32, and their FID deviation --------------
+if ! wanted inception-fast; then
+  skip_part inception-fast "not in GPU_CHECK_PARTS"
+elif [ "$DEVICE" = cpu ]; then  # torch.compile of the whole network takes minutes on a CPU: dry run without it
+  TAIL_LINES=14 run_part inception-fast 240 "$PY" benchmarks/bench_inception_fast.py --device cpu --images 4 \
+    --repeats 1 --size 64 --fid-images 16 --no-compile
+else
+  TAIL_LINES=14 run_part inception-fast 150 "$PY" benchmarks/bench_inception_fast.py --device "$DEVICE" --images 256 \
+    --repeats 3 --size 299 --fid-images "$FID_IMAGES"
+fi
+
 # ---- 5. build-ref: one process and torchrun --nproc-per-node=1 ---------------------------------
 build_ref() {
   set -eu
@@ -209,7 +225,7 @@ say ""
 say "== summary ($DEVICE; logs in $WORK)"
 for line in "${SUMMARY[@]}"; do say "$line"; done
 say "figures:"
-grep -h -E "images/s|img/s|px |bit-identical|DIFFERENT|references equal|vs CPU|passed|failed" "$WORK"/*.log 2>/dev/null \
+grep -h -E "images/s|img/s|px |bit-identical|DIFFERENT|references equal|vs CPU|passed|failed|ours |pytorch-fid fp32" "$WORK"/*.log 2>/dev/null \
   | grep -v -E "^\s*$" | sed 's/^/  /' | tee -a "$REPORT" >/dev/null
 grep -h -E "images/s|img/s|px |bit-identical|DIFFERENT|references equal|vs CPU" "$WORK"/*.log 2>/dev/null | sed 's/^/  /'
 [ $FAILED -eq 0 ] && say "GPU CHECK: OK" || say "GPU CHECK: SOME PARTS FAILED"

@@ -456,7 +456,7 @@ class InceptionFID:
         self._memory_format = torch.contiguous_format
         if resize not in TORCH_FIDELITY_NETWORK_MODES:
             network.fold_batchnorm()
-            self._memory_format = _memory_format(self.device)
+            self._memory_format = _memory_format(self.device, precision)
         self._network = network.to(self.device, memory_format=self._memory_format).eval()
         self._network.requires_grad_(False)
         self._forward = torch.compile(self._network) if compile else self._network
@@ -495,10 +495,14 @@ class InceptionFID:
         return {"pool": pool.float().cpu(), "logits_unbiased": logits.float().cpu()}
 
 
-def _memory_format(device: torch.device) -> torch.memory_format:
-    """channels-last on CPUs, where oneDNN's NHWC kernels gave 1.3-2x over NCHW; NCHW on CUDA, where
-    fp32 cuDNN (TF32 off) ran channels-last at 0.80x of NCHW on an H200 (1746 vs 2183 img/s at 299 px)."""
-    return torch.channels_last if device.type == "cpu" else torch.contiguous_format
+def _memory_format(device: torch.device, precision: str = "fp32") -> torch.memory_format:
+    """channels-last on CPUs, where oneDNN's NHWC kernels gave 1.3-2x over NCHW; NCHW on CUDA in fp32, where
+    fp32 cuDNN (TF32 off) ran channels-last at 0.80x of NCHW on an H200 (1746 vs 2183 img/s at 299 px).
+    bf16/fp16 on CUDA: channels-last, the layout cuDNN's tensor-core convolutions work in (NVIDIA's
+    guidance for mixed precision; not yet measured here: benchmarks/bench_inception_fast.py)."""
+    if device.type == "cpu" or precision != "fp32":
+        return torch.channels_last
+    return torch.contiguous_format
 
 
 def _check_dims(dims) -> int:

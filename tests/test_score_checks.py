@@ -192,3 +192,57 @@ def test_ref_is_required(batch, extractor):
         assert_quality(batch, fd_infinity_below=1.0, extractor=extractor)
 """)
     project.runpytest("--update-refs").assert_outcomes(passed=2)
+
+
+@pytest.fixture
+def no_plugin_session(monkeypatch):
+    from pytest_genquality.checks import run_state as session
+
+    monkeypatch.setattr(session, "_recorder", None)  # as in a notebook: thresholds only, nothing recorded
+
+
+def test_hps_assertion_scores_each_image_against_its_prompt(no_plugin_session, tmp_path):
+    open_clip = pytest.importorskip("open_clip", reason="HPSv2 needs open-clip-torch (the hps extra)")
+    import torch
+
+    from pytest_genquality import ImageBatch, assert_hps_above
+    from pytest_genquality.checks.workflow import MetricCheckFailed
+    from pytest_genquality.features import HPSv2
+
+    tiny = {"embed_dim": 16,
+            "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "head_width": 16, "patch_size": 8},
+            "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1}}
+    torch.manual_seed(0)
+    torch.save(open_clip.CLIP(**tiny).eval().state_dict(), tmp_path / "hpsv2-random-seed-0.pt")
+    scorer = HPSv2(tmp_path / "hpsv2-random-seed-0.pt", architecture=tiny)
+    images = torch.randint(0, 256, (6, 3, 32, 32), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    batch = ImageBatch(images, seeds=list(range(6)), prompts=["a cat", "a dog"] * 3)
+    result = assert_hps_above(batch, -1e6, scorer=scorer)
+    assert result.value == pytest.approx(float(scorer.score(batch).double().mean()), rel=1e-6)
+    assert result.extractor_id == scorer.id and [row["n"] for row in result.details["per_prompt"]] == [3, 3]
+    with pytest.raises(MetricCheckFailed, match=r"(?s)HPSv2 .* is below the threshold 1e\+06.*per prompt lowest: 'a "):
+        assert_hps_above(batch, 1e6, scorer=scorer)
+    with pytest.raises(ValueError, match=r"prompts: expected one prompt per image \(6\), got 2"):
+        assert_hps_above(batch, 0.0, ["a cat", "a dog"], scorer=scorer)
+
+
+def test_aesthetic_assertion_needs_no_prompts(no_plugin_session, tmp_path):
+    pytest.importorskip("transformers", reason="the aesthetic predictor needs transformers' CLIP")
+    import sys
+    from pathlib import Path
+
+    import torch
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from clip_helpers import build_tiny_clip
+    from test_aesthetic import write_random_head
+
+    from pytest_genquality import ImageBatch, assert_aesthetic_above
+    from pytest_genquality.features import AestheticPredictor
+
+    head, _ = write_random_head(tmp_path / "laion-aesthetic-random-seed-0.pth")
+    scorer = AestheticPredictor(head, clip=build_tiny_clip(tmp_path / "clip"))
+    images = torch.randint(0, 256, (5, 3, 32, 32), generator=torch.Generator().manual_seed(1), dtype=torch.uint8)
+    result = assert_aesthetic_above(ImageBatch(images), -1e6, scorer=scorer)
+    assert result.value == pytest.approx(float(scorer.score(images).double().mean()), rel=1e-6)
+    assert result.details == {} and result.n == 5 and result.ci[0] <= result.value <= result.ci[1]

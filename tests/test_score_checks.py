@@ -93,6 +93,12 @@ def test_threshold(batch, pickscore):
         "*PickScore drifted from its baseline: worse by 1.667, beyond the margin *paired-bootstrap*",
         "*per prompt lost the most vs the baseline: 'a blue circle' -5 (16 images), 'a * +0 (16 images)*",
     ])
+    import json
+
+    newest = sorted((project.path / ".genquality" / "runs").glob("*.json"))[-1]
+    [recorded] = json.loads(newest.read_text())["results"]
+    assert recorded["verdict"] == "fail" and recorded["details"]["per_prompt"][0]["prompt"] == "a blue circle"
+    assert recorded["details"]["per_prompt"][0]["delta"] == pytest.approx(-5.0, abs=1e-5)
 
 
 def test_vendi_falls_with_a_collapse(project, monkeypatch):

@@ -252,3 +252,17 @@ def test_aesthetic_assertion_needs_no_prompts(no_plugin_session, tmp_path):
     result = assert_aesthetic_above(ImageBatch(images), -1e6, scorer=scorer)
     assert result.value == pytest.approx(float(scorer.score(images).double().mean()), rel=1e-6)
     assert result.details == {} and result.n == 5 and result.ci[0] <= result.value <= result.ci[1]
+
+
+def test_reports_name_the_prompts_that_lost_the_most():
+    from pytest_genquality.report.markdown import markdown_summary
+
+    result = {"test": "t.py::test_pick", "metric": "pickscore", "key": "pickscore", "value": 20.0, "n": 6,
+              "extractor_id": "pickscore:x", "lane": "cpu", "threshold": None, "baseline": 21.0,
+              "baseline_commit": None, "delta": -1.0, "ci": None, "noise": None, "verdict": "fail",
+              "reason": "worse by 1", "higher_is_better": True, "seeds": "0..5",
+              "details": {"per_prompt": [{"prompt": "a cat", "n": 3, "value": 19.0, "baseline": 21.0, "delta": -2.0},
+                                         {"prompt": "a dog", "n": 3, "value": 21.0, "baseline": 21.0, "delta": 0.0}]}}
+    summary = markdown_summary([result], {})
+    assert "worse by 1; prompts that lost the most: 'a cat' -2 (3 images)" in summary
+    assert "'a dog'" not in summary  # it lost nothing

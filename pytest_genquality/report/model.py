@@ -102,7 +102,21 @@ def verdict_reason(result: dict) -> str:
         reasons.append("no baseline on this lane: run `pytest --update-refs`")
     elif result.get("reason"):
         reasons.append(result["reason"])
+    if result.get("verdict") == "fail" and (losses := prompt_losses(result)):
+        reasons.append(f"prompts that lost the most: {losses}")
     return "; ".join(reasons)
+
+
+PROMPT_LOSSES_SHOWN = 3
+
+
+def prompt_losses(result: dict, shown: int = PROMPT_LOSSES_SHOWN) -> str:
+    """The per-image scores' prompts that lost most against the baseline (``details["per_prompt"]``,
+    worst first, as ``checks.scores`` records it), in words; "" when none lost or none were recorded."""
+    rows = (result.get("details") or {}).get("per_prompt") or []
+    sign = 1 if result.get("higher_is_better", True) else -1
+    lost = [row for row in rows if "delta" in row and sign * row["delta"] < 0][:shown]
+    return ", ".join(f"'{row['prompt']}' {row['delta']:+.4g} ({row['n']} images)" for row in lost)
 
 
 def _load_runs(store, paths: list[Path], notes: list[str]) -> list[tuple[str, dict]]:

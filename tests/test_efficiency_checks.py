@@ -167,3 +167,15 @@ def test_one(runs):
     project.runpytest("--update-refs").assert_outcomes(passed=1)
     again = project.runpytest("-rA")
     again.assert_outcomes(passed=1)
+
+
+def test_a_first_run_without_thresholds(project):
+    project.makepyfile(test_first="""
+from pytest_genquality import assert_peak_memory_below, assert_seconds_per_image_below
+
+def test_first(runs):
+    assert assert_seconds_per_image_below(runs, None).threshold is None
+    assert assert_peak_memory_below(runs, None).threshold is None
+""")
+    project.runpytest("--update-refs").assert_outcomes(passed=1)
+    project.runpytest().assert_outcomes(passed=1)

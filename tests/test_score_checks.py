@@ -119,6 +119,19 @@ def test_vendi(diverse_or_collapsed, extractor):
                                 "*features   toy:proj32-seed0, cosine kernel*"])
 
 
+def test_a_first_run_without_thresholds_records_the_new_scores(project):
+    project.makepyfile(test_first="""
+from pytest_genquality import assert_fd_infinity_below, assert_quality, assert_vendi_above
+
+def test_first(batch, ref, extractor):
+    assert assert_vendi_above(batch, None, extractor=extractor).threshold is None
+    results = assert_quality(batch, ref, fd_infinity_below=None, vendi_above=None, extractor=extractor)
+    assert list(results) == ["fd_infinity", "vendi"]
+""")
+    project.runpytest("--update-refs").assert_outcomes(passed=1)
+    project.runpytest().assert_outcomes(passed=1)
+
+
 def test_vendi_threshold_kernel_and_extractor_features(project):
     project.makepyfile(test_vendi="""
 import pytest
@@ -187,7 +200,7 @@ from pytest_genquality import QualityChecksFailed, assert_quality
 def test_all(batch, ref, extractor, pickscore):
     with pytest.raises(QualityChecksFailed) as failed:
         assert_quality(batch, ref, fd_infinity_below=1e6, vendi_above=1e6, pickscore_above=-1e6,
-                       aesthetic_above=None, extractor=extractor, scorers={"pickscore": pickscore})
+                       extractor=extractor, scorers={"pickscore": pickscore})
     results = failed.value.results
     assert list(results) == ["fd_infinity", "vendi", "pickscore"]
     assert [r.verdict for r in results.values()] == ["updated", "fail", "updated"]

@@ -66,9 +66,10 @@ def _work_id(run: ImageBatch) -> str:
     return f"generate:{run.meta.get('generator')}:batch_size={run.meta.get('batch_size')}:{run.meta.get('kwargs')}"
 
 
-def assert_seconds_per_image_below(batches, threshold: float, *, max_drift="auto") -> MetricResult:
+def assert_seconds_per_image_below(batches, threshold: float | None, *, max_drift="auto") -> MetricResult:
     """Mean seconds per image over repeated runs below ``threshold``, and no slower than the lane's baseline.
 
+    ``threshold=None``: measured, recorded and gated on drift only (a first run).
     batches: ImageBatches made by ``generate`` with identical arguments, one per repeated run
     (3 or more for the drift test; a single batch is checked against the threshold, and its
     drift is reported untested). Timing noise comes from the spread of these runs, never from
@@ -77,7 +78,7 @@ def assert_seconds_per_image_below(batches, threshold: float, *, max_drift="auto
     ``seconds_per_image`` or ``max_drift`` as a percentage.
     """
     runs = _runs(batches, "batches")
-    _check_threshold("threshold", threshold)
+    _check_threshold("threshold", threshold, allow_none=True)
     values = np.array([run.meta["seconds_per_image"] for run in runs], dtype=np.float64)
     first = runs[0]
     lane = first.meta.get("lane")
@@ -95,7 +96,7 @@ def assert_seconds_per_image_below(batches, threshold: float, *, max_drift="auto
                         details={"runs": values.tolist()})
 
 
-def assert_peak_memory_below(batches, threshold_bytes: float, *, max_drift="auto") -> MetricResult | None:
+def assert_peak_memory_below(batches, threshold_bytes: float | None, *, max_drift="auto") -> MetricResult | None:
     """Peak device memory of the generation (bytes, the largest over ``batches``) below ``threshold_bytes``.
 
     Compared with the lane's baseline; ``max_drift="auto"`` is ``PEAK_MEMORY_AUTO_DRIFT`` of the
@@ -103,7 +104,7 @@ def assert_peak_memory_below(batches, threshold_bytes: float, *, max_drift="auto
     ``PeakMemoryNotMeasuredWarning``, records nothing and returns None.
     """
     runs = _runs(batches, "batches")
-    _check_threshold("threshold_bytes", threshold_bytes)
+    _check_threshold("threshold_bytes", threshold_bytes, allow_none=True)
     peaks = [run.meta.get("peak_memory_bytes") for run in runs]
     lane = runs[0].meta.get("lane")
     if any(peak is None for peak in peaks):
@@ -112,9 +113,11 @@ def assert_peak_memory_below(batches, threshold_bytes: float, *, max_drift="auto
             "the check is skipped on this lane"), stacklevel=2)
         return None
     value = float(max(peaks))
-    return check_metric(SPECS["peak_memory"], value, threshold=float(threshold_bytes),
+    bar = "no threshold" if threshold_bytes is None else f"threshold {threshold_bytes / GIB:.3f} GiB"
+    return check_metric(SPECS["peak_memory"], value,
+                        threshold=None if threshold_bytes is None else float(threshold_bytes),
                         max_drift=PEAK_MEMORY_AUTO_DRIFT if max_drift == "auto" else max_drift,
                         n=len(runs[0]), extractor_id=_work_id(runs[0]), lane=lane, seeds=runs[0].seed_range(),
                         context_lines=(_generated_line(runs[0], lane),
-                                       f"  peak       {value / GIB:.3f} GiB (threshold {threshold_bytes / GIB:.3f} GiB)"),
+                                       f"  peak       {value / GIB:.3f} GiB ({bar})"),
                         batch=runs[0], details={"peaks": peaks})

@@ -11,6 +11,8 @@ with the evidence its noise test needs:
   names the prompts that lost the most.
 - Vendi score (diversity, no reference) and FD∞ (against reference statistics): distribution
   metrics; their noise test re-assigns feature rows like FID's.
+
+As in every ``assert_*``, ``threshold=None`` measures, records and gates on drift only (a first run).
 """
 
 from __future__ import annotations
@@ -109,7 +111,7 @@ def _prompts(batch, prompts) -> list[str]:
     return prompts
 
 
-def assert_pickscore_above(batch, threshold: float, prompts=None, *, scorer=None, max_drift="auto") -> MetricResult:
+def assert_pickscore_above(batch, threshold: float | None, prompts=None, *, scorer=None, max_drift="auto") -> MetricResult:
     """Mean PickScore (Kirstain et al. 2023; ~100 × cosine, higher is better) of the images vs their prompts.
 
     ``prompts`` default to ``batch.prompts``. ``scorer``: a ``features.PickScore``; default the
@@ -119,14 +121,14 @@ def assert_pickscore_above(batch, threshold: float, prompts=None, *, scorer=None
     from ..features.pickscore import PickScore
 
     batch = _as_batch(batch)
-    _check_threshold("threshold", threshold)
+    _check_threshold("threshold", threshold, allow_none=True)
     prompts = _prompts(batch, prompts)
     scorer = scorer or _default_scorer("pickscore", lambda device: PickScore(device=device))
     return _per_image_check("pickscore", batch, scorer.score(batch, prompts), prompts, threshold,
                             scorer_id=scorer.id, max_drift=max_drift)
 
 
-def assert_hps_above(batch, threshold: float, prompts=None, *, scorer=None, max_drift="auto") -> MetricResult:
+def assert_hps_above(batch, threshold: float | None, prompts=None, *, scorer=None, max_drift="auto") -> MetricResult:
     """Mean HPSv2 (Wu et al. 2023; 100 × cosine, the benchmark's ~25-29 scale) of the images vs their prompts.
 
     ``scorer``: a ``features.HPSv2``; default v2.0 with its checkpoint from ``--gen-weights-dir``
@@ -135,14 +137,14 @@ def assert_hps_above(batch, threshold: float, prompts=None, *, scorer=None, max_
     from ..features.hps import HPSv2
 
     batch = _as_batch(batch)
-    _check_threshold("threshold", threshold)
+    _check_threshold("threshold", threshold, allow_none=True)
     prompts = _prompts(batch, prompts)
     scorer = scorer or _default_scorer("hps", lambda device: HPSv2(device=device))
     return _per_image_check("hps", batch, scorer.score(batch, prompts), prompts, threshold,
                             scorer_id=scorer.id, max_drift=max_drift)
 
 
-def assert_aesthetic_above(batch, threshold: float, *, scorer=None, max_drift="auto") -> MetricResult:
+def assert_aesthetic_above(batch, threshold: float | None, *, scorer=None, max_drift="auto") -> MetricResult:
     """Mean LAION aesthetic score (1..10, higher is better) of the images; prompt-blind.
 
     ``scorer``: a ``features.AestheticPredictor``; default the official head with CLIP ViT-L/14 on
@@ -152,14 +154,14 @@ def assert_aesthetic_above(batch, threshold: float, *, scorer=None, max_drift="a
     from ..features.aesthetic import AestheticPredictor
 
     batch = _as_batch(batch)
-    _check_threshold("threshold", threshold)
+    _check_threshold("threshold", threshold, allow_none=True)
     scorer = scorer or _default_scorer("aesthetic", lambda device: AestheticPredictor(device=device))
     return _per_image_check("aesthetic", batch, scorer.score(batch), batch.prompts, threshold,
                             scorer_id=scorer.id, max_drift=max_drift)
 
 
 # ---- distribution scores ----------------------------------------------------------------------------
-def assert_vendi_above(batch, threshold: float, *, extractor=None, kernel: str = "cosine",
+def assert_vendi_above(batch, threshold: float | None, *, extractor=None, kernel: str = "cosine",
                        max_drift="auto") -> MetricResult:
     """Vendi score (Friedman & Dieng 2023; the effective number of distinct images, 1..min(N, D)) above ``threshold``.
 
@@ -171,7 +173,7 @@ def assert_vendi_above(batch, threshold: float, *, extractor=None, kernel: str =
     from ..metrics.vendi import KERNELS, vendi_score
 
     batch = _as_batch(batch)
-    _check_threshold("threshold", threshold)
+    _check_threshold("threshold", threshold, allow_none=True)
     if kernel not in KERNELS:
         raise ValueError(f"kernel: expected one of {KERNELS}, got {kernel!r}")
     extractor = extractor or default_inception()
@@ -186,7 +188,7 @@ def assert_vendi_above(batch, threshold: float, *, extractor=None, kernel: str =
         batch=batch, details={"kernel": kernel})
 
 
-def assert_fd_infinity_below(batch, ref, threshold: float, *, extractor=None, max_drift="auto",
+def assert_fd_infinity_below(batch, ref, threshold: float | None, *, extractor=None, max_drift="auto",
                              seed: int = 0) -> MetricResult:
     """FD∞ (Chong & Forsyth 2020: FID extrapolated to N = ∞) of ``batch`` against ``ref`` below ``threshold``.
 
@@ -200,7 +202,7 @@ def assert_fd_infinity_below(batch, ref, threshold: float, *, extractor=None, ma
     from ..metrics.fd_infinity import fd_infinity
 
     batch, reference = _as_batch(batch), _reference(ref)
-    _check_threshold("threshold", threshold)
+    _check_threshold("threshold", threshold, allow_none=True)
     extractor = _checked_extractor(reference, extractor, default_inception)
     rows = batch_features(batch, extractor, "pool")
     if len(rows) < 3:

@@ -1,6 +1,6 @@
 """pytest-genquality: quality regression tests for generative image models."""
 
-__version__ = "0.1.0"
+__version__ = "0.3.0"
 
 from .checks.assertions import (assert_clip_score_above, assert_cmmd_below, assert_coverage_above, assert_fid_below,
                          assert_inception_score_above, assert_kid_below, assert_metric, assert_no_collapse,
@@ -9,22 +9,41 @@ from .checks.efficiency import PeakMemoryNotMeasuredWarning, assert_peak_memory_
 from .checks.scores import (assert_aesthetic_above, assert_fd_infinity_below, assert_hps_above, assert_pickscore_above,
                             assert_vendi_above)
 from .batch import ImageBatch
-from .checks.quality import QualityChecksFailed, assert_quality
-from .store.files import StoreFileError
-from .metrics.fid import ExtractorMismatchError
+from .checks.quality import assert_quality
+from .checks.workflow import MetricResult
+from .errors import (BaselineMismatchError, CaptionTruncatedWarning, CLIPModelNotFoundError, CorruptCacheEntryError,
+                     DeviceUnavailableError, DINOv2ModelNotFoundError, DistributedError, ExtractorMismatchError,
+                     GenQualityError, GenQualityWarning, ImageReadError, LPIPSWeightsNotFoundError, MetricCheckFailed,
+                     MissingDependencyError, QualityChecksFailed, RandomWeightsWarning, ReferenceExistsError,
+                     RunNotFoundError, StoreFileError, UnhashableModelError, WeightsHashMismatchError,
+                     WeightsNotFoundError)
 from .reference.reference_stats import ReferenceStats
-from .checks.workflow import BaselineMismatchError, MetricResult
-from .features.weights import WeightsHashMismatchError, WeightsNotFoundError
 
 __all__ = [
     "BaselineMismatchError",
+    "CLIPModelNotFoundError",
+    "CaptionTruncatedWarning",
+    "CorruptCacheEntryError",
+    "DINOv2ModelNotFoundError",
+    "DeviceUnavailableError",
+    "DistributedError",
     "ExtractorMismatchError",
+    "GenQualityError",
+    "GenQualityWarning",
     "ImageBatch",
+    "ImageReadError",
+    "LPIPSWeightsNotFoundError",
+    "MetricCheckFailed",
     "MetricResult",
+    "MissingDependencyError",
     "PeakMemoryNotMeasuredWarning",
     "QualityChecksFailed",
+    "RandomWeightsWarning",
+    "ReferenceExistsError",
     "ReferenceStats",
+    "RunNotFoundError",
     "StoreFileError",
+    "UnhashableModelError",
     "WeightsHashMismatchError",
     "WeightsNotFoundError",
     "__version__",
@@ -52,7 +71,10 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    """``build_random_inception_weights`` on first use: it needs the Inception module, which costs an import."""
+    """``build_random_inception_weights`` on first use: it needs the Inception module, which costs an import.
+
+    Kept here for 0.2 code; its home is ``pytest_genquality.testing`` with the other test helpers.
+    """
     if name == "build_random_inception_weights":
         from .features.inception import build_random_inception_weights
 

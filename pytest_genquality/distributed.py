@@ -21,12 +21,9 @@ import datetime as _dt
 import os
 from dataclasses import dataclass
 from typing import Any, Sequence
+from .errors import DistributedError  # noqa: F401  (0.2 import path)
 
 DEFAULT_TIMEOUT_S = 1800  # how long a rank waits for the others in one collective (torch's own default)
-
-
-class DistributedError(RuntimeError):
-    """A rank of a torchrun job failed; raised on every rank with the first failing rank's message."""
 
 
 @dataclass(frozen=True)

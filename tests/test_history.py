@@ -2,6 +2,7 @@
 
 import pytest
 
+from pytest_genquality import RunNotFoundError
 from pytest_genquality.report.history import diff, diff_lines, find_run, history_lines, plot, series
 from pytest_genquality.store import Store
 
@@ -181,7 +182,7 @@ def test_find_run_refuses_a_commit_prefix_that_matches_several_runs(tmp_path):
     """Picking the newest would silently pick a rerun of the same commit, maybe the other side of a diff."""
     store = Store(tmp_path)
     files = write_runs(store, [("abc1234", False, []), ("abc1234", True, []), ("def5678", False, [])])
-    with pytest.raises(SystemExit, match="commit 'abc' matches 2 runs") as error:
+    with pytest.raises(RunNotFoundError, match="commit 'abc' matches 2 runs") as error:
         find_run(files, "abc")
     assert files[0].stem in str(error.value) and files[1].stem in str(error.value)
     assert "by its run file name or by index" in str(error.value)
@@ -198,11 +199,11 @@ def test_find_run_with_a_numeric_commit_prefix(tmp_path):
 
 def test_find_run_errors(store, tmp_path):
     files = store.run_files()
-    with pytest.raises(SystemExit, match="run index -4 out of range: 3 runs are stored"):
+    with pytest.raises(RunNotFoundError, match="run index -4 out of range: 3 runs are stored"):
         find_run(files, "-4")
-    with pytest.raises(SystemExit, match="no run matches 'zzz'; runs: .*_aaaa111"):
+    with pytest.raises(RunNotFoundError, match="no run matches 'zzz'; runs: .*_aaaa111"):
         find_run(files, "zzz")
-    with pytest.raises(SystemExit, match="no run files in the store yet"):
+    with pytest.raises(RunNotFoundError, match="no run files in the store yet"):
         find_run([], "-1")
 
 

@@ -20,14 +20,7 @@ from .efficiency import assert_peak_memory_below, assert_seconds_per_image_below
 from .scores import (assert_aesthetic_above, assert_fd_infinity_below, assert_hps_above, assert_pickscore_above,
                      assert_vendi_above)
 from .workflow import MetricCheckFailed, MetricResult
-
-
-class QualityChecksFailed(AssertionError):
-    """One or more checks of ``assert_quality`` failed; ``results`` holds every measured metric."""
-
-    def __init__(self, message: str, results: dict[str, MetricResult]):
-        super().__init__(message)
-        self.results = results
+from ..errors import QualityChecksFailed  # noqa: F401  (0.2 import path)
 
 
 def _against_reference(helper: Callable, extractor_keyword: str) -> Callable:

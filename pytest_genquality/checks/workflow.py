@@ -43,6 +43,7 @@ from ..stats import (AUTO_MARGIN_SDS, DRIFT_ALPHA, NORMAL_TEST_NOISE_FACTOR, Dri
 from ..stats.sequential import FUTILITY_Z, make_design
 from ..stats.swap_z import SWAPS, normal_upper_tail, swap_z
 from ..store.layout import array_name
+from ..errors import BaselineMismatchError, MetricCheckFailed  # noqa: F401  (0.2 import path)
 
 ALPHA = DRIFT_ALPHA  # one-sided level of each "auto" margin test (README "Drift gate")
 MIN_DRIFT_SAMPLES = 8  # fewer samples than this per side cannot support a noise test
@@ -54,26 +55,6 @@ MIN_DRIFT_SAMPLES = 8  # fewer samples than this per side cannot support a noise
 # Metrics not listed use AUTO_MARGIN_SDS seed-noise SDs.
 DEFAULT_RELATIVE_MARGINS = {"fid": 0.05}
 TIMING_MIN_RUNS = 3  # repeated timings per side behind a speed drift test (a SD from 2 runs is too rough)
-
-
-class MetricCheckFailed(AssertionError):
-    """A quality check failed; ``result`` is the MetricResult it recorded.
-
-    An AssertionError, so pytest reports a failure; ``assert_quality`` catches it to gather
-    every metric's failure into one message instead of stopping at the first.
-    """
-
-    def __init__(self, message: str, result: "MetricResult | None" = None):
-        super().__init__(message)
-        self.result = result
-
-
-class BaselineMismatchError(MetricCheckFailed):
-    """The stored baseline measured a different quantity (other N or extractor): not comparable.
-
-    The value is still recorded, with verdict ``error``, so the session's table and run file
-    show it.
-    """
 
 
 @dataclass(frozen=True)

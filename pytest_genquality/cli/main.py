@@ -260,12 +260,13 @@ def cmd_history(args) -> int:
 
 def cmd_diff(args) -> int:
     from ..stats import DRIFT_ALPHA
+    from ..errors import RunNotFoundError
     from ..report.history import diff, diff_lines, find_run
 
     store, files = _runs(args)
     try:
         old_path, new_path = find_run(files, args.rev_a), find_run(files, args.rev_b)
-    except SystemExit as error:  # exit status 1 means "worse": a revision that is not there is a usage error
+    except RunNotFoundError as error:  # exit status 1 means "worse": a revision that is not there is a usage error
         print(f"genquality diff: {error}", file=sys.stderr)
         return 2
     if old_path == new_path:
@@ -478,12 +479,12 @@ def user_error_types() -> tuple[type[BaseException], ...]:
     Our errors name the argument, the value and the fix, so their message is the whole story:
     bad values (ValueError, and so WeightsHashMismatchError), missing or unreadable files
     (OSError: WeightsNotFoundError, CLIP/LPIPS not found, a reference that exists, a broken image),
-    a device that is not there, a corrupt store file. Anything else is a bug and keeps its traceback.
+    a device that is not there, a corrupt store file, a run that is not stored, a missing extra:
+    every ``GenQualityError``. Anything else is a bug and keeps its traceback.
     """
-    from ..generation.device import DeviceUnavailableError
-    from ..store.files import StoreFileError
+    from ..errors import GenQualityError
 
-    return ValueError, OSError, DeviceUnavailableError, StoreFileError
+    return ValueError, OSError, GenQualityError
 
 
 def main(argv: list[str] | None = None) -> int:

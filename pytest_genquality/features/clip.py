@@ -20,20 +20,13 @@ import torch
 
 from .. import settings as settings_module
 from .hub import download_command, hub_unreachable_reason
+from ..errors import CLIPModelNotFoundError, CaptionTruncatedWarning  # noqa: F401  (0.2 import path)
 
 DEFAULT_CLIP_MODEL = "openai/clip-vit-large-patch14"  # torchmetrics' CLIPScore default
 OPENAI_CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)  # CLIP's published normalisation
 OPENAI_CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 EMBED_BATCH_SIZE = 32
 CAPTION_SHOWN_CHARS = 120  # a long caption is named by its beginning in the truncation warning
-
-
-class CaptionTruncatedWarning(UserWarning):
-    """A caption is longer than CLIP's text context; its end was not embedded."""
-
-
-class CLIPModelNotFoundError(FileNotFoundError):
-    """The CLIP model is neither a local directory nor in the Hugging Face cache."""
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ import torch
 
 from .. import settings as settings_module
 from .clip import weights_fingerprint
+from ..errors import DINOv2ModelNotFoundError  # noqa: F401  (0.2 import path)
 
 DEFAULT_DINOV2_MODEL = "facebook/dinov2-large"  # ViT-L/14, dgm-eval's default ("vitl14")
 DINOV2_INPUT_SIZE = 224  # dgm-eval's Resize((224, 224))
@@ -36,10 +37,6 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)  # dgm-eval's normalisation (torchvision's
 IMAGENET_STD = (0.229, 0.224, 0.225)
 PREPROCESSING = "dgm-eval"  # part of the id: features under another preprocessing are another quantity
 EMBED_BATCH_SIZE = 32
-
-
-class DINOv2ModelNotFoundError(FileNotFoundError):
-    """The DINOv2 model is neither a local directory nor in the Hugging Face cache."""
 
 
 def dgm_eval_pixels(images: torch.Tensor, size: int = DINOV2_INPUT_SIZE) -> torch.Tensor:

@@ -19,6 +19,7 @@ from torch import nn
 
 from .. import settings as settings_module
 from .weights import RandomWeightsWarning, resolve_weights, weights_label
+from ..errors import LPIPSWeightsNotFoundError  # noqa: F401  (0.2 import path)
 
 NETS = {
     # net: (weights registry key, torchvision builder, slice bounds in .features, channels per tap)
@@ -34,10 +35,6 @@ LIN_SHA256 = {
     "alex": "df73285e35b22355a2df87cdb6b70b343713b667eddbda73e1977e0c860835c0",
     "vgg": "a78928a0af1e5f0fcb1f3b9e8f8c3a2a5a3de244d830ad5c1feddc79b8432868",
 }
-
-
-class LPIPSWeightsNotFoundError(FileNotFoundError):
-    """The linear-layer weights of LPIPS are neither given nor in an installed lpips package."""
 
 
 def default_lin_weights(net: str) -> Path:

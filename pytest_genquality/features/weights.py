@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import settings as settings_module
+from ..errors import RandomWeightsWarning, WeightsHashMismatchError, WeightsNotFoundError  # noqa: F401  (0.2 import path)
 
 
 @dataclass(frozen=True)
@@ -66,18 +67,6 @@ REGISTRY: dict[str, WeightsSpec] = {
 
 _HASH_SUFFIX = re.compile(r"-([0-9a-f]{8,64})\.[A-Za-z0-9]+$")
 _RANDOM_LABEL = re.compile(r"random-seed-(\d+)")
-
-
-class WeightsNotFoundError(FileNotFoundError):
-    """The weights file is nowhere in the search path and may not be downloaded."""
-
-
-class WeightsHashMismatchError(ValueError):
-    """A file named as an official checkpoint does not have that checkpoint's sha256."""
-
-
-class RandomWeightsWarning(UserWarning):
-    """Seeded random stand-in weights are in use: numbers exercise the code but match no published value."""
 
 
 def hash_prefix_from_name(filename: str) -> str | None:

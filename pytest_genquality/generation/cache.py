@@ -41,15 +41,12 @@ import numpy as np
 import torch
 
 from ..store.files import give_default_mode
+from ..errors import CorruptCacheEntryError, UnhashableModelError  # noqa: F401  (0.2 import path)
 
 CACHE_SCHEMA = 1
 _HASH_THREADS = max(1, min(8, os.cpu_count() or 1))
 _MAX_OBJECT_DEPTH = 3
 _PRIMITIVES = (type(None), bool, int, float, complex, str, bytes)
-
-
-class UnhashableModelError(ValueError):
-    """The model holds tensors whose bytes cannot be read (meta / offloaded tensors)."""
 
 
 def _tensor_bytes(tensor: torch.Tensor) -> memoryview:
@@ -296,10 +293,6 @@ def cache_key(*, model_fingerprint: str, generator: str, seeds: list[int], promp
     material = {"schema": CACHE_SCHEMA, "model": model_fingerprint, "generator": generator,
                 "seeds": seeds, "prompts": prompts, "kwargs": canonical(kwargs), "lane": lane}
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode("utf-8")).hexdigest()
-
-
-class CorruptCacheEntryError(ValueError):
-    """A cache file exists but is not a complete, valid entry."""
 
 
 class ImageCache:

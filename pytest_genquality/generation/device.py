@@ -12,13 +12,10 @@ import re
 from typing import Callable
 
 import torch
+from ..errors import DeviceUnavailableError  # noqa: F401  (0.2 import path)
 
 DEVICE_CHOICES = "auto|cpu|cuda|cuda:N|mps"
 _DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
-
-
-class DeviceUnavailableError(RuntimeError):
-    """The requested --gen-device does not exist on this machine."""
 
 
 def _mps_available() -> bool:

@@ -12,10 +12,7 @@ from typing import Any
 import numpy as np
 
 from .frechet import frechet_distance, frechet_distance_to_samples
-
-
-class ExtractorMismatchError(ValueError):
-    """Two sides were made by different feature extractors (weights or resize mode)."""
+from ..errors import ExtractorMismatchError  # noqa: F401  (0.2 import path)
 
 
 def _side(value: Any, extractor, name: str) -> dict:

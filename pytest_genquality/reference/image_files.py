@@ -22,14 +22,11 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
+from ..errors import ImageReadError  # noqa: F401  (0.2 import path)
 
 # Every extension pytorch-fid reads (pytorch_fid/fid_score.py IMAGE_EXTENSIONS), matched case-insensitively.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm")
 MAX_DEFAULT_WORKERS = 8  # beyond this, decoding 299 px-bound images outpaces one GPU's Inception anyway
-
-
-class ImageReadError(ValueError):
-    """An image file that cannot be read or decoded; the message names it."""
 
 
 def _is_image(name: str) -> bool:

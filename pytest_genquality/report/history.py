@@ -9,6 +9,7 @@ import fnmatch
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import MissingDependencyError, RunNotFoundError
 from ..stats.rules import threshold_crossed, threshold_words, tolerance_verdict, worsening
 from ..stats import AUTO_MARGIN_SDS, DRIFT_ALPHA, normal_margin_p, parse_max_drift
 from .table import verdict_label
@@ -84,7 +85,7 @@ def plot_figure(all_series: dict):
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise SystemExit("genquality history --plot needs matplotlib: pip install 'pytest-genquality[plot]'") from None
+        raise MissingDependencyError("genquality history --plot needs matplotlib: pip install 'pytest-genquality[plot]'") from None
     labels, position = run_axis(all_series)
     by_metric: dict[str, list] = {}
     for (test, key, lane), points in all_series.items():
@@ -302,7 +303,7 @@ def find_run(run_files: list[Path], revision: str) -> Path:
     them: picking one silently could pick the other side of the comparison.
     """
     if not run_files:
-        raise SystemExit("no run files in the store yet: run pytest first")
+        raise RunNotFoundError("no run files in the store yet: run pytest first")
     try:
         index = int(revision)
     except ValueError:
@@ -321,8 +322,8 @@ def find_run(run_files: list[Path], revision: str) -> Path:
         return matches[0]
     if matches:
         listed = "\n".join(f"  {path.stem}" for path in reversed(matches))
-        raise SystemExit(f"commit {revision!r} matches {len(matches)} runs (newest first):\n{listed}\n"
+        raise RunNotFoundError(f"commit {revision!r} matches {len(matches)} runs (newest first):\n{listed}\n"
                          "name one by its run file name or by index (-1 = newest)")
     if index is not None:  # all digits and no commit starts so: an index out of range
-        raise SystemExit(f"run index {revision} out of range: {len(run_files)} runs are stored")
-    raise SystemExit(f"no run matches {revision!r}; runs: {', '.join(p.stem for p in run_files[-5:])} ...")
+        raise RunNotFoundError(f"run index {revision} out of range: {len(run_files)} runs are stored")
+    raise RunNotFoundError(f"no run matches {revision!r}; runs: {', '.join(p.stem for p in run_files[-5:])} ...")

@@ -17,10 +17,7 @@ from typing import Any, Iterator
 
 import numpy as np
 from filelock import FileLock
-
-
-class StoreFileError(RuntimeError):
-    """A store file is corrupt, truncated or of an unknown schema. The file is left untouched."""
+from ..errors import StoreFileError  # noqa: F401  (0.2 import path)
 
 
 def lock_for(path: Path, timeout: float = 120.0) -> FileLock:

@@ -24,6 +24,7 @@ import numpy as np
 from .files import (StoreFileError, atomic_write_bytes, atomic_write_json, atomic_write_npz, lock_for, read_json,
                     read_npz)
 from ..reference.reference_stats import ReferenceStats
+from ..errors import ReferenceExistsError  # noqa: F401  (0.2 import path)
 
 BASELINE_SCHEMA = 1
 RUN_SCHEMA = 1
@@ -31,10 +32,6 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._=-]+")
 _STORED_NAME = re.compile(r"[A-Za-z0-9._-]+")
 _REFERENCE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 MAX_REFERENCE_NAME = 128  # chars; leaves room for '.npz.lock' and a temp prefix under the usual 255-byte limit
-
-
-class ReferenceExistsError(FileExistsError):
-    """A reference of that name is already stored; overwriting it needs ``overwrite=True`` (``--force``)."""
 
 
 def check_reference_name(name: str) -> str:

@@ -1,6 +1,6 @@
 """pytest-genquality: quality regression tests for generative image models."""
 
-__version__ = "0.3.0"
+from .version import __version__
 
 from .checks.assertions import (assert_clip_score_above, assert_cmmd_below, assert_coverage_above, assert_fid_below,
                          assert_inception_score_above, assert_kid_below, assert_metric, assert_no_collapse,

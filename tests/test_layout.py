@@ -44,3 +44,27 @@ def test_no_import_cycle():
     done = subprocess.run([sys.executable, str(CYCLES_TOOL), "pytest_genquality"], cwd=ROOT,
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stdout
+
+
+def test_metrics_functions_are_never_shadowed_by_their_0_2_module_paths():
+    import pytest_genquality.metrics as metrics
+
+    kid_module = importlib.import_module("pytest_genquality.metrics.kid")  # 0.2 path of kernel_distance
+    assert kid_module is importlib.import_module("pytest_genquality.metrics.kernel_distance")
+    for name in ("kid", "cmmd", "clip_score", "inception_score"):
+        importlib.import_module(f"pytest_genquality.metrics.{name}")
+        assert callable(getattr(metrics, name)) and not isinstance(getattr(metrics, name), type(metrics)), name
+
+
+def test_fid_and_lpips_moved_to_features_with_a_warning():
+    import pytest_genquality.metrics as metrics
+    from pytest_genquality.features import image_metrics
+
+    with pytest.warns(DeprecationWarning, match="features.image_metrics"):
+        assert metrics.fid is image_metrics.fid
+    with pytest.warns(DeprecationWarning, match="features.image_metrics"):
+        assert importlib.import_module("pytest_genquality.metrics.lpips").lpips is image_metrics.lpips
+    from pytest_genquality.metrics.fid import ExtractorMismatchError
+    from pytest_genquality import ExtractorMismatchError as exported
+
+    assert ExtractorMismatchError is exported

@@ -31,7 +31,8 @@ from digit_classifier import DigitFeatures  # noqa: E402
 from digits_variants import VARIANTS, load_variant  # noqa: E402
 
 from pytest_genquality.generation.engine import make_generate  # noqa: E402
-from pytest_genquality.metrics import density_coverage, fid, precision_recall  # noqa: E402
+from pytest_genquality.features.image_metrics import fid  # noqa: E402
+from pytest_genquality.metrics import density_coverage, precision_recall  # noqa: E402
 from pytest_genquality.stats.thresholds import from_blocks, rounded_outwards  # noqa: E402
 from pytest_genquality.store import Store  # noqa: E402
 

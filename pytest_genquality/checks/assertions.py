@@ -13,8 +13,9 @@ import numpy as np
 
 from . import run_state as session_module
 from ..batch import ImageBatch, images_to_uint8, seed_range_text
-from ..metrics.fid import ExtractorMismatchError
-from ..metrics.frechet import FrechetSubsets, frechet_distance, frechet_distance_to_samples
+from ..errors import ExtractorMismatchError
+from ..metrics.frechet import FrechetSubsets, frechet_distance_to_samples
+from ..metrics.validation import to_numpy
 from ..reference.reference_stats import ReferenceStats
 from .workflow import SPECS, DriftEvidence, MetricResult, MetricSpec, check_metric
 
@@ -64,8 +65,7 @@ def batch_features(batch: ImageBatch, extractor, feature: str = "pool") -> np.nd
 
 def _extract(batch: ImageBatch, extractor) -> dict[str, np.ndarray]:
     outputs = {"clip": extractor.embed_images(batch)} if hasattr(extractor, "embed_images") else extractor(batch)
-    return {name: (rows.detach().cpu().numpy() if hasattr(rows, "detach") else np.asarray(rows))
-            for name, rows in outputs.items()}
+    return {name: to_numpy(rows) for name, rows in outputs.items()}
 
 
 def _stored_or_extracted(batch: ImageBatch, extractor) -> dict[str, np.ndarray]:
@@ -133,11 +133,7 @@ def assert_fid_below(batch, ref, threshold: float | None, *, extractor=None, max
     rows = batch_features(batch, extractor, "pool")
     if len(rows) < 2:
         raise ValueError(f"batch: FID needs at least 2 images, got {len(rows)}")
-    if rows.shape[0] < rows.shape[1]:
-        value = frechet_distance_to_samples(reference.mu, reference.sigma, rows)
-    else:
-        value = frechet_distance(reference.mu, reference.sigma, rows.mean(axis=0), np.cov(rows, rowvar=False),
-                                 sqrt_sigma1=reference.matrix_sqrt())
+    value = frechet_distance_to_samples(reference.mu, reference.sigma, rows, sqrt_sigma1=reference.matrix_sqrt)
     note = (f"  note       FID at n={len(batch)} is biased upward (~1/N) and a loss of diversity can lower it; "
             "pair it with assert_recall_above")
     def make_statistic(pooled, eigenvalues="float64"):
@@ -247,7 +243,7 @@ def assert_kid_below(batch, ref, threshold: float | None, *, extractor=None, max
     A ``subset_size`` larger than the batch or the reference is clipped to the smaller of the
     two; the size used is recorded with the result (``details``) and shown in the message.
     """
-    from ..metrics.kid import kid, kid_subset_size
+    from ..metrics.kernel_distance import kid, kid_subset_size
     from ..metrics.resampling import KernelMMDSubsets
 
     batch, reference = _as_batch(batch), _reference(ref)
@@ -337,7 +333,7 @@ def assert_no_collapse(batch, *, threshold: float | None = None, extractor=None,
 def assert_inception_score_above(batch, threshold: float | None, *, extractor=None, max_drift="auto",
                                  splits: int = 10) -> MetricResult:
     """Inception Score (torch-fidelity's: 1008 unbiased logits, splits=10, seed 2020) above ``threshold``."""
-    from ..metrics.inception_score import inception_score
+    from ..metrics.classifier_scores import inception_score
 
     batch = _as_batch(batch)
     _check_threshold("threshold", threshold, allow_none=True)
@@ -361,7 +357,7 @@ def assert_clip_score_above(batch, threshold: float | None, prompts=None, *, emb
     ``prompts`` default to ``batch.prompts``. The interval is a seeded bootstrap of the mean, and
     drift is a bootstrap of the paired mean difference: CLIP score is a per-sample mean.
     """
-    from ..metrics.clip_score import clip_score, per_pair_clip_scores
+    from ..metrics.alignment import clip_score, per_pair_clip_scores
     from ..stats import bootstrap_mean_interval
 
     batch = _as_batch(batch)
@@ -408,7 +404,7 @@ def assert_cmmd_below(batch, ref, threshold: float | None, *, embedder=None, max
     At sigma=10 on unit vectors CMMD is close to a distance between means and barely sees a loss
     of diversity: pair it with ``assert_recall_above`` or ``assert_coverage_above``.
     """
-    from ..metrics.cmmd import cmmd
+    from ..metrics.mmd import cmmd
     from ..metrics.resampling import KernelMMDSubsets
 
     batch = _as_batch(batch)
@@ -437,7 +433,7 @@ def _max_abs(a, b) -> np.ndarray:
 
 
 def _paired_values(metric: str, current, baseline, lpips_options: dict) -> np.ndarray:
-    from ..metrics.lpips import lpips
+    from ..features.image_metrics import lpips
     from ..metrics.pixel import psnr, ssim
 
     if metric == "lpips":

@@ -110,7 +110,7 @@ class CLIPEmbedder:
     @torch.no_grad()
     def embed_images(self, batch: Any) -> torch.Tensor:
         """ImageBatch or uint8 [N, 3, H, W] -> float32 [N, projection_dim], unit rows, on CPU."""
-        from ..metrics._validate import as_image_tensor
+        from ..metrics.validation import as_image_tensor
 
         images = as_image_tensor(batch, "batch")
         rows = []

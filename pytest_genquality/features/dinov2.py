@@ -92,7 +92,7 @@ class DINOv2Embedder:
 
     def __call__(self, images: Any) -> dict[str, torch.Tensor]:
         """ImageBatch or uint8 [N, 3, H, W] -> {"pool": float32 [N, hidden_size]} on the CPU."""
-        from ..metrics._validate import as_image_tensor
+        from ..metrics.validation import as_image_tensor
 
         images = as_image_tensor(images, "images")
         return {"pool": torch.cat(list(self._embed_batches(images)))}

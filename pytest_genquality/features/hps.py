@@ -28,7 +28,7 @@ from typing import Any, Sequence
 
 import torch
 
-from ..metrics._validate import as_image_tensor
+from ..metrics.validation import as_image_tensor
 from .clip import _check_texts
 from .prompts import prompts_for
 from .score_weights import HPS_V2, HPS_V2_1, resolve_score_weights

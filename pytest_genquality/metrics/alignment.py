@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_features, check_same_dim, check_same_rows
+from .validation import as_features, check_same_dim, check_same_rows
 
 CLIP_SCORE_SCALE = 100.0  # torchmetrics CLIPScore (Hessel et al. use w = 2.5 instead)
 

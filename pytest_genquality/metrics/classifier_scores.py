@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import log_softmax, logsumexp
 
-from ._validate import as_features, check_int
+from .validation import as_features, check_int
 
 IS_SPLITS = 10  # Salimans et al. 2016, torch-fidelity default
 IS_SEED = 2020  # torch-fidelity's rng_seed default

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_features
+from .validation import as_features
 from .prdc import _kth_neighbour_sq_radii as kth_neighbour_sq_radii
 from .resampling import pairwise_sq_distances
 

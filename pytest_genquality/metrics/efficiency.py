@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validate import as_float_array
+from .validation import as_float_array
 
 TIMING_CONFIDENCE = 0.95
 

@@ -26,7 +26,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ._validate import as_features, check_int
+from .validation import as_features, check_int
 from .frechet import _as_covariance, _as_vector, frechet_distance, frechet_distance_to_samples, sqrtm_psd
 
 FD_INFINITY_POINTS = 15  # Chong & Forsyth 2020, calculate_FID_infinity(num_points=15)

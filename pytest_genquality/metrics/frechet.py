@@ -116,11 +116,13 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, *, sqrt_sigma1: np.ndarray | None
     return _finish(float(diff @ diff), float(np.trace(sigma1)), float(np.trace(sigma2)), trace_sqrt)
 
 
-def frechet_distance_to_samples(mu1, sigma1, features) -> float:
+def frechet_distance_to_samples(mu1, sigma1, features, *, sqrt_sigma1=None) -> float:
     """Frechet distance between N(mu1, sigma1) and the Gaussian fitted to ``features`` [N, d].
 
     Takes the exact N×N path when N < d (CI-sized batches against a large reference), the
-    d×d path otherwise; both give the same number.
+    d×d path otherwise; both give the same number. This is the one place that choice is made.
+    ``sqrt_sigma1``: S1^½, or a function returning it (``ReferenceStats.matrix_sqrt``), used
+    only on the d×d path, where it saves one eigendecomposition.
     """
     features = np.asarray(features, dtype=np.float64)
     if features.ndim != 2:
@@ -142,7 +144,8 @@ def frechet_distance_to_samples(mu1, sigma1, features) -> float:
         trace_sqrt = trace_sqrt_product_lowrank(sigma1, features)
     else:
         sigma2 = centred.T @ centred / (count - 1)
-        trace_sqrt = trace_sqrt_product(sigma1, sigma2)
+        trace_sqrt = trace_sqrt_product(sigma1, sigma2,
+                                        sqrt_sigma1=sqrt_sigma1() if callable(sqrt_sigma1) else sqrt_sigma1)
     return _finish(float(diff @ diff), float(np.trace(sigma1)), trace2, trace_sqrt)
 
 

@@ -37,7 +37,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._validate import as_features, check_int, check_same_dim
+from .validation import as_features, check_int, check_same_dim
 
 KID_SUBSETS = 100  # torch-fidelity default
 KID_SUBSET_SIZE = 1000  # Binkowski et al. 2018, torch-fidelity default

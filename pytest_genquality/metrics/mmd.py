@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_features, check_positive_float, check_same_dim
+from .validation import as_features, check_positive_float, check_same_dim
 
 CMMD_SIGMA = 10.0  # Jayasumana et al. 2024 reference code
 CMMD_SCALE = 1000.0  # Jayasumana et al. 2024 report MMD^2 x 1000

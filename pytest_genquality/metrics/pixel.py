@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ._validate import as_pixel_pairs
+from .validation import as_pixel_pairs
 
 SSIM_KERNEL_SIZE = 11  # Wang et al. 2004; torchmetrics default
 SSIM_SIGMA = 1.5  # Wang et al. 2004; torchmetrics default

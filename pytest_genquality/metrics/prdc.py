@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._validate import as_features, check_int, check_same_dim
+from .validation import as_features, check_int, check_same_dim
 
 PRECISION_RECALL_K = 3  # Kynkaenniemi et al. 2019, torch-fidelity default
 DENSITY_COVERAGE_K = 5  # Naeem et al. 2020

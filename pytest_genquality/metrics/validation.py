@@ -1,4 +1,4 @@
-"""Input checks shared by every metric function.
+"""Input checks shared by every metric function, and by the extractors above (a public, low-level module).
 
 Every metric receives features or images from user code, and a wrong shape or a NaN would
 otherwise surface as a meaningless number or a numpy broadcasting error far from the cause.
@@ -12,6 +12,11 @@ from typing import Any
 
 import numpy as np
 import torch
+
+
+def to_numpy(x: Any) -> np.ndarray:
+    """A torch tensor (any device, with or without grad) or array-like as a numpy array."""
+    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
 
 
 def describe(x: Any) -> str:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_features
+from .validation import as_features
 
 KERNELS = ("cosine", "linear")
 GRAM_BLOCK_ROWS = 4096  # rows per float64 block of XᵀX: bounds the float64 copy at 4096 x d

@@ -27,12 +27,8 @@ from .. import distributed
 from ..distributed import World
 from .image_files import ImageFiles, image_batches
 from .reference_stats import MAX_STORED_FEATURES, ReferenceStats
+from ..metrics.validation import to_numpy
 from ..stats import RunningMoments
-
-
-def _rows(extractor: Callable, images, feature: str) -> np.ndarray:
-    rows = extractor(images)[feature]
-    return rows.detach().cpu().numpy() if hasattr(rows, "detach") else np.asarray(rows)
 
 
 def _sum_over_ranks(world: World, done: int, failed: bool) -> tuple[int, bool]:
@@ -84,7 +80,7 @@ def build_reference(source, extractor: Callable, *, batch_size: int = 64, worker
         if error is None and step < len(my_blocks):
             try:
                 for indices, images in next(batches):
-                    rows = _rows(extractor, images, feature)
+                    rows = to_numpy(extractor(images)[feature])
                     if moments is None:
                         moments = RunningMoments(rows.shape[1])
                     moments.update(rows)

@@ -34,6 +34,7 @@ from ..settings import user_cache_dir
 from ..store.files import (StoreFileError, atomic_write_bytes, atomic_write_json, atomic_write_npz, lock_for,
                           read_json, read_npz)
 from ..metrics.frechet import sqrtm_psd
+from ..metrics.validation import to_numpy
 from ..stats import RunningMoments
 
 REFERENCE_SCHEMA = 1
@@ -139,8 +140,7 @@ class ReferenceStats:
         kept: list[np.ndarray] = []
         keep_all = keep_features is not False
         for chunk in chunks:
-            rows = extractor(chunk)[feature]
-            rows = rows.detach().cpu().numpy() if hasattr(rows, "detach") else np.asarray(rows)
+            rows = to_numpy(extractor(chunk)[feature])
             if moments is None:
                 moments = RunningMoments(rows.shape[1])
             moments.update(rows)

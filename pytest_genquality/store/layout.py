@@ -23,7 +23,6 @@ import numpy as np
 
 from .files import (StoreFileError, atomic_write_bytes, atomic_write_json, atomic_write_npz, lock_for, read_json,
                     read_npz)
-from ..reference.reference_stats import ReferenceStats
 from ..errors import ReferenceExistsError  # noqa: F401  (0.2 import path)
 
 BASELINE_SCHEMA = 1
@@ -111,7 +110,13 @@ class Store:
         """``refs/<name>`` (without suffix) for a valid name; always inside ``refs/``."""
         return self.refs_dir / check_reference_name(name)
 
-    def load_reference(self, name: str) -> ReferenceStats:
+    def reference_files(self, name: str) -> tuple[Path, Path]:
+        """``refs/<name>.npz`` and ``refs/<name>.json`` for a valid name."""
+        base = self.reference_path(name)
+        return base.with_name(base.name + ".npz"), base.with_name(base.name + ".json")
+
+    def load_reference(self, name: str):
+        """The ReferenceStats stored as ``refs/<name>``; a KeyError naming the known ones and the fix if none."""
         # Read with the older, looser rule (no '/', not only dots) so references saved by 0.1 keep loading.
         if not isinstance(name, str) or not _STORED_NAME.fullmatch(name) or not name.strip("."):
             raise KeyError(f"name: {name!r} is not a reference name (letters, digits, '.', '_' and '-')")
@@ -122,12 +127,16 @@ class Store:
                 f"no reference statistics named {name!r} in {self.refs_dir} (known: {known}); build them with "
                 f"`genquality build-ref IMAGE_DIR --name {name} --gen-store {self.root}`"
             )
+        # The one import of a layer above: Store.load_reference is 0.2 API (the gen_store fixture)
+        # and returns ReferenceStats, whose file format is the reference package's (tests/test_layers.py).
+        from ..reference.reference_stats import ReferenceStats
+
         return ReferenceStats.load(self.refs_dir / name)
 
     def check_new_reference(self, name: str, *, overwrite: bool = False) -> Path:
         """Validate ``name`` before minutes of feature extraction; refuse an existing one unless ``overwrite``."""
         base = self.reference_path(name)
-        existing = [p for p in ReferenceStats.paths(base) if p.exists()]
+        existing = [p for p in self.reference_files(name) if p.exists()]
         if existing and not overwrite:
             raise ReferenceExistsError(
                 f"name: a reference named {name!r} already exists ({existing[0]}); tests that use it would "
@@ -136,8 +145,9 @@ class Store:
             )
         return base
 
-    def save_reference(self, name: str, stats: ReferenceStats, *, overwrite: bool = False) -> Path:
-        """Store ``stats`` as ``refs/<name>.npz`` + ``.json``; returns the json path.
+    def save_reference(self, name: str, stats, *, overwrite: bool = False) -> Path:
+        """Store ``stats`` (ReferenceStats: anything with ``name`` and ``save(base)``) as
+        ``refs/<name>.npz`` + ``.json``; returns the json path.
 
         An existing reference of that name is a ``ReferenceExistsError`` unless ``overwrite``.
         """

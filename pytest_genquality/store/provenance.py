@@ -38,7 +38,7 @@ def versions() -> dict:
             found[name] = getattr(module, "__version__", "?")
         except ImportError:
             continue
-    from .. import __version__
+    from ..version import __version__
 
     found["pytest-genquality"] = __version__
     return found

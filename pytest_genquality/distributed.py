@@ -128,17 +128,6 @@ def gather_to_writer(world: World, value: Any) -> list | None:
     return gathered
 
 
-def broadcast_from_writer(world: World, value: Any) -> Any:
-    """Rank 0's ``value`` on every rank."""
-    if not _active(world):
-        return value
-    import torch.distributed as dist
-
-    box = [value]
-    dist.broadcast_object_list(box, src=0)
-    return box[0]
-
-
 def agree(world: World, error: BaseException | str | None) -> None:
     """Collective: raise the same ``DistributedError`` on every rank when any rank failed.
 

@@ -209,5 +209,5 @@ def test_read_npz_missing_file_is_file_not_found(tmp_path):
 def test_lock_for_is_next_to_the_file(tmp_path):
     lock = files.lock_for(tmp_path / "new" / "x.json")
     assert lock.lock_file == str(tmp_path / "new" / "x.json.lock")
-    with files.locked(tmp_path / "new" / "x.json"):
+    with files.lock_for(tmp_path / "new" / "x.json"):
         assert (tmp_path / "new").is_dir()

@@ -41,7 +41,8 @@ from .validation import as_features, check_int, check_same_dim
 
 KID_SUBSETS = 100  # torch-fidelity default
 KID_SUBSET_SIZE = 1000  # Binkowski et al. 2018, torch-fidelity default
-KERNEL_DEGREE = 3  # cubic polynomial kernel, Binkowski et al. 2018
+# The kernel is cubic, k(x, y) = (gamma x.y + KERNEL_COEF)^3 (Binkowski et al. 2018); the degree is not a
+# parameter: the sums below use the expansion of the cube (see _Products).
 KERNEL_COEF = 1.0
 PRECISIONS = ("mixed", "float64")
 

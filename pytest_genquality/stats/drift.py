@@ -1,11 +1,6 @@
 """The statistics of "is this change more than noise?".
 
-- ``permutation_test``: for distribution metrics (FID, KID, IS, CMMD, precision/recall).
-  Pool baseline and current features, re-split at random into two sets of the original
-  sizes, recompute the metric difference; the p-value is the share of re-splits at least as
-  bad as the observed one. Valid at equal N and needs no resampling with replacement.
-- ``bootstrap_mean_difference``: for per-sample metrics (CLIP score, paired LPIPS/SSIM/PSNR),
-  where a bootstrap of the mean is valid.
+- ``bootstrap_mean_interval``: the 95% interval of a per-sample metric's mean.
 - ``margin_test`` / ``margin_bootstrap_test``: the drift gate. They test for a worsening larger
   than a practical ``margin`` (H0: worsening <= margin, H1: worsening > margin), pairing
   baseline row i with current row i when both come from seed i. ``seed_noise_sd`` gives the
@@ -58,72 +53,6 @@ class DriftTest:
     def as_dict(self) -> dict:
         return {"method": self.method, "observed": self.observed, "p_value": self.p_value,
                 "p_better": self.p_better, "band": self.band, "resamples": self.resamples}
-
-
-def permutation_test(baseline, current, make_statistic: Callable[[np.ndarray], Callable[[np.ndarray], float]], *,
-                     worse_sign: int, resamples: int = 200, seed: int = 0) -> DriftTest:
-    """Seeded permutation test of ``statistic(current) - statistic(baseline)``.
-
-    ``make_statistic(pooled_rows)`` returns ``statistic(indices)``, the metric value of the
-    rows ``pooled_rows[indices]`` (the caller binds the reference; taking indices lets it
-    precompute over the pooled rows once, as ``FrechetSubsets`` does). Baseline rows come
-    first in the pool. ``worse_sign``: +1 when larger is worse (FID), -1 when smaller is
-    worse (IS, recall). p-values count re-splits at least as extreme as the observed
-    difference, with the +1 correction so they are never 0.
-    """
-    baseline = np.asarray(baseline)
-    current = np.asarray(current)
-    if baseline.ndim != 2 or current.ndim != 2 or baseline.shape[1] != current.shape[1]:
-        raise ValueError(f"baseline, current: expected [n, d] arrays of one d, got {baseline.shape} and {current.shape}")
-    if worse_sign not in (1, -1):
-        raise ValueError(f"worse_sign: expected +1 or -1, got {worse_sign!r}")
-    if resamples < 1:
-        raise ValueError(f"resamples: expected >= 1, got {resamples}")
-    pooled = np.concatenate([baseline, current])
-    n_base = baseline.shape[0]
-    with _small_matrix_threads(pooled.shape[0]):
-        statistic = make_statistic(pooled)
-        everything = np.arange(pooled.shape[0])
-        observed = float(statistic(everything[n_base:]) - statistic(everything[:n_base]))
-        rng = np.random.default_rng(seed)
-        null = np.empty(resamples)
-        for i in range(resamples):
-            order = rng.permutation(pooled.shape[0])
-            null[i] = statistic(order[n_base:]) - statistic(order[:n_base])
-    p_worse = float((np.sum(worse_sign * null >= worse_sign * observed) + 1) / (resamples + 1))
-    p_better = float((np.sum(worse_sign * null <= worse_sign * observed) + 1) / (resamples + 1))
-    band = float(np.quantile(np.abs(null), 0.95))
-    return DriftTest("permutation", observed, p_worse, band, resamples, p_better)
-
-
-def bootstrap_mean_difference(baseline, current, *, worse_sign: int, paired: bool = False,
-                              resamples: int = 2000, seed: int = 0) -> DriftTest:
-    """Seeded bootstrap of mean(current) - mean(baseline) for per-sample values.
-
-    ``paired``: the i-th values belong together (same seed), so rows are resampled jointly.
-    The p-value is the bootstrap share of differences on the "not worse" side of zero, a
-    one-sided test of "current is worse".
-    """
-    baseline = np.asarray(baseline, dtype=np.float64).ravel()
-    current = np.asarray(current, dtype=np.float64).ravel()
-    if baseline.size < 2 or current.size < 2:
-        raise ValueError(f"baseline, current: need >= 2 values each, got {baseline.size} and {current.size}")
-    if paired and baseline.size != current.size:
-        raise ValueError(f"paired: baseline and current must have equal length, got {baseline.size} and {current.size}")
-    observed = float(current.mean() - baseline.mean())
-    rng = np.random.default_rng(seed)
-    if paired:
-        diff = current - baseline
-        index = rng.integers(0, diff.size, size=(resamples, diff.size))
-        samples = diff[index].mean(axis=1)
-    else:
-        samples = (current[rng.integers(0, current.size, size=(resamples, current.size))].mean(axis=1)
-                   - baseline[rng.integers(0, baseline.size, size=(resamples, baseline.size))].mean(axis=1))
-    p_worse = float((np.sum(worse_sign * samples <= 0) + 1) / (resamples + 1))
-    p_better = float((np.sum(worse_sign * samples >= 0) + 1) / (resamples + 1))
-    centred = samples - samples.mean()
-    band = float(np.quantile(np.abs(centred), 0.95))
-    return DriftTest("bootstrap-mean", observed, p_worse, band, resamples, p_better)
 
 
 def bootstrap_mean_interval(values, *, level: float = 0.95, resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
@@ -201,7 +130,6 @@ def per_sample_noise_sd(values) -> float:
 CLEAR_MIN_DRAWS = 24       # null draws before the clear-rejection rule may stop, in general ...
 SMOOTH_NULL_MIN_DRAWS = 4  # ... and for a smooth, near-normal null (FID, KID: sums over every swap)
 CLEAR_TAIL_FRACTION = 0.02  # ... it stops when the predicted tail is below alpha times this (alpha/50)
-CLEAR_NULL_SDS = 4.0        # kept for callers of 0.1; the rule is now the predictive t tail above
 
 
 def _predicted_tail(null: np.ndarray, threshold: float) -> float:

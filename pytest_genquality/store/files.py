@@ -13,7 +13,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 from filelock import FileLock
@@ -127,9 +127,3 @@ def read_npz(path: Path, *, kind: str) -> dict[str, np.ndarray]:
             f"{kind} file {path} is corrupt or truncated ({type(error).__name__}: {error}). It was left "
             "untouched: restore it from version control or rebuild it."
         ) from None
-
-
-@contextlib.contextmanager
-def locked(path: Path) -> Iterator[None]:
-    with lock_for(path):
-        yield

@@ -96,6 +96,7 @@ class OptionSpec:
     is_flag: bool = False
     env: str | None = None
     cli: bool = True  # also offered by the genquality command
+    aliases: tuple[str, ...] = ()  # other spellings of ``flag`` (same dest)
 
 
 OPTIONS = (
@@ -103,7 +104,9 @@ OPTIONS = (
     OptionSpec("--gen-store", "gen_store", "snapshot store folder (default <rootdir>/.genquality)", env="GENQUALITY_STORE"),
     OptionSpec("--gen-weights-dir", "gen_weights_dir", "folder searched first for pretrained weights files", env="GENQUALITY_WEIGHTS_DIR"),
     OptionSpec("--gen-offline", "gen_offline", "never download weights or models", is_flag=True, env="GENQUALITY_OFFLINE"),
-    OptionSpec("--update-refs", "update_refs", "(re)write the baselines of the tests that run", is_flag=True, cli=False),
+    # "refs" elsewhere means reference statistics (refs/, build-ref): --update-baselines says what it
+    # writes; --update-refs, the 0.2 spelling, keeps working (same dest and ini key update_refs).
+    OptionSpec("--update-baselines", "update_refs", "(re)write the baselines of the tests that run (also spelled --update-refs)", is_flag=True, cli=False, aliases=("--update-refs",)),
     OptionSpec("--prune-refs", "prune_refs", "with --update-refs: delete baselines of tests that no longer exist", is_flag=True, cli=False),
     OptionSpec("--gen-cache", "gen_cache", "cache generated images in the store, keyed by model fingerprint, seeds and kwargs", is_flag=True, env="GENQUALITY_CACHE", cli=False),
     OptionSpec("--gen-report", "gen_report", "write a report of all quality results: .html, .json or .md", cli=False),
@@ -119,9 +122,9 @@ def add_options(add_option, *, for_cli: bool = False) -> None:
         if for_cli and not spec.cli:
             continue
         if spec.is_flag:
-            add_option(spec.flag, action="store_true", default=None, dest=spec.dest, help=spec.help)
+            add_option(spec.flag, *spec.aliases, action="store_true", default=None, dest=spec.dest, help=spec.help)
         else:
-            add_option(spec.flag, action="store", default=None, dest=spec.dest, help=spec.help)
+            add_option(spec.flag, *spec.aliases, action="store", default=None, dest=spec.dest, help=spec.help)
 
 
 def resolve(values: dict, *, root: Path) -> RunSettings:

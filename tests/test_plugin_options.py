@@ -110,3 +110,15 @@ def test_baselines_carry_the_commit_and_versions(pytester):
     assert entry["lane"].startswith("cpu/") and "torch" in entry["versions"] and entry["updated"].endswith("+00:00")
     runs = list((pytester.path / ".genquality" / "runs").glob(f"*_{commit}.json"))
     assert len(runs) == 1
+
+
+def test_update_baselines_is_the_clearer_spelling_of_update_refs(pytester):
+    pytester.makepyfile("""
+        from pytest_genquality import settings
+
+        def test_settings():
+            assert settings.active().update_refs is True
+    """)
+    pytester.runpytest("--gen-device=cpu", "--update-baselines").assert_outcomes(passed=1)
+    help_text = pytester.runpytest("--help").stdout.str()
+    assert "--update-baselines, --update-refs" in help_text

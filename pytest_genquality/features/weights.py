@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import settings as settings_module
+from ..store.files import file_sha256
 from ..errors import RandomWeightsWarning, WeightsHashMismatchError, WeightsNotFoundError  # noqa: F401  (0.2 import path)
 
 
@@ -73,14 +74,6 @@ def hash_prefix_from_name(filename: str) -> str | None:
     """torch-hub convention: 'name-<hex>.pth' carries a prefix of the file's sha256."""
     match = _HASH_SUFFIX.search(os.path.basename(filename))
     return match.group(1) if match else None
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def state_dict_sha256(path: str | os.PathLike) -> str:

@@ -31,7 +31,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import types
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -40,7 +39,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..store.files import give_default_mode
+from ..store.files import atomic_write_npz
 from ..errors import CorruptCacheEntryError, UnhashableModelError  # noqa: F401  (0.2 import path)
 
 CACHE_SCHEMA = 1
@@ -352,18 +351,8 @@ class ImageCache:
 
 
 def _write_npz_atomically(path: Path, arrays: dict[str, np.ndarray], header: dict) -> None:
-    """``arrays`` and a JSON ``header`` into ``path``: temp file, fsync, ``os.replace`` (caller holds the lock)."""
-    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.stem[:16]}.", suffix=".tmp", delete=False)
-    try:
-        with handle:
-            give_default_mode(handle.fileno())
-            np.savez(handle, **arrays, header=np.array(json.dumps(header, ensure_ascii=False)))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
+    """``arrays`` and a JSON ``header`` into ``path`` atomically (the caller holds the lock)."""
+    atomic_write_npz(path, {**arrays, "header": np.array(json.dumps(header, ensure_ascii=False))})
 
 
 def images_sha256(images: torch.Tensor) -> str:

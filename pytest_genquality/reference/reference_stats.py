@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import hashlib
 import io
 import os
 from dataclasses import dataclass, field
@@ -31,7 +30,7 @@ import numpy as np
 from ..batch import ImageBatch, images_to_uint8
 from .image_files import IMAGE_SUFFIXES
 from ..settings import user_cache_dir
-from ..store.files import (StoreFileError, atomic_write_bytes, atomic_write_json, atomic_write_npz, lock_for,
+from ..store.files import (StoreFileError, atomic_write_bytes, file_sha256, atomic_write_json, atomic_write_npz, lock_for,
                           read_json, read_npz)
 from ..metrics.frechet import sqrtm_psd
 from ..metrics.validation import to_numpy
@@ -181,7 +180,7 @@ class ReferenceStats:
             arrays["features"] = self.features
         with lock_for(json_path):
             atomic_write_npz(npz_path, arrays)
-            self.file_sha256 = _sha256(npz_path)
+            self.file_sha256 = file_sha256(npz_path)
             atomic_write_json(json_path, {
                 "schema": REFERENCE_SCHEMA, "kind": "reference-stats", "name": self.name or npz_path.stem,
                 "n": self.n, "dim": self.dim, "extractor_id": self.extractor_id, "source": self.source,
@@ -218,7 +217,7 @@ class ReferenceStats:
                     f"`genquality build-ref IMAGE_DIR --name {npz_path.stem}`"
                 )
         meta = read_json(json_path, kind="reference statistics", schema=REFERENCE_SCHEMA)
-        if meta.get("npz_sha256") and meta["npz_sha256"] != _sha256(npz_path):
+        if meta.get("npz_sha256") and meta["npz_sha256"] != file_sha256(npz_path):
             raise StoreFileError(
                 f"reference statistics {npz_path} do not match the sha256 recorded in {json_path}: the pair is "
                 "out of sync or corrupt. Rebuild it with `genquality build-ref`."
@@ -230,7 +229,7 @@ class ReferenceStats:
             return cls(arrays["mu"], arrays["sigma"], None if meta["n"] is None else int(meta["n"]),
                        meta["extractor_id"], meta.get("source", ""), meta.get("created", ""),
                        features=arrays.get("features"), sqrt_sigma=arrays.get("sqrt_sigma"),
-                       name=meta.get("name", npz_path.stem), file_sha256=meta.get("npz_sha256") or _sha256(npz_path),
+                       name=meta.get("name", npz_path.stem), file_sha256=meta.get("npz_sha256") or file_sha256(npz_path),
                        imported=meta.get("imported"))
         except KeyError as missing:
             raise StoreFileError(f"reference statistics {npz_path} / {json_path} lack the field {missing}") from None
@@ -256,7 +255,7 @@ class ReferenceStats:
                 "statistics file with 'mu' [d] and 'sigma' [d, d] (pytorch-fid --save-stats)"
             )
         mu, sigma = _checked_gaussian(npz_path, arrays["mu"], arrays["sigma"])
-        digest = _sha256(npz_path)
+        digest = file_sha256(npz_path)
         imported = {"format": "pytorch-fid statistics (.npz: mu, sigma)", "file": str(npz_path.resolve()),
                     "sha256": digest, "features": "none"}
         return cls(mu, sigma, None, imported_pytorch_fid_id(len(mu)), source=str(npz_path.resolve()),
@@ -322,14 +321,6 @@ def _checked_gaussian(path: Path, mu: np.ndarray, sigma: np.ndarray) -> tuple[np
         raise StoreFileError(f"{path}: sigma is not symmetric (max |sigma - sigma.T| = {asymmetry:.3g}); "
                              "expected a covariance matrix")
     return mu, sigma
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _image_chunks(images: Any, batch_size: int) -> tuple[str, Iterator]:

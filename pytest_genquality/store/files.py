@@ -8,12 +8,12 @@ old file or the new one, never half of one, and a crash mid-write loses nothing.
 from __future__ import annotations
 
 import contextlib
-import io
+import hashlib
 import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, Callable
 
 import numpy as np
 from filelock import FileLock
@@ -47,9 +47,11 @@ def give_default_mode(fd: int) -> None:
         os.fchmod(fd, 0o666 & ~current_umask())
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temp file in the same folder + os.replace).
+def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
+    """Write ``path`` atomically: ``write(file)`` fills a temp file in the same folder, which is
+    fsynced and moved into place with ``os.replace``; a reader sees the old file or the new one.
 
+    The one atomic writer of the package (store files, references, the image and feature caches).
     The file gets the mode a plain ``open(path, "wb")`` would give (0666 minus the umask).
     """
     path = Path(path)
@@ -58,7 +60,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     try:
         give_default_mode(handle)
         with os.fdopen(handle, "wb") as temp:
-            temp.write(data)
+            write(temp)
             temp.flush()
             os.fsync(temp.fileno())
         os.replace(temp_name, path)
@@ -68,15 +70,28 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (see ``atomic_write``)."""
+    atomic_write(path, lambda file: file.write(data))
+
+
 def atomic_write_json(path: Path, payload: dict) -> None:
     text = json.dumps(payload, indent=1, sort_keys=True, default=_json_default) + "\n"
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def atomic_write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    atomic_write_bytes(path, buffer.getvalue())
+    """``arrays`` as an uncompressed ``.npz``, streamed into the temp file (no copy in memory)."""
+    atomic_write(path, lambda file: np.savez(file, **arrays))
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """sha256 of a file's bytes, hex, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _json_default(value: Any):

@@ -94,6 +94,34 @@ def _float_to_uint8(images: torch.Tensor, value_range: tuple[float, float] | Non
     return scaled.round().clamp(0, 255).to(torch.uint8)
 
 
+def as_uint8_images(x: Any, name: str = "images") -> torch.Tensor:
+    """The one check of images handed to a network or a metric: uint8 [N, 3, H, W], N, H, W >= 1.
+
+    Takes an ImageBatch, or a tensor of uint8 pixels or of integer 0..255 levels (int64 as
+    ``torch.randint`` makes, which torchmetrics' tests use), on any device; no rescaling, no
+    copy to the CPU. Everything else (floats, other shapes, other containers) is an error that
+    names ``name`` and the fix (``ImageBatch.from_any``).
+    """
+    if isinstance(x, ImageBatch):
+        return x.images
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(
+            f"{name}: expected an ImageBatch or a uint8 torch tensor [N, 3, H, W], got {_describe(x)}; "
+            "wrap other images with ImageBatch.from_any(x, value_range=...)"
+        )
+    if x.dtype == torch.bool or x.is_floating_point() or x.is_complex():
+        raise TypeError(
+            f"{name}: expected uint8 pixels 0..255, got dtype {x.dtype}; convert float images with "
+            "ImageBatch.from_any(x, value_range=(0, 1)) or (-1, 1)"
+        )
+    if x.ndim != 4 or x.shape[1] != 3:
+        raise ValueError(f"{name}: expected shape [N, 3, H, W], got {tuple(x.shape)}")
+    if x.shape[0] == 0 or x.shape[2] == 0 or x.shape[3] == 0:
+        raise ValueError(f"{name}: expected at least one non-empty image, got shape {tuple(x.shape)}")
+    x = x.detach()
+    return x if x.dtype == torch.uint8 else integer_pixels_to_uint8(x, name)
+
+
 def integer_pixels_to_uint8(images: torch.Tensor, name: str = "images",
                             value_range: tuple[float, float] | None = None) -> torch.Tensor:
     """Integer pixels other than uint8 (int64 from ``torch.randint``, int32, uint16...) as uint8.

@@ -300,7 +300,7 @@ def test_unknown_resize_mode_is_a_value_error_naming_the_argument(weights_path):
 
 
 @pytest.mark.parametrize("bad, error, pattern", [
-    (torch.rand(2, 3, 32, 32), TypeError, r"images: expected dtype torch.uint8.*float32"),
+    (torch.rand(2, 3, 32, 32), TypeError, r"images: expected uint8 pixels 0..255, got dtype torch.float32"),
     (torch.zeros(2, 1, 32, 32, dtype=torch.uint8), ValueError,
      r"images: expected shape \[N, 3, H, W\].*\(2, 1, 32, 32\)"),
     (torch.zeros(3, 32, 32, dtype=torch.uint8), ValueError, r"images: expected shape"),
@@ -309,7 +309,7 @@ def test_unknown_resize_mode_is_a_value_error_naming_the_argument(weights_path):
     ("folder/of/images", TypeError, r"images: expected an ImageBatch.*str"),
     ([], ValueError, r"images: got an empty iterable"),
     ([torch.zeros(1, 3, 8, 8, dtype=torch.uint8), torch.rand(1, 3, 8, 8)], TypeError,
-     r"images\[1\]: expected dtype"),
+     r"images\[1\]: expected uint8 pixels"),
 ])
 def test_bad_images_are_rejected_with_the_argument_named(extractor, bad, error, pattern):
     with pytest.raises(error, match=pattern):
@@ -378,3 +378,9 @@ def test_explicit_weights_path_is_used(isolated_weights_search, weights_path):
 def test_explicit_missing_path_is_not_found(isolated_weights_search, tmp_path):
     with pytest.raises(WeightsNotFoundError, match="nowhere.pth"):
         InceptionFID(tmp_path / "nowhere.pth")
+
+
+def test_int64_levels_give_the_features_of_their_uint8_twin(extractor):
+    """One image check for every network and metric: int64 0..255 levels (torch.randint) work here as with CLIP."""
+    levels = torch.randint(256, (2, 3, 32, 32), generator=torch.Generator().manual_seed(4))
+    assert torch.equal(extractor(levels)["pool"], extractor(levels.to(torch.uint8))["pool"])

@@ -540,10 +540,6 @@ def _check_device(device) -> torch.device:
 
 
 def _as_uint8_tensor(images, name: str) -> torch.Tensor:
-    from ..batch import ImageBatch
-
-    if isinstance(images, ImageBatch):
-        return images.images
     return check_uint8_images(images, name)
 
 

@@ -35,22 +35,10 @@ ResizeFunction = Callable[[torch.Tensor], torch.Tensor]
 
 
 def check_uint8_images(images, name: str = "images") -> torch.Tensor:
-    """Validate a uint8 [N, 3, H, W] tensor and return it unchanged."""
-    if not isinstance(images, torch.Tensor):
-        raise TypeError(
-            f"{name}: expected a uint8 torch tensor [N, 3, H, W] or an ImageBatch, got "
-            f"{type(images).__name__}; convert other containers with ImageBatch.from_any(...)"
-        )
-    if images.dtype != torch.uint8:
-        raise TypeError(
-            f"{name}: expected dtype torch.uint8 (pixels 0..255), got {images.dtype}; convert float "
-            "images with ImageBatch.from_any(x, value_range=(0, 1)) or (-1, 1)"
-        )
-    if images.ndim != 4 or images.shape[1] != 3:
-        raise ValueError(f"{name}: expected shape [N, 3, H, W], got {tuple(images.shape)}")
-    if images.shape[0] == 0 or images.shape[2] == 0 or images.shape[3] == 0:
-        raise ValueError(f"{name}: expected at least one non-empty image, got shape {tuple(images.shape)}")
-    return images
+    """uint8 [N, 3, H, W] pixels of ``images``, checked by ``batch.as_uint8_images`` (the one image check)."""
+    from ..batch import as_uint8_images
+
+    return as_uint8_images(images, name)
 
 
 def resize_pytorch_fid(images: torch.Tensor) -> torch.Tensor:

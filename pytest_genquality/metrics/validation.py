@@ -122,24 +122,10 @@ def _require_tensor(x: Any, name: str, expected: str) -> None:
 
 
 def as_image_tensor(x: Any, name: str) -> torch.Tensor:
-    """uint8 images [N, 3, H, W] from an ImageBatch or an integer tensor of 0..255 levels
-    (uint8, or int64 as ``torch.randint`` makes; no implicit rescaling)."""
-    from ..batch import ImageBatch, integer_pixels_to_uint8
+    """uint8 images [N, 3, H, W] on the CPU, checked by ``batch.as_uint8_images`` (the one image check)."""
+    from ..batch import as_uint8_images
 
-    if isinstance(x, ImageBatch):
-        return x.images
-    _require_tensor(x, name, "a uint8 torch tensor [N, 3, H, W]")
-    if x.dtype == torch.bool or x.is_floating_point() or x.is_complex():
-        raise TypeError(
-            f"{name}: expected uint8 pixels 0..255, got dtype {x.dtype}; convert float images with "
-            "ImageBatch.from_any(x, value_range=(0, 1))"
-        )
-    if x.ndim != 4 or x.shape[1] != 3:
-        raise ValueError(f"{name}: expected shape [N, 3, H, W], got {tuple(x.shape)}")
-    if x.shape[0] == 0:
-        raise ValueError(f"{name}: got 0 images; expected N >= 1")
-    x = x.detach().to("cpu")
-    return x if x.dtype == torch.uint8 else integer_pixels_to_uint8(x, name)
+    return as_uint8_images(x, name).to("cpu")
 
 
 def as_image_pairs(a: Any, b: Any, name_a: str = "a", name_b: str = "b") -> tuple[torch.Tensor, torch.Tensor]:

@@ -111,7 +111,7 @@ def pytest_itemcollected(item: pytest.Item) -> None:
 
 def pytest_collectreport(report: pytest.CollectReport) -> None:
     if report.failed and report.nodeid:
-        recorder = session_module.active_recorder()
+        recorder = session_module.current_run()
         if recorder is not None:
             recorder.broken_files.add(report.nodeid.split("::")[0])
 
@@ -291,17 +291,13 @@ def gen_refs(gen_store: Store) -> ReferenceMapping:
 @pytest.fixture(scope="session")
 def inception(gen_device):
     """The FID Inception on gen_device, loaded once per session (official weights or a clear error)."""
-    from .features.inception import InceptionFID
-
-    return session_module.shared_extractor(f"inception:{gen_device}", lambda: InceptionFID(device=gen_device))
+    return session_module.build_extractor("inception", gen_device)
 
 
 @pytest.fixture(scope="session")
 def clip(gen_device):
     """The CLIP embedder on gen_device, loaded once per session (needs transformers)."""
-    from .features.clip import CLIPEmbedder
-
-    return session_module.shared_extractor(f"clip:{gen_device}", lambda: CLIPEmbedder(device=gen_device))
+    return session_module.build_extractor("clip", gen_device)
 
 
 @pytest.fixture(scope="session")

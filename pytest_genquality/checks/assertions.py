@@ -31,18 +31,9 @@ def _as_batch(batch: Any, name: str = "batch") -> ImageBatch:
         raise type(error)(f"{error} (pass an ImageBatch, or ImageBatch.from_any(x, value_range=...) for floats)") from None
 
 
-def _default_device():
-    recorder = session_module.active_recorder()
-    return recorder.device if recorder is not None and recorder.device is not None else "cpu"
-
-
 def default_inception():
     """The ``inception`` fixture's object (overridable in conftest.py); outside pytest one per process."""
-    from ..features.inception import InceptionFID
-
-    device = _default_device()
-    return session_module.session_extractor(
-        "inception", lambda: session_module.shared_extractor(f"inception:{device}", lambda: InceptionFID(device=device)))
+    return session_module.default_extractor("inception")
 
 
 def batch_features(batch: ImageBatch, extractor, feature: str = "pool") -> np.ndarray:
@@ -72,7 +63,7 @@ def _stored_or_extracted(batch: ImageBatch, extractor) -> dict[str, np.ndarray]:
     """Under ``--gen-cache``, features come from the feature cache (keyed by pixels and extractor id)."""
     from ..generation.cache import FeatureCache, feature_cache_key, images_sha256
 
-    recorder = session_module.active_recorder()
+    recorder = session_module.current_run()
     extractor_id = getattr(extractor, "id", None)
     if recorder is None or not recorder.settings.cache or not isinstance(extractor_id, str):
         return _extract(batch, extractor)
@@ -87,18 +78,14 @@ def _stored_or_extracted(batch: ImageBatch, extractor) -> dict[str, np.ndarray]:
 
 def default_clip():
     """The ``clip`` fixture's object (overridable in conftest.py); outside pytest one per process."""
-    from ..features.clip import CLIPEmbedder
-
-    device = _default_device()
-    return session_module.session_extractor(
-        "clip", lambda: session_module.shared_extractor(f"clip:{device}", lambda: CLIPEmbedder(device=device)))
+    return session_module.default_extractor("clip")
 
 
 def _reference(ref: Any, name: str = "ref") -> ReferenceStats:
     if isinstance(ref, ReferenceStats):
         return ref
     if isinstance(ref, str):
-        recorder = session_module.active_recorder()
+        recorder = session_module.current_run()
         if recorder is None:
             raise TypeError(f"{name}: a reference name ({ref!r}) needs the pytest plugin's store; outside pytest "
                             "pass ReferenceStats.load(PATH)")
@@ -111,7 +98,7 @@ def _lane_of(batch: ImageBatch) -> str | None:
 
 
 def _generated_line(batch: ImageBatch, lane: str | None) -> str:
-    recorder = session_module.active_recorder()
+    recorder = session_module.current_run()
     lane = lane or (recorder.lane if recorder else "unrecorded")
     return f"  generated  n={len(batch)}, seeds {batch.seed_range()}, lane {lane}"
 
@@ -471,7 +458,7 @@ def assert_no_regression(batch, metric: str, *, max_value: float | None = None, 
     if not batch.seeds or len(set(batch.seeds)) != len(batch.seeds):
         raise ValueError("batch: paired checks need one distinct seed per image (generate(..., seeds=...))")
     test_context = session_module.current_test()
-    recorder = session_module.active_recorder()
+    recorder = session_module.current_run()
     if test_context is None:
         raise RuntimeError("assert_no_regression compares with stored baseline images, so it runs inside pytest "
                            "with the genquality plugin")

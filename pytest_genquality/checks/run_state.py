@@ -192,12 +192,18 @@ def install(recorder: Recorder | None) -> Recorder | None:
     return previous
 
 
-def active_recorder() -> Recorder | None:
+def current_run() -> Recorder | None:
+    """The one accessor of the run state: the pytest session's recorder, None outside pytest."""
     return _recorder
 
 
+active_recorder = current_run  # the 0.2 name
+
+
 def current_test() -> TestContext | None:
-    return _recorder.current if _recorder is not None else None
+    """The running test's context in ``current_run()``, None between tests or outside pytest."""
+    run = current_run()
+    return run.current if run is not None else None
 
 
 def session_extractor(kind: str, build: Callable[[], Any]) -> Any:
@@ -208,8 +214,9 @@ def session_extractor(kind: str, build: Callable[[], Any]) -> Any:
     changes every assertion's default at once; the fixture is only instantiated when an
     assertion needs it. Outside pytest: one ``build()`` per process.
     """
-    if _recorder is not None and _recorder.extractor_provider is not None:
-        return _recorder.extractor_provider(kind)
+    run = current_run()
+    if run is not None and run.extractor_provider is not None:
+        return run.extractor_provider(kind)
     return shared_extractor(kind, build)
 
 
@@ -221,4 +228,27 @@ def shared_extractor(name: str, build: Callable[[], Any]) -> Any:
     if name not in _EXTRACTORS:
         _EXTRACTORS[name] = build()
     return _EXTRACTORS[name]
+
+
+def build_extractor(kind: str, device) -> Any:
+    """The default extractor of ``kind`` ("inception" or "clip") on ``device``, one per process:
+    what the ``inception`` / ``clip`` fixtures return and what an assertion uses outside pytest."""
+    if kind == "inception":
+        from ..features.inception import InceptionFID
+
+        return shared_extractor(f"inception:{device}", lambda: InceptionFID(device=device))
+    if kind == "clip":
+        from ..features.clip import CLIPEmbedder
+
+        return shared_extractor(f"clip:{device}", lambda: CLIPEmbedder(device=device))
+    raise ValueError(f"kind: expected 'inception' or 'clip', got {kind!r}")
+
+
+def default_extractor(kind: str) -> Any:
+    """The extractor an assertion uses when none is passed: inside pytest the running test's
+    ``kind`` fixture (so a conftest.py override reaches every assertion), outside one per process
+    on the run's device (CPU without a run)."""
+    run = current_run()
+    device = run.device if run is not None and run.device is not None else "cpu"
+    return session_extractor(kind, lambda: build_extractor(kind, device))
 

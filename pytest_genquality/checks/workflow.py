@@ -411,7 +411,7 @@ def check_metric(spec: MetricSpec, value: float, *, threshold: float | None = No
     if not np.isfinite(value):
         raise ValueError(f"{spec.label}: the metric came out {value}; expected a finite number")
     test_context = session_module.current_test()
-    recorder = session_module.active_recorder()
+    recorder = session_module.current_run()
     lane = lane or (recorder.lane if recorder else "")
     key = spec.name + (f"@{qualifier}" if qualifier else "")
     result = MetricResult(spec.name, value, n, extractor_id, None, None, "pass", key=key,

@@ -147,6 +147,15 @@ def agree(world: World, error: BaseException | str | None) -> None:
             raise DistributedError(f"rank {rank} of {world.size}: {message}")
 
 
+def my_share(count: int, world: World) -> list[int]:
+    """The work items (batches) of ``count`` this rank handles: item i goes to rank i mod size.
+
+    The one round-robin deal of the package (generation, build-ref); ``in_original_order`` puts
+    the gathered results back.
+    """
+    return list(range(world.rank, count, world.size))
+
+
 def shard_indices(count: int, world: World, *, block: int = 1) -> list[int]:
     """The indices 0..count-1 this rank handles: blocks of ``block`` consecutive items, dealt round-robin.
 
@@ -155,8 +164,7 @@ def shard_indices(count: int, world: World, *, block: int = 1) -> list[int]:
     """
     if block < 1:
         raise ValueError(f"block: expected a positive int, got {block!r}")
-    blocks = range(world.rank * block, count, world.size * block)
-    return [index for start in blocks for index in range(start, min(start + block, count))]
+    return [index for b in my_share(-(-count // block), world) for index in range(b * block, min((b + 1) * block, count))]
 
 
 def in_original_order(shares: Sequence[Sequence[tuple[int, Any]]]) -> list:

@@ -372,7 +372,7 @@ def make_generate(device: torch.device, *, cache_dir=None, show_progress: bool =
                 return ImageBatch(hit[0], seeds=seeds, prompts=prompts, meta={**meta, "cached": True})
 
         chunks = _chunks(len(seeds), batch_size)
-        mine = list(range(world.rank, len(chunks), world.size))
+        mine = distributed.my_share(len(chunks), world)
         parts: list[tuple[int, torch.Tensor]] = []
         error = None
         generated = sum(chunks[i].stop - chunks[i].start for i in mine)
@@ -397,8 +397,8 @@ def make_generate(device: torch.device, *, cache_dir=None, show_progress: bool =
             meta["peak_memory_bytes"] = peak.bytes
         if world.is_distributed:
             distributed.agree(world, error)
-            parts = [pair for share in distributed.all_gather(world, parts) for pair in share]
-        ordered = [part for _, part in sorted(parts, key=lambda pair: pair[0])]
+        shares = distributed.all_gather(world, parts) if world.is_distributed else [parts]
+        ordered = distributed.in_original_order(shares)
         sizes = {tuple(part.shape[1:]) for part in ordered}
         if len(sizes) > 1:
             raise ValueError(f"{adapter.name} returned images of different sizes across batches: {sorted(sizes)}")

@@ -68,7 +68,7 @@ def build_reference(source, extractor: Callable, *, batch_size: int = 64, worker
     count = len(files)
     keep = count <= MAX_STORED_FEATURES if keep_features is None else bool(keep_features)
     all_blocks = [range(start, min(start + batch_size, count)) for start in range(0, count, batch_size)]
-    my_blocks = list(range(world.rank, len(all_blocks), world.size))
+    my_blocks = distributed.my_share(len(all_blocks), world)
     steps = -(-len(all_blocks) // world.size)
 
     moments: RunningMoments | None = None

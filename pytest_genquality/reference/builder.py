@@ -26,7 +26,7 @@ import numpy as np
 from .. import distributed
 from ..distributed import World
 from .image_files import ImageFiles, image_batches
-from .reference_stats import MAX_STORED_FEATURES, ReferenceStats
+from .reference_stats import MAX_STORED_FEATURES, ReferenceStats, extractor_id_of
 from ..metrics.validation import to_numpy
 from ..stats import RunningMoments
 
@@ -114,13 +114,7 @@ def _merge(shares: list, keep: bool, extractor: Callable, source: str, name: str
     merged = RunningMoments.from_state(states[0]) if states else None
     for state in states[1:]:
         merged.merge(RunningMoments.from_state(state))
-    if merged is None or merged.count < 2:
-        raise ValueError(f"images: need at least 2 images for reference statistics, got "
-                         f"{0 if merged is None else merged.count}")
     features = None
-    if keep:
+    if keep and merged is not None and merged.count >= 2:
         features = np.concatenate(distributed.in_original_order([rows for _, rows in shares]))
-    stats = ReferenceStats(merged.mean, merged.covariance, merged.count,
-                           getattr(extractor, "id", type(extractor).__name__), source, features=features, name=name)
-    stats.matrix_sqrt()
-    return stats
+    return ReferenceStats.from_moments(merged, extractor_id_of(extractor), source, features=features, name=name)

@@ -117,8 +117,19 @@ class ReferenceStats:
         moments = RunningMoments(features.shape[1])
         moments.update(features)
         keep = features.shape[0] <= MAX_STORED_FEATURES if keep_features is None else keep_features
-        stats = cls(moments.mean, moments.covariance, moments.count, extractor_id, source,
-                    features=features.astype(np.float32) if keep else None, name=name)
+        return cls.from_moments(moments, extractor_id, source, features=features.astype(np.float32) if keep else None,
+                                name=name)
+
+    @classmethod
+    def from_moments(cls, moments: RunningMoments | None, extractor_id: str, source: str = "", *,
+                     features: np.ndarray | None = None, name: str = "") -> "ReferenceStats":
+        """The statistics of accumulated ``moments`` (and the kept float32 ``features``), with sigma^½
+        computed now, so the first test run does not pay for it. The one constructor the builders share
+        (``from_features``, ``from_images`` and ``reference.builder.build_reference``)."""
+        if moments is None or moments.count < 2:
+            raise ValueError(f"images: need at least 2 images for reference statistics, got "
+                             f"{0 if moments is None else moments.count}")
+        stats = cls(moments.mean, moments.covariance, moments.count, extractor_id, source, features=features, name=name)
         stats.matrix_sqrt()
         return stats
 
@@ -149,12 +160,8 @@ class ReferenceStats:
                     keep_all, kept = False, []
             if progress is not None:
                 progress(moments.count)
-        if moments is None or moments.count < 2:
-            raise ValueError(f"images: need at least 2 images for reference statistics, got {0 if moments is None else moments.count}")
-        stats = cls(moments.mean, moments.covariance, moments.count, getattr(extractor, "id", type(extractor).__name__),
-                    source, features=np.concatenate(kept) if keep_all else None, name=name)
-        stats.matrix_sqrt()
-        return stats
+        return cls.from_moments(moments, extractor_id_of(extractor), source,
+                                features=np.concatenate(kept) if keep_all and kept else None, name=name)
 
     # ---- files -------------------------------------------------------------------------
     @staticmethod
@@ -321,6 +328,11 @@ def _checked_gaussian(path: Path, mu: np.ndarray, sigma: np.ndarray) -> tuple[np
         raise StoreFileError(f"{path}: sigma is not symmetric (max |sigma - sigma.T| = {asymmetry:.3g}); "
                              "expected a covariance matrix")
     return mu, sigma
+
+
+def extractor_id_of(extractor: Callable) -> str:
+    """The id recorded with statistics: the extractor's ``id``, or its class name for a plain callable."""
+    return getattr(extractor, "id", type(extractor).__name__)
 
 
 def _image_chunks(images: Any, batch_size: int) -> tuple[str, Iterator]:

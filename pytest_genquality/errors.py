@@ -120,5 +120,9 @@ class CaptionTruncatedWarning(GenQualityWarning):
     """A caption is longer than CLIP's text context; its end was not embedded."""
 
 
+class PeakMemoryNotMeasuredWarning(GenQualityWarning):
+    """The batch's device has no per-batch peak memory (CPU, MPS): the peak-memory check was skipped."""
+
+
 __all__ = [name for name, value in dict(globals()).items()
            if isinstance(value, type) and issubclass(value, (GenQualityError, GenQualityWarning))]

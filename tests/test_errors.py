@@ -21,6 +21,7 @@ OLD_HOMES = {
     "pytest_genquality.store.files": ["StoreFileError"],
     "pytest_genquality.store.layout": ["ReferenceExistsError"],
     "pytest_genquality.distributed": ["DistributedError"],
+    "pytest_genquality.checks.efficiency": ["PeakMemoryNotMeasuredWarning"],
 }
 BUILTIN_BASES = {
     "MetricCheckFailed": AssertionError, "QualityChecksFailed": AssertionError, "ExtractorMismatchError": ValueError,

@@ -27,13 +27,10 @@ from ..batch import ImageBatch
 from ..metrics.efficiency import timing_noise
 from .assertions import _check_threshold, _generated_line
 from .workflow import SPECS, DriftEvidence, MetricResult, check_metric
+from ..errors import PeakMemoryNotMeasuredWarning
 
 PEAK_MEMORY_AUTO_DRIFT = "2%"  # "auto" for a deterministic peak: allocator rounding and workspaces, not noise
 GIB = 2 ** 30
-
-
-class PeakMemoryNotMeasuredWarning(UserWarning):
-    """The batch's device has no per-batch peak memory (CPU, MPS): the peak-memory check was skipped."""
 
 
 def _runs(batches: Any, argument: str) -> list[ImageBatch]:

@@ -248,7 +248,12 @@ def default_extractor(kind: str) -> Any:
     """The extractor an assertion uses when none is passed: inside pytest the running test's
     ``kind`` fixture (so a conftest.py override reaches every assertion), outside one per process
     on the run's device (CPU without a run)."""
-    run = current_run()
-    device = run.device if run is not None and run.device is not None else "cpu"
+    device = run_device()
     return session_extractor(kind, lambda: build_extractor(kind, device))
+
+
+def run_device() -> Any:
+    """The device of the run (``--gen-device``), "cpu" outside pytest: where default extractors go."""
+    run = current_run()
+    return run.device if run is not None and run.device is not None else "cpu"
 

@@ -32,15 +32,14 @@ PROMPTS_SHOWN = 5  # prompts named in a failure message (all of them are in deta
 
 # ---- per-image scores, paired by seed -------------------------------------------------------------
 def _default_scorer(kind: str, build) -> Any:
-    device = session_module.active_recorder().device if session_module.active_recorder() is not None else None
-    device = device if device is not None else "cpu"
+    device = session_module.run_device()
     return session_module.shared_extractor(f"{kind}:{device}", lambda: build(device))
 
 
 def _paired_baseline_rows(key: str, lane: str | None, seeds: str) -> np.ndarray | None:
     """The stored per-image scores of this test's baseline when they pair with this batch's seeds, else None."""
     test_context = session_module.current_test()
-    recorder = session_module.active_recorder()
+    recorder = session_module.current_run()
     if test_context is None or recorder is None or recorder.settings.update_refs:
         return None
     lane = lane or recorder.lane

@@ -78,3 +78,14 @@ def test_wrong_files_are_named(alexnet_file, tmp_path):
 def test_invalid_inputs_are_named(alexnet_file, a, b, kwargs, error, match):
     with pytest.raises(error, match=match):
         lpips(a, b, weights=alexnet_file, **kwargs)
+
+
+@pytest.mark.parametrize("size", [16, 24, 30])
+def test_images_below_the_alexnet_minimum_name_the_size_and_the_alternatives(alexnet_file, size):
+    small = images(n=2, size=size)
+    with pytest.raises(ValueError, match=rf"at least 31 x 31 pixels, got {size} x {size}.*'psnr' or 'ssim'"):
+        lpips(small, small, weights=alexnet_file)
+
+
+def test_the_smallest_accepted_size_works(alexnet_file):
+    assert lpips(images(n=1, size=31), images(n=1, size=31, seed=1), weights=alexnet_file).shape == (1,)

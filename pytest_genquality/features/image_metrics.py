@@ -88,7 +88,7 @@ def lpips(a, b, *, net: str = "alex", weights: str | os.PathLike | None = None,
     """LPIPS v0.1 distance per pair, float64 [N].
 
     a, b: ImageBatch or uint8 tensors [N, 3, H, W], image i of a paired with image i of b
-    (at least 16 x 16 pixels for AlexNet's strides, 32 x 32 for VGG16's pooling).
+    (at least 31 x 31 pixels for AlexNet's strides, 16 x 16 for VGG16's: ``LPIPS_MIN_IMAGE_SIDE``).
     net: "alex" (default, the lpips package's recommendation for a metric) or "vgg".
     weights: the torchvision backbone file (default: searched by ``resolve_weights``).
     lin_weights: the linear layers (default: those shipped with the ``lpips`` package).
@@ -96,13 +96,35 @@ def lpips(a, b, *, net: str = "alex", weights: str | os.PathLike | None = None,
     from .lpips_net import NETS, default_lin_weights
     from .weights import resolve_weights
 
-    as_image_pairs(a, b)  # a wrong input is named before any weights are searched for
+    images_a, _ = as_image_pairs(a, b)  # a wrong input is named before any weights are searched for
     if net not in NETS:
         raise ValueError(f"net: expected one of {sorted(NETS)}, got {net!r}")
+    _check_lpips_image_side(images_a, net)
     backbone = resolve_weights(NETS[net][0], weights)
     lin_path = Path(lin_weights).expanduser() if lin_weights is not None else default_lin_weights(net)
     network = _network(net, str(backbone.resolve()), str(lin_path.resolve()), str(torch.device(device)))
     return lpips_distance(a, b, network)
+
+
+# Smallest height and width each LPIPS backbone's strides and poolings accept (found by trying every
+# size: AlexNet's stride-4 11x11 conv and two 3x3/2 max-pools leave nothing below 31 px; VGG16's taps
+# stop before its fourth pooling, so 16 px is enough).
+LPIPS_MIN_IMAGE_SIDE = {"alex": 31, "vgg": 16}
+
+
+def _check_lpips_image_side(images: torch.Tensor, net: str) -> None:
+    """A clear error instead of torch's "Output size is too small" from deep inside the backbone."""
+    height, width = images.shape[-2:]
+    minimum = LPIPS_MIN_IMAGE_SIDE[net]
+    if min(height, width) >= minimum:
+        return
+    others = [f"net={other!r} (>= {side} px)" for other, side in LPIPS_MIN_IMAGE_SIDE.items()
+              if other != net and min(height, width) >= side]
+    alternatives = " or ".join([*others, "a pixel metric: 'psnr' or 'ssim' (any size)"])
+    raise ValueError(
+        f"images: LPIPS with net={net!r} needs images of at least {minimum} x {minimum} pixels, got {height} x "
+        f"{width}; use {alternatives}, or upscale the images before comparing"
+    )
 
 
 @functools.lru_cache(maxsize=4)

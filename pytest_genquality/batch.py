@@ -56,7 +56,8 @@ def _to_nchw_tensor(x: Any, name: str) -> tuple[torch.Tensor, str]:
     raise TypeError(f"{name}: expected a tensor, an array or PIL images, got {_describe(x)}")
 
 
-def _channels_to_rgb(images: torch.Tensor, name: str) -> torch.Tensor:
+def _channels_to_rgb(images: torch.Tensor, name: str, given_shape: tuple[int, ...]) -> torch.Tensor:
+    """``given_shape``: the shape the caller passed (before a single image got its N axis), for the message."""
     channels = images.shape[1]
     if channels == 3:
         return images
@@ -64,9 +65,14 @@ def _channels_to_rgb(images: torch.Tensor, name: str) -> torch.Tensor:
         return images.expand(-1, 3, -1, -1).contiguous()
     if channels == 4:
         return images[:, :3].contiguous()
+    hint = ""
+    if len(given_shape) == 3:
+        count, height, width = given_shape
+        hint = (f" (a 3-D tensor is one CHW image; for {count} grayscale {height}x{width} images add a channel "
+                f"axis: x[:, None])")
     raise ValueError(
         f"{name}: expected 1 (grayscale), 3 (RGB) or 4 (RGBA) channels, got {channels} "
-        f"in a tensor of shape {tuple(images.shape)}"
+        f"in a tensor of shape {given_shape}{hint}"
     )
 
 
@@ -175,6 +181,7 @@ def images_to_uint8(x: Any, *, value_range: tuple[float, float] | None = None, n
         )
 
     images, layout = _to_nchw_tensor(x, name)
+    given_shape = tuple(images.shape)
     if images.dtype == torch.bool or images.is_complex():
         raise TypeError(f"{name}: expected uint8 or float pixels, got dtype {images.dtype}")
     if images.ndim == 2:
@@ -188,14 +195,14 @@ def images_to_uint8(x: Any, *, value_range: tuple[float, float] | None = None, n
         if images.shape[-1] not in (1, 3, 4):
             raise ValueError(
                 f"{name}: a numpy array must be HWC/NHWC with 1, 3 or 4 channels last, got shape "
-                f"{tuple(images.shape)}"
+                f"{given_shape}"
             )
         images = images.permute(0, 3, 1, 2)
     if images.shape[0] == 0:
         raise ValueError(f"{name}: got 0 images (shape {tuple(images.shape)}); expected N >= 1")
     if images.shape[2] == 0 or images.shape[3] == 0:
         raise ValueError(f"{name}: images have zero height or width (shape {tuple(images.shape)})")
-    images = _channels_to_rgb(images, name)
+    images = _channels_to_rgb(images, name, given_shape)
 
     if images.dtype == torch.uint8:
         if value_range not in (None, (0, 255)):

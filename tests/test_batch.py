@@ -101,6 +101,15 @@ class TestRejects:
         with pytest.raises(ValueError, match="expected 1 \\(grayscale\\), 3 \\(RGB\\) or 4 \\(RGBA\\) channels, got 2"):
             ImageBatch(torch.zeros(1, 2, 4, 4, dtype=torch.uint8))
 
+    def test_a_3d_tensor_with_wrong_channels_is_reported_in_the_shape_given(self):
+        with pytest.raises(ValueError, match=r"got 8 in a tensor of shape \(8, 16, 16\) \(a 3-D tensor is one CHW "
+                                             r"image; for 8 grayscale 16x16 images add a channel axis: x\[:, None\]\)"):
+            ImageBatch(torch.zeros(8, 16, 16, dtype=torch.uint8))
+
+    def test_a_numpy_hwc_image_with_wrong_channels_is_reported_in_the_shape_given(self):
+        with pytest.raises(ValueError, match=r"channels last, got shape \(16, 16, 8\)"):
+            ImageBatch.from_any(np.zeros((16, 16, 8), dtype=np.uint8))
+
     def test_numpy_channels_first_is_rejected_with_hint(self):
         with pytest.raises(ValueError, match="numpy array must be HWC/NHWC"):
             ImageBatch.from_any(np.zeros((2, 3, 8, 8), dtype=np.uint8))

@@ -126,13 +126,19 @@ def test_import_ref_refuses_to_replace_a_reference_without_force(tmp_path, capsy
 @pytest.mark.parametrize("make, message", [
     (lambda path: None, "does not exist"),
     (lambda path: np.savez(path, activations=np.zeros((4, 3))), "lacks the arrays"),
-    (lambda path: path.write_bytes(b"not an npz"), "corrupt or truncated"),
+    (lambda path: path.write_bytes(b"not an npz"), "stats.npz is not an .npz file (an .npz is a zip archive"),
+    (lambda path: np.save(path.with_suffix(".npy"), np.zeros(3)) or path.with_suffix(".npy").rename(path),
+     "stats.npz is a .npy file (one numpy array), not an .npz file"),
+    (lambda path: (np.savez(path, mu=np.zeros(3), sigma=np.eye(3)), path.write_bytes(path.read_bytes()[:-40])),
+     "is a damaged or truncated .npz file"),
 ])
 def test_import_ref_errors_exit_2_with_the_reason(tmp_path, capsys, make, message):
     source = tmp_path / "stats.npz"
     make(source)
     assert main(["import-ref", str(source), "--name", "x", "--gen-store", str(tmp_path / "store")]) == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err
+    assert "version control" not in err and "pickle" not in err
     assert not (tmp_path / "store" / "refs" / "x.json").exists()
 
 

@@ -254,7 +254,7 @@ class ReferenceStats:
         npz_path = Path(path)
         if not npz_path.is_file():
             raise FileNotFoundError(f"path: {npz_path} does not exist; expected a pytorch-fid/TTUR statistics .npz")
-        arrays = read_npz(npz_path, kind="pytorch-fid statistics")
+        arrays = _read_statistics_npz(npz_path)
         missing = [key for key in PYTORCH_FID_NPZ_KEYS if key not in arrays]
         if missing:
             raise StoreFileError(
@@ -271,6 +271,30 @@ class ReferenceStats:
     def __repr__(self) -> str:
         return (f"ReferenceStats(name={self.name!r}, n={self.n}, dim={self.dim}, extractor_id={self.extractor_id!r}, "
                 f"features={'yes' if self.features is not None else 'no'})")
+
+
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # an .npz is a zip archive (the second: an empty one)
+NPY_MAGIC = b"\x93NUMPY"
+
+
+def _read_statistics_npz(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of a user's statistics file, or an error that says what the file is instead.
+
+    The file is the user's input, not a store file: "restore it from version control" (the store's
+    advice for a damaged file) would not help them.
+    """
+    expected = "expected the statistics .npz written by pytorch-fid --save-stats or TTUR (arrays mu and sigma)"
+    with open(path, "rb") as handle:
+        head = handle.read(6)
+    if head.startswith(NPY_MAGIC):
+        raise ValueError(f"{path} is a .npy file (one numpy array), not an .npz file; {expected}")
+    if not head.startswith(ZIP_MAGIC):
+        raise ValueError(f"{path} is not an .npz file (an .npz is a zip archive of numpy arrays); {expected}")
+    try:
+        return read_npz(path, kind="pytorch-fid statistics")
+    except StoreFileError:
+        raise ValueError(f"{path} is a damaged or truncated .npz file (its zip archive cannot be read); "
+                         f"{expected}") from None
 
 
 def _moments(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -50,8 +50,9 @@ def by_name(rows):
 
 
 def test_status_lists_every_file_the_plugin_can_need(isolated, capsys):
-    assert main(["weights", "status", "--gen-weights-dir", "/nowhere"]) == 0
-    out = capsys.readouterr().out
+    assert main(["weights", "status", "--gen-weights-dir", "/nowhere"]) == 1  # files are MISSING: a red CI step
+    out, err = capsys.readouterr()
+    assert "file(s) missing or corrupt: inception-fid, alexnet, vgg16" in err
     for name in ("inception-fid", "alexnet", "vgg16", "lpips-lin-alex", "lpips-lin-vgg",
                  "clip:openai/clip-vit-large-patch14"):
         assert name in out, name
@@ -88,6 +89,22 @@ def test_fetch_reports_what_it_could_not_get(isolated, toy_registry, capsys):
     assert "MISSING  toy-net" in out and "MISSING  clip:" in out
     assert "download failed" in out and "http://127.0.0.1:9 is unreachable" in out  # why, per file
     assert not toy_registry_path.exists()
+
+
+def test_fetch_without_network_says_so_in_one_clean_sentence(isolated, toy_registry, capsys, monkeypatch):
+    import socket
+    from urllib.error import URLError
+
+    def offline(*args, **kwargs):
+        raise URLError(socket.gaierror(-2, "Name or service not known"))
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
+    assert main(["weights", "fetch", "--no-clip"]) == 1
+    out = capsys.readouterr().out
+    fix = next(line.strip() for line in out.splitlines() if "fix:" in line and "toy" in line)
+    assert fix == (f"fix: download failed (no network or the server is unreachable: Name or service not known); run "
+                   f"`genquality weights fetch` again where there is internet, or put {toy_registry.url} into "
+                   f"{isolated / 'checkpoints'}/")
 
 
 def test_demo_files_can_never_pass_for_official_ones(tmp_path):

@@ -114,8 +114,9 @@ def _build_ref(args, run_settings, source: Path, world, device) -> int:
 
 
 def cmd_weights(args) -> int:
-    """status: every file and where it was looked for (exit 1 on a bad hash); fetch: download into the
-    caches (exit 1 when something is still missing); demo DIR: seeded random stand-ins."""
+    """status: every file and where it was looked for; fetch: download into the caches; both exit 1 when a
+    file is missing or has a bad hash (a CI step that needs them goes red), 0 when every file is there
+    (a demo stand-in counts); demo DIR: seeded random stand-ins."""
     from . import weights_command as weights_setup
 
     run_settings = _settings(args)
@@ -133,9 +134,11 @@ def cmd_weights(args) -> int:
         else:
             rows = weights_setup.status(clip_model=args.clip_model, check_hashes=not args.no_hash)
         print("\n".join(weights_setup.status_lines(rows)))
-        if args.action == "fetch":
-            return 1 if any(row.state in ("missing", "bad hash") for row in rows) else 0
-        return 1 if any(row.state == "bad hash" for row in rows) else 0
+        unusable = [row.name for row in rows if row.state in ("missing", "bad hash")]
+        if unusable:
+            print(f"genquality weights {args.action}: {len(unusable)} file(s) missing or corrupt: "
+                  f"{', '.join(unusable)} (exit status 1)", file=sys.stderr)
+        return 1 if unusable else 0
     finally:
         settings_module.configure(previous)
 
@@ -145,7 +148,8 @@ def _add_weights_command(sub) -> None:
 
     weights = sub.add_parser("weights", help="status, fetch or demo stand-ins of every weights file the plugin can need")
     actions = weights.add_subparsers(dest="action", required=True)
-    status = actions.add_parser("status", help="where each file was looked for, found or not, hash OK or not")
+    status = actions.add_parser("status", help="where each file was looked for, found or not, hash OK or not; exit "
+                                                  "status 1 when one is missing or corrupt")
     status.add_argument("--no-hash", action="store_true", help="skip hashing (CLIP ViT-L/14 is 1.7 GB)")
     fetch = actions.add_parser("fetch", help="download every missing file into the caches (CI pre-caching)")
     fetch.add_argument("--no-clip", action="store_true", help="skip the CLIP model (1.7 GB)")

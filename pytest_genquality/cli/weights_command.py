@@ -21,8 +21,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .. import settings as settings_module
-from ..features.weights import (REGISTRY, WeightsHashMismatchError, WeightsNotFoundError, file_sha256, find_demo_file,
-                      resolve_weights, search_locations, verify_file)
+from ..features.weights import (REGISTRY, WeightsHashMismatchError, WeightsNotFoundError, download_failure_reason,
+                                file_sha256, find_demo_file, hub_checkpoint_dir, resolve_weights, search_locations, verify_file)
 
 USED_FOR = {
     "inception-fid": "FID, KID, IS, precision/recall/coverage",
@@ -169,14 +169,24 @@ def fetch(weights_dir: str | os.PathLike | None = None, *, clip_model: str | Non
         try:  # weights_dir="": the official file from the hub cache or a download, never a demo stand-in
             resolve_weights(key, weights_dir="", offline=False)
         except (WeightsNotFoundError, WeightsHashMismatchError) as error:
-            failures[key] = str(error).splitlines()[0]
+            failures[key] = getattr(error, "download_failure", None) or str(error).splitlines()[0]
     if include_clip:
         failure = _fetch_clip(clip_model)
         if failure:
             failures[f"clip:{clip_model or _default_clip()}"] = failure
-    rows = [replace(row, detail=f"{failures[row.name]}; {row.detail}") if row.name in failures and row.state != "ok"
+    rows = [replace(row, detail=_fetch_failure_detail(row, failures[row.name]))
+            if row.name in failures and row.state != "ok"
             else row for row in status(weights_dir, clip_model=clip_model)]
     return rows if include_clip else [row for row in rows if not row.name.startswith("clip:")]
+
+
+def _fetch_failure_detail(row: FileStatus, reason: str) -> str:
+    """One sentence: why the download failed, then what to do (the status's own advice says "fetch")."""
+    spec = REGISTRY.get(row.name)
+    if spec is None:
+        return f"download failed ({reason}); run `genquality weights fetch` again where there is internet"
+    return (f"download failed ({reason}); run `genquality weights fetch` again where there is internet, or put "
+            f"{spec.url} into {hub_checkpoint_dir()}/")
 
 
 def _default_clip() -> str:
@@ -197,7 +207,7 @@ def _fetch_clip(clip_model: str | None) -> str | None:
 
         snapshot_download(clip_model or _default_clip(), allow_patterns=list(CLIP_FILE_PATTERNS))
     except Exception as error:  # the hub client raises many types; the status that follows says what is missing
-        return f"download failed: {type(error).__name__}: {error}".splitlines()[0]
+        return download_failure_reason(error).splitlines()[0]
     return None
 
 

@@ -177,9 +177,11 @@ def resolve_weights(key: str, explicit: str | os.PathLike | None = None, *,
         torch.hub.download_url_to_file(spec.url, str(target), hash_prefix=spec.sha256_prefix, progress=True)
     except Exception as error:  # network errors come in many types; all mean "not here"
         # from None: the message holds the reason; urllib's chained frames are 60 lines of noise
-        raise WeightsNotFoundError(
-            _not_found_message(spec, tried, reason=f"download failed: {type(error).__name__}: {error}")
-        ) from None
+        failure = WeightsNotFoundError(
+            _not_found_message(spec, tried, reason=f"download failed: {download_failure_reason(error)}")
+        )
+        failure.download_failure = download_failure_reason(error)
+        raise failure from None
     verify_file(target, spec.sha256_prefix)
     return target
 
@@ -208,6 +210,19 @@ def find_demo_file(spec: WeightsSpec, weights_dir: str | os.PathLike | None) -> 
     warnings.warn(f"{spec.description}: official file not found, using the seeded random stand-in {found[0]}; "
                   "its numbers match no published value (ids say random-seed-N)", RandomWeightsWarning, stacklevel=3)
     return found[0]
+
+
+def download_failure_reason(error: BaseException) -> str:
+    """Why a download failed, in words: urllib's ``<urlopen error [Errno -2] ...>`` says "no network"."""
+    from urllib.error import HTTPError, URLError
+
+    if isinstance(error, HTTPError):
+        return f"the server answered HTTP {error.code} {error.reason}"
+    if isinstance(error, URLError):
+        reason = error.reason
+        detail = getattr(reason, "strerror", None) or str(reason)
+        return f"no network or the server is unreachable: {detail}"
+    return f"{type(error).__name__}: {error}"
 
 
 def _not_found_message(spec: WeightsSpec, tried: list[Path], *, reason: str) -> str:

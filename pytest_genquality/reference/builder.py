@@ -25,6 +25,7 @@ import numpy as np
 
 from .. import distributed
 from ..distributed import World
+from ..errors import GenQualityWarning
 from .image_files import ImageFiles, image_batches
 from .reference_stats import MAX_STORED_FEATURES, ReferenceStats, extractor_id_of
 from ..metrics.validation import to_numpy
@@ -117,4 +118,27 @@ def _merge(shares: list, keep: bool, extractor: Callable, source: str, name: str
     features = None
     if keep and merged is not None and merged.count >= 2:
         features = np.concatenate(distributed.in_original_order([rows for _, rows in shares]))
-    return ReferenceStats.from_moments(merged, extractor_id_of(extractor), source, features=features, name=name)
+    stats = ReferenceStats.from_moments(merged, extractor_id_of(extractor), source, features=features, name=name)
+    warn_if_too_few(stats)
+    return stats
+
+
+class SmallReferenceWarning(GenQualityWarning):
+    """Reference statistics from fewer images than feature dimensions: their covariance is singular."""
+
+
+def warn_if_too_few(stats: ReferenceStats) -> None:
+    """Warn when n <= d: sigma then has rank n - 1 < d, and FID against it is dominated by sampling error.
+
+    Not an error: a small reference still serves the drift gate (a change against the same
+    reference), and tests of the plugin use tiny ones on purpose.
+    """
+    if stats.n is None or stats.n > stats.dim:
+        return
+    import warnings
+
+    label = f"reference {stats.name!r}" if stats.name else "reference statistics"
+    warnings.warn(SmallReferenceWarning(
+        f"{label}: n={stats.n} images for {stats.dim} feature dimensions, so its covariance is singular and "
+        f"FID against it is mostly sampling error; FID needs more than {stats.dim} images for a full-rank "
+        f"covariance and is usually measured on 10 000 or more"), stacklevel=2)

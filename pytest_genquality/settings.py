@@ -116,10 +116,14 @@ OPTIONS = (
 )
 
 
-def add_options(add_option, *, for_cli: bool = False) -> None:
-    """Register the options with ``add_option`` (pytest's group.addoption or argparse's add_argument)."""
+def add_options(add_option, *, for_cli: bool = False, only: tuple[str, ...] | None = None) -> None:
+    """Register the options with ``add_option`` (pytest's group.addoption or argparse's add_argument).
+
+    only: the dests to offer (a command that reads stored runs takes ``--gen-store`` and nothing
+    that would do nothing there, like ``--gen-device``).
+    """
     for spec in OPTIONS:
-        if for_cli and not spec.cli:
+        if (for_cli and not spec.cli) or (only is not None and spec.dest not in only):
             continue
         if spec.is_flag:
             add_option(spec.flag, *spec.aliases, action="store_true", default=None, dest=spec.dest, help=spec.help)

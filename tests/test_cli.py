@@ -223,3 +223,53 @@ def test_build_ref_with_an_extractor_that_is_not_one(tmp_path, monkeypatch, caps
     assert "needs a string .id" in capsys.readouterr().err
     assert main(["build-ref", "images", "--name", "x", "--extractor", "not_features", "--gen-store", "store"]) == 2
     assert "MODULE:NAME" in capsys.readouterr().err
+
+
+WARNING_EXTRACTOR_MODULE = EXTRACTOR_MODULE + '''
+
+class StandIn(MeanColour):
+    """Warns as demo weights do."""
+
+    def __init__(self, device="cpu"):
+        import warnings
+        from pytest_genquality.features.weights import RandomWeightsWarning
+
+        super().__init__(device)
+        warnings.warn("seeded random stand-in weights: numbers match no published value", RandomWeightsWarning)
+'''
+
+
+def test_build_ref_warns_in_one_line_about_a_reference_too_small_for_fid(tmp_path, monkeypatch, capsys):
+    (tmp_path / "standin_features.py").write_text(WARNING_EXTRACTOR_MODULE)
+    images = tmp_path / "images"
+    images.mkdir()
+    for i, colour in enumerate([(255, 0, 0), (0, 255, 0), (0, 0, 255)]):
+        Image.new("RGB", (8, 8), colour).save(images / f"{i}.png")
+    monkeypatch.chdir(tmp_path)
+    assert main(["build-ref", "images", "--name", "tiny", "--extractor", "standin_features:StandIn",
+                 "--gen-store", "store", "--gen-device", "cpu", "--workers", "0"]) == 0
+    err_lines = capsys.readouterr().err.splitlines()
+    assert ("genquality build-ref: warning: seeded random stand-in weights: numbers match no published value"
+            in err_lines)
+    assert any(line.startswith("genquality build-ref: warning: reference 'tiny': n=3 images for 3 feature "
+                               "dimensions, so its covariance is singular") and "more than 3 images" in line
+               for line in err_lines), err_lines
+    assert not any("warnings.warn" in line or "Warning:" in line for line in err_lines), err_lines  # no source line
+    assert Store(tmp_path / "store").load_reference("tiny").n == 3  # written: still usable for drift checks
+
+
+def test_history_skips_a_truncated_run_file_with_a_warning(tmp_path, capsys):
+    store = make_store(tmp_path / "s", [{"t::a": 20.0}, {"t::a": 22.5}])
+    (store.runs_dir / "20250109T000000000000Z_ddddddd.json").write_text("{ truncated")
+    assert main(["history", "--gen-store", str(tmp_path / "s")]) == 0
+    captured = capsys.readouterr()
+    assert "+2.5" in captured.out
+    assert "genquality history: warning: skipped run file" in captured.err and "ddddddd" in captured.err
+
+
+@pytest.mark.parametrize("command", [["history"], ["diff", "-2", "-1"], ["report"]])
+@pytest.mark.parametrize("option", ["--gen-device=cpu", "--gen-offline", "--gen-weights-dir=w"])
+def test_commands_on_stored_runs_do_not_offer_options_that_do_nothing_there(command, option, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([*command, option])
+    assert exit_info.value.code == 2 and "unrecognized arguments" in capsys.readouterr().err

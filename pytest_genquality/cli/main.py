@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 
 from .. import settings as settings_module
@@ -252,9 +253,15 @@ def _runs(args):
 
 def cmd_history(args) -> int:
     from ..report.history import history_lines, plot, series
+    from ..store.files import StoreFileError
 
     store, files = _runs(args)
-    runs = [(path.name, store.load_run(path)) for path in files]
+    runs = []
+    for path in files:  # one damaged run file must not hide the others (as in `genquality report`)
+        try:
+            runs.append((path.name, store.load_run(path)))
+        except StoreFileError as error:
+            print(f"genquality history: warning: skipped run file: {error}", file=sys.stderr)
     all_series = series(runs, test=args.test, metric=args.metric)
     print("\n".join(history_lines(all_series)))
     if args.plot:
@@ -396,6 +403,9 @@ def _max_drift(text: str):
     return value
 
 
+STORE_ONLY = ("gen_store",)  # history, diff, report read stored runs: no device, weights or downloads
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="genquality", description="pytest-genquality store tools")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -438,7 +448,7 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--test", default=None, help="node id glob or substring")
     history.add_argument("--metric", default=None, help="metric name or key, e.g. fid or fid@coco-val-2k")
     history.add_argument("--plot", default=None, help="also draw a PNG line plot per metric")
-    settings_module.add_options(history.add_argument, for_cli=True)
+    settings_module.add_options(history.add_argument, for_cli=True, only=STORE_ONLY)
     history.set_defaults(handler=cmd_history)
 
     compare = sub.add_parser("diff", help="compare two runs; exit 1 on a worsening beyond --max-drift or a failure "
@@ -448,7 +458,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--max-drift", type=_max_drift, default="auto",
                          help="auto (default: the drift gate's margin test with each baseline's seed-noise SD), "
                               "an absolute number, or a percentage like 5%%")
-    settings_module.add_options(compare.add_argument, for_cli=True)
+    settings_module.add_options(compare.add_argument, for_cli=True, only=STORE_ONLY)
     compare.set_defaults(handler=cmd_diff)
 
     thresholds = sub.add_parser("thresholds", help="suggest absolute thresholds from the baselines' values and their "
@@ -465,7 +475,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--runs", type=_positive_int, default=10, help="how many of the newest runs to show (default 10)")
     report.add_argument("--gen-report-thumb", dest="thumb", type=_thumb_size, default=96,
                         help="longest side in px of the embedded images (default 96)")
-    settings_module.add_options(report.add_argument, for_cli=True)
+    settings_module.add_options(report.add_argument, for_cli=True, only=STORE_ONLY)
     report.set_defaults(handler=cmd_report)
 
     parser.add_argument("--debug", action="store_true", default=False, help=DEBUG_HELP)
@@ -491,12 +501,24 @@ def user_error_types() -> tuple[type[BaseException], ...]:
     return ValueError, OSError, GenQualityError
 
 
+def _one_line_warning(command: str):
+    """A warning as one line on stderr, like the command's errors: Python's default adds the file, line
+    number and source line of the ``warnings.warn`` call, which is the plugin's code, not the user's."""
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"genquality {command}: warning: {message}", file=file or sys.stderr)
+
+    return show
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command; a user error is one message on stderr and exit status 2 (a traceback with --debug)."""
     args = build_parser().parse_args(argv)
     debug = getattr(args, "debug", False) or settings_module.env_flag("GENQUALITY_DEBUG")
     try:
-        return args.handler(args)
+        with warnings.catch_warnings():
+            if not debug:
+                warnings.showwarning = _one_line_warning(args.command)
+            return args.handler(args)
     except KeyboardInterrupt:
         print(f"genquality {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -22,6 +22,7 @@ from . import distributed
 from . import report as report_module
 from .report import markdown as report_markdown
 from .checks import run_state as session_module
+from .checks.workflow import SPECS, custom_margin_names
 from . import settings as settings_module
 from .generation.device import DeviceUnavailableError, lane as lane_of, resolve_device, xdist_worker_index
 from .store import Store
@@ -37,6 +38,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                       default=False if spec.is_flag else None)
 
 
+# Flags for one run, never for every run: in a committed ini file, update_refs would make each CI run
+# accept whatever it measures as the new baseline, so the drift gate would pass everything.
+COMMAND_LINE_ONLY = ("update_refs", "prune_refs")
+
+
 def _option_values(config: pytest.Config) -> dict:
     values = {}
     for spec in settings_module.OPTIONS:
@@ -44,6 +50,12 @@ def _option_values(config: pytest.Config) -> dict:
         if value in (None, ""):
             ini = config.getini(spec.dest)
             value = ini if ini not in (None, "", False) else None
+            if value and spec.dest in COMMAND_LINE_ONLY:
+                raise ValueError(
+                    f"{spec.dest} = true in {config.inipath or 'the ini file'}: a committed file that rewrites "
+                    f"the baselines makes every run (CI included) accept what it measures, so the drift gate "
+                    f"passes everything. Remove it and pass {spec.flag} on the command line of the run that "
+                    f"should rewrite them")
         values[spec.dest] = value
     return values
 
@@ -52,6 +64,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "gpu: needs a CUDA device; skipped with a reason when none is present")
     try:
         run_settings = settings_module.resolve(_option_values(config), root=Path(config.rootpath))
+        config.stash[_CUSTOM_MARGINS] = custom_margin_names(run_settings.drift_margins)
         world = distributed.World.from_env()
         if world.is_distributed and (hasattr(config, "workerinput") or _xdist_workers(config)):
             raise ValueError("pytest -n (xdist) under torchrun: use one of the two (torchrun for large N per test, "
@@ -75,6 +88,7 @@ def _xdist_workers(config: pytest.Config) -> bool:
 _RECORDER = pytest.StashKey[session_module.Recorder]()
 _PREVIOUS = pytest.StashKey[tuple]()
 _WORLD = pytest.StashKey[tuple]()  # (World, whether this plugin started its process group)
+_CUSTOM_MARGINS = pytest.StashKey[list]()  # --gen-drift-margin names that are not shipped metrics
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -221,14 +235,25 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
                                         quiet=config.get_verbosity() < 0,
                                         update_refs=recorder.settings.update_refs,
                                         pruned=recorder.settings.prune_refs)
-    if lines or recorder.store_errors:
+    unmatched = _unmatched_margins(config.stash.get(_CUSTOM_MARGINS, []), recorder.results)
+    if lines or recorder.store_errors or unmatched:
         terminalreporter.section("genquality")
         for line in lines:
             terminalreporter.write_line(line)
+        for name in unmatched:
+            terminalreporter.write_line(f"warning: --gen-drift-margin {name!r} matched no metric of this session "
+                                        f"(shipped metrics: {', '.join(SPECS)}; or a name given to assert_metric)",
+                                        yellow=True)
         for error in recorder.store_errors:
             terminalreporter.write_line(f"ERROR (store not updated): {error}", red=True)
     if recorder.report_written is not None:
         terminalreporter.write_line(f"genquality report: {Path(recorder.report_written).resolve()}")
+
+
+def _unmatched_margins(custom: list[str], results: list[dict]) -> list[str]:
+    """Margins for metrics of the user's own that no test of this session recorded (a typo, most likely)."""
+    measured = {result.get("key") for result in results} | {result.get("metric") for result in results}
+    return [name for name in custom if name not in measured]
 
 
 # ---- fixtures ----------------------------------------------------------------------------------

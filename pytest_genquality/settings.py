@@ -147,6 +147,10 @@ def resolve(values: dict, *, root: Path) -> RunSettings:
 
     store = pick("gen_store")
     weights_dir = pick("gen_weights_dir")
+    for flag, folder in (("--gen-store", (root / store) if store else None),
+                         ("--gen-weights-dir", Path(weights_dir) if weights_dir else None)):
+        if folder is not None and folder.exists() and not folder.is_dir():
+            raise ValueError(f"{flag}: {folder} is a file; expected a folder")
     report = pick("gen_report")
     offline = bool(pick("gen_offline")) or env_flag("HF_HUB_OFFLINE")
     thumb = pick("gen_report_thumb")
@@ -158,7 +162,7 @@ def resolve(values: dict, *, root: Path) -> RunSettings:
         update_refs=bool(pick("update_refs")),
         prune_refs=bool(pick("prune_refs")),
         cache=bool(pick("gen_cache")),
-        report_path=Path(report) if report else None,
+        report_path=parse_report_path(report) if report else None,
         report_thumb=parse_thumb_size(thumb) if thumb is not None else 96,
         drift_margins=parse_drift_margins(pick("gen_drift_margin")),
         max_n=parse_max_n(pick("gen_max_n")),
@@ -200,6 +204,17 @@ def parse_drift_margins(value) -> tuple[tuple[str, float], ...]:
                              f"finite margin >= 0 in the metric's units), got {item!r}")
         margins.append((name.strip(), margin))
     return tuple(margins)
+
+
+REPORT_SUFFIXES = (".html", ".htm", ".json", ".md")
+
+
+def parse_report_path(value) -> Path:
+    """--gen-report: checked before the session runs, not after it (the format is the file's suffix)."""
+    path = Path(value)
+    if path.suffix.lower() not in REPORT_SUFFIXES:
+        raise ValueError(f"--gen-report: expected a path ending in .html, .json or .md, got {value!r}")
+    return path
 
 
 def parse_thumb_size(value) -> int:

@@ -122,3 +122,45 @@ def test_update_baselines_is_the_clearer_spelling_of_update_refs(pytester):
     pytester.runpytest("--gen-device=cpu", "--update-baselines").assert_outcomes(passed=1)
     help_text = pytester.runpytest("--help").stdout.str()
     assert "--update-baselines, --update-refs" in help_text
+
+
+# ---- every option is checked before the session runs (issue 22 items 2 and 9) -------------------
+@pytest.mark.parametrize("option, message", [
+    ("--gen-report=out.pdf", "*--gen-report: expected a path ending in .html, .json or .md, got 'out.pdf'*"),
+    ("--gen-drift-margin=fdi=0.5", "*--gen-drift-margin: unknown metric 'fdi' in 'fdi' (did you mean 'fid'?); "
+                                   "known metrics: fid, kid, *"),
+    ("--gen-drift-margin=FID=0.5", "*unknown metric 'FID'*(did you mean 'fid'?)*"),
+    ("--gen-drift-margin=recal@coco=0.01", "*unknown metric 'recal' in 'recal@coco' (did you mean 'recall'?)*"),
+    ("--gen-store=a-file", "*--gen-store: *a-file is a file; expected a folder*"),
+])
+def test_a_bad_option_is_a_usage_error_before_any_test_runs(pytester, option, message):
+    pytester.makefile(".txt", **{"a-file": "not a folder"})
+    pytester.path.joinpath("a-file.txt").rename(pytester.path / "a-file")
+    pytester.makepyfile("def test_x():\n    raise AssertionError('the session ran')\n")
+    result = pytester.runpytest(option)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+    assert "the session ran" not in result.stdout.str()
+
+
+def test_a_margin_for_a_metric_of_ones_own_is_accepted_and_an_unused_one_is_named(pytester):
+    pytester.makepyfile("""
+        from pytest_genquality import assert_metric
+
+        def test_latency():
+            assert_metric("latency_ms", 12.0, higher_is_better=False, threshold=20.0)
+    """)
+    result = pytester.runpytest("--gen-device=cpu", "--gen-drift-margin=latency_ms=2, sharpnes=0.1", "--update-refs")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*warning: --gen-drift-margin 'sharpnes' matched no metric of this session*"])
+    assert "'latency_ms' matched no metric" not in result.stdout.str()
+
+
+@pytest.mark.parametrize("key", ["update_refs", "prune_refs"])
+def test_rewriting_baselines_from_the_ini_file_is_refused(pytester, key):
+    pytester.makeini(f"[pytest]\n{key} = true\n")
+    pytester.makepyfile("def test_x():\n    pass\n")
+    result = pytester.runpytest("--gen-device=cpu")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*{key} = true in *tox.ini*: a committed file that rewrites the baselines makes "
+                                 "every run (CI included) accept what it measures*"])

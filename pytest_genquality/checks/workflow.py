@@ -107,6 +107,44 @@ SPECS: dict[str, MetricSpec] = {spec.name: spec for spec in (
 )}
 
 
+def custom_margin_names(margins: tuple[tuple[str, float], ...]) -> list[str]:
+    """The ``--gen-drift-margin`` names that are not shipped metrics (those of ``assert_metric``, or
+    nothing at all: the plugin warns at the end of the session when no metric had that name).
+
+    A name one typo away from a shipped metric's (``fdi``, ``recal``, ``FID``) is a ValueError
+    naming the metric meant: ignored silently, it would leave that metric on the default margin.
+    """
+    custom = []
+    for key, _ in margins:
+        name = key.partition("@")[0]
+        if name in SPECS:
+            continue
+        meant = [known for known in SPECS if _one_typo_apart(name.lower(), known)]
+        if meant:
+            raise ValueError(f"--gen-drift-margin: unknown metric {name!r} in {key!r} (did you mean {meant[0]!r}?); "
+                             f"known metrics: {', '.join(SPECS)}, or a name given to assert_metric")
+        custom.append(key)
+    return custom
+
+
+def _one_typo_apart(a: str, b: str) -> bool:
+    """Equal, or one edit apart (two for names of 6+ letters): insert, delete, substitute, swap neighbours."""
+    if a == b:
+        return True
+    limit = 2 if min(len(a), len(b)) >= 6 else 1
+    if abs(len(a) - len(b)) > limit:
+        return False
+    previous2, previous = None, list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        row = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            row[j] = min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (a[i - 1] != b[j - 1]))
+            if previous2 is not None and i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                row[j] = min(row[j], previous2[j - 2] + 1)
+        previous2, previous = previous, row
+    return previous[-1] <= limit
+
+
 @dataclass
 class DriftEvidence:
     """What the noise test needs: current samples and how to recompute the metric on rows.

@@ -240,3 +240,46 @@ def test_files_of_0_1_with_a_stored_square_root_still_load(tmp_path, sqrt_cache)
         assert {"mu", "sigma", "sqrt_sigma", "features"} <= set(stored.files)
     loaded = ReferenceStats.load(tmp_path / "old")
     np.testing.assert_array_equal(loaded.sqrt_sigma, stats.matrix_sqrt())
+
+
+# ---- the image size a reference was built from (issue 22 item 9) ----------------------------------
+def test_the_image_size_is_recorded_saved_and_loaded(tmp_path):
+    from pytest_genquality.reference.builder import build_reference
+
+    stats = ReferenceStats.from_images(toy_images(range(40), size=16), ToyExtractor(), name="r")
+    assert stats.image_size == (16, 16)
+    stats.save(tmp_path / "r")
+    assert ReferenceStats.load(tmp_path / "r").image_size == (16, 16)
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for seed, image in enumerate(toy_images(range(6), size=24).to_pil()):
+        image.save(folder / f"{seed}.png")
+    assert build_reference(folder, ToyExtractor(), batch_size=4).image_size == (24, 24)
+    Image.new("RGB", (20, 24)).save(folder / "odd.png")
+    assert build_reference(folder, ToyExtractor(), batch_size=4).image_size is None  # mixed sizes: none to compare
+
+
+@pytest.fixture
+def outside_pytest_sessions():
+    """Assertions as in a notebook: no recorder, so no store and no baseline, only the threshold."""
+    from pytest_genquality.checks import run_state
+
+    previous = run_state.install(None)
+    yield
+    run_state.install(previous)
+
+
+def test_a_batch_of_another_size_than_the_reference_warns(recwarn, outside_pytest_sessions):
+    from pytest_genquality import assert_fid_below
+    from pytest_genquality.checks.assertions import ImageSizeMismatchWarning
+
+    reference = ReferenceStats.from_images(toy_images(range(64), size=16), ToyExtractor(), name="real")
+    assert_fid_below(toy_images(range(100, 164), size=16), reference, 1e9, extractor=ToyExtractor())
+    assert not [w for w in recwarn if issubclass(w.category, ImageSizeMismatchWarning)]
+    with pytest.warns(ImageSizeMismatchWarning, match=r"batch: images are 32x32 px but reference real was built "
+                                                      r"from 16x16 px images"):
+        assert_fid_below(toy_images(range(100, 164), size=32), reference, 1e9, extractor=ToyExtractor())
+    unknown = ReferenceStats(reference.mu, reference.sigma, reference.n, reference.extractor_id, name="old")
+    assert unknown.image_size is None  # files of 0.2 and imported statistics: nothing recorded, no warning
+    assert_fid_below(toy_images(range(100, 164), size=32), unknown, 1e9, extractor=ToyExtractor())
+    assert not [w for w in recwarn if issubclass(w.category, ImageSizeMismatchWarning)]

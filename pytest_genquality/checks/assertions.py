@@ -13,7 +13,7 @@ import numpy as np
 
 from . import run_state as session_module
 from ..batch import ImageBatch, images_to_uint8, seed_range_text
-from ..errors import ExtractorMismatchError
+from ..errors import ExtractorMismatchError, GenQualityWarning
 from ..metrics.frechet import FrechetSubsets, frechet_distance_to_samples
 from ..metrics.validation import to_numpy
 from ..reference.reference_stats import ReferenceStats
@@ -208,10 +208,30 @@ def _growing_rows(batch: ImageBatch, extractor, feature: str = "pool"):
     return rows_for
 
 
+class ImageSizeMismatchWarning(GenQualityWarning):
+    """The batch's images are not the size of the images its reference statistics were built from."""
+
+
+def _warn_on_other_image_size(batch: ImageBatch, reference: ReferenceStats) -> None:
+    """Extractors resize both sides to their input size, so a comparison runs, but it then also measures the
+    resampling (a 32 px batch against a 16 px reference is rarely what was meant)."""
+    size = tuple(batch.images.shape[-2:])
+    if reference.image_size is None or size == reference.image_size:
+        return
+    import warnings
+
+    (height, width), (ref_height, ref_width) = size, reference.image_size
+    warnings.warn(ImageSizeMismatchWarning(
+        f"batch: images are {height}x{width} px but reference {reference.name or 'in-memory'} was built from "
+        f"{ref_height}x{ref_width} px images; the value then also measures the resizing. Generate at "
+        f"{ref_height}x{ref_width}, or rebuild the reference from {height}x{width} images"), stacklevel=4)
+
+
 def _distribution_check(name: str, batch: ImageBatch, reference: ReferenceStats, value: float, rows: np.ndarray,
                         make_statistic, *, threshold, max_drift, extractor_id, extra_context=(),
                         details=None, make_noise_statistic=None, rows_for=None) -> MetricResult:
     """The shared tail of every reference-based distribution assertion."""
+    _warn_on_other_image_size(batch, reference)
     evidence = DriftEvidence(rows, make_statistic=make_statistic, make_noise_statistic=make_noise_statistic,
                              rows_for=rows_for, max_rows=batch.max_seeds if rows_for is not None else None)
     return check_metric(SPECS[name], value, threshold=threshold, max_drift=max_drift, n=len(batch),

@@ -27,7 +27,7 @@ from .. import distributed
 from ..distributed import World
 from ..errors import GenQualityWarning
 from .image_files import ImageFiles, image_batches
-from .reference_stats import MAX_STORED_FEATURES, ReferenceStats, extractor_id_of
+from .reference_stats import MAX_STORED_FEATURES, ReferenceStats, extractor_id_of, one_size
 from ..metrics.validation import to_numpy
 from ..stats import RunningMoments
 
@@ -74,6 +74,7 @@ def build_reference(source, extractor: Callable, *, batch_size: int = 64, worker
 
     moments: RunningMoments | None = None
     kept: list[tuple[int, np.ndarray]] = []   # (first file index, rows): put back in file order on rank 0
+    sizes: set[tuple[int, int]] = set()       # (H, W) of the images seen: the reference records one size
     batches = image_batches(files, [all_blocks[b] for b in my_blocks], workers=workers, pin_memory=pin_memory)
     done = 0
     for step in range(steps):
@@ -81,6 +82,7 @@ def build_reference(source, extractor: Callable, *, batch_size: int = 64, worker
         if error is None and step < len(my_blocks):
             try:
                 for indices, images in next(batches):
+                    sizes.add(tuple(int(side) for side in images.shape[-2:]))
                     rows = to_numpy(extractor(images)[feature])
                     if moments is None:
                         moments = RunningMoments(rows.shape[1])
@@ -99,7 +101,7 @@ def build_reference(source, extractor: Callable, *, batch_size: int = 64, worker
     batches.close()  # stops the DataLoader workers now, also after a failure
     distributed.agree(world, error)
 
-    shares = distributed.gather_to_writer(world, (moments.state() if moments is not None else None, kept))
+    shares = distributed.gather_to_writer(world, (moments.state() if moments is not None else None, kept, sizes))
     stats, error = None, None
     if world.is_writer:
         try:
@@ -111,14 +113,15 @@ def build_reference(source, extractor: Callable, *, batch_size: int = 64, worker
 
 
 def _merge(shares: list, keep: bool, extractor: Callable, source: str, name: str) -> ReferenceStats:
-    states = [state for state, _ in shares if state is not None]
+    states = [state for state, _, _ in shares if state is not None]
     merged = RunningMoments.from_state(states[0]) if states else None
     for state in states[1:]:
         merged.merge(RunningMoments.from_state(state))
     features = None
     if keep and merged is not None and merged.count >= 2:
-        features = np.concatenate(distributed.in_original_order([rows for _, rows in shares]))
+        features = np.concatenate(distributed.in_original_order([rows for _, rows, _ in shares]))
     stats = ReferenceStats.from_moments(merged, extractor_id_of(extractor), source, features=features, name=name)
+    stats.image_size = one_size(size for _, _, rank_sizes in shares for size in rank_sizes)
     warn_if_too_few(stats)
     return stats
 

@@ -59,6 +59,9 @@ class ReferenceStats:
     name: str = ""
     file_sha256: str = field(default="", repr=False)  # of the npz it was saved to / loaded from: the sqrt cache key
     imported: dict | None = None
+    # (H, W) in px of the images it was built from when they all share one size; None: mixed or unknown
+    # (imported statistics, files of 0.2). Assertions warn when a batch of another size is compared with it.
+    image_size: tuple[int, int] | None = None
 
     def __post_init__(self):
         self.mu = np.asarray(self.mu, dtype=np.float64)
@@ -72,6 +75,8 @@ class ReferenceStats:
                 raise ValueError(f"features: expected shape ({self.n}, {dim}), got {self.features.shape}")
         if not self.created:
             self.created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        if self.image_size is not None:
+            self.image_size = (int(self.image_size[0]), int(self.image_size[1]))
 
     @property
     def dim(self) -> int:
@@ -149,7 +154,9 @@ class ReferenceStats:
         moments: RunningMoments | None = None
         kept: list[np.ndarray] = []
         keep_all = keep_features is not False
+        sizes: set[tuple[int, int]] = set()
         for chunk in chunks:
+            sizes.add(tuple(getattr(chunk, "images", chunk).shape[-2:]))
             rows = to_numpy(extractor(chunk)[feature])
             if moments is None:
                 moments = RunningMoments(rows.shape[1])
@@ -160,8 +167,10 @@ class ReferenceStats:
                     keep_all, kept = False, []
             if progress is not None:
                 progress(moments.count)
-        return cls.from_moments(moments, extractor_id_of(extractor), source,
-                                features=np.concatenate(kept) if keep_all and kept else None, name=name)
+        stats = cls.from_moments(moments, extractor_id_of(extractor), source,
+                                 features=np.concatenate(kept) if keep_all and kept else None, name=name)
+        stats.image_size = one_size(sizes)
+        return stats
 
     # ---- files -------------------------------------------------------------------------
     @staticmethod
@@ -194,6 +203,7 @@ class ReferenceStats:
                 "created": self.created, "has_features": self.features is not None,
                 "sigma_stored": "sigma" in arrays, "npz_sha256": self.file_sha256,
                 **({"imported": self.imported} if self.imported else {}),
+                **({"image_size": list(self.image_size)} if self.image_size else {}),
             })
         if self.sqrt_sigma is not None:  # computed at build time: the first test run reuses it
             _write_cached_sqrt(self.file_sha256, self.sqrt_sigma)
@@ -237,7 +247,7 @@ class ReferenceStats:
                        meta["extractor_id"], meta.get("source", ""), meta.get("created", ""),
                        features=arrays.get("features"), sqrt_sigma=arrays.get("sqrt_sigma"),
                        name=meta.get("name", npz_path.stem), file_sha256=meta.get("npz_sha256") or file_sha256(npz_path),
-                       imported=meta.get("imported"))
+                       imported=meta.get("imported"), image_size=meta.get("image_size"))
         except KeyError as missing:
             raise StoreFileError(f"reference statistics {npz_path} / {json_path} lack the field {missing}") from None
 
@@ -357,6 +367,12 @@ def _checked_gaussian(path: Path, mu: np.ndarray, sigma: np.ndarray) -> tuple[np
 def extractor_id_of(extractor: Callable) -> str:
     """The id recorded with statistics: the extractor's ``id``, or its class name for a plain callable."""
     return getattr(extractor, "id", type(extractor).__name__)
+
+
+def one_size(sizes: Iterable[tuple[int, int]]) -> tuple[int, int] | None:
+    """The (H, W) shared by every image, or None when they differ (no single size to compare with)."""
+    sizes = set(sizes)
+    return next(iter(sizes)) if len(sizes) == 1 else None
 
 
 def _image_chunks(images: Any, batch_size: int) -> tuple[str, Iterator]:

@@ -12,7 +12,6 @@ the ranks agree on one exit status.
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -332,6 +331,60 @@ def generate(pytestconfig: pytest.Config, gen_device):
 
     recorder = pytestconfig.stash[_RECORDER]
     cache_dir = recorder.store.cache_dir / "images" if recorder.settings.cache else None
-    show_progress = pytestconfig.get_verbosity() >= 0 and sys.stderr.isatty()
-    return make_generate(gen_device, cache_dir=cache_dir, show_progress=show_progress,
+    sink = TerminalProgressSink.of(pytestconfig)
+    return make_generate(gen_device, cache_dir=cache_dir, show_progress=sink is not None, progress_sink=sink,
                          world=pytestconfig.stash[_WORLD][0], max_seeds_factor=recorder.settings.max_seeds_factor)
+
+
+class TerminalProgressSink:
+    """Progress through pytest's terminal reporter with capture suspended, as pytest-benchmark writes:
+    the test's own output stays captured, the progress shows (redrawn on a terminal, a line every
+    few seconds in a CI log)."""
+
+    def __init__(self, config: pytest.Config, reporter):
+        self.config = config
+        self.reporter = reporter
+        self.is_tty = bool(reporter.isatty())
+        self.drawing = False
+        self.test_line = None  # the reporter's line when the bar started (a path, a node id prefix, or None)
+
+    @classmethod
+    def of(cls, config: pytest.Config) -> "TerminalProgressSink | None":
+        """None when nothing should show: ``-q``, no terminal reporter, or an xdist worker (its output is not shown)."""
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is None or config.get_verbosity() < 0 or hasattr(config, "workerinput"):
+            return None
+        return cls(config, reporter)
+
+    def _uncaptured(self):
+        import contextlib
+
+        capture = self.config.pluginmanager.get_plugin("capturemanager")
+        return capture.global_and_fixture_disabled() if capture is not None else contextlib.nullcontext()
+
+    def draw(self, text: str) -> None:
+        with self._uncaptured():
+            if not self.drawing:  # start below the test's line ("test_x.py .." or its node id)
+                self.test_line = self.reporter.currentfspath
+                self.reporter.ensure_newline()
+                self.drawing = True
+            self.reporter.rewrite(f"  {text}", erase=True)
+
+    def line(self, text: str) -> None:
+        with self._uncaptured():
+            self.reporter.write_line(f"  {text}")
+
+    def end(self) -> None:
+        """Erase the bar (as tqdm's ``leave=False``) and give the test's line back, so the results go on it."""
+        from _pytest.pathlib import bestrelpath
+
+        with self._uncaptured():
+            self.reporter.rewrite("", erase=True)
+            self.reporter.write("\r")
+            line = self.test_line
+            if isinstance(line, Path):
+                self.reporter.write(bestrelpath(self.reporter.startpath, line) + " ")
+            elif isinstance(line, str):
+                self.reporter.write(line)
+            self.reporter.currentfspath = line
+        self.drawing = False

@@ -12,26 +12,6 @@ from .. import settings as settings_module
 from .rootdir import find_rootdir
 
 
-def _progress(total: int | None, label: str):
-    """A callable taking the number of images done; tqdm when installed, else a plain line."""
-    try:
-        from tqdm import tqdm
-
-        bar = tqdm(total=total, unit="img", desc=label, file=sys.stderr, disable=None)  # None: off when not a TTY
-
-        def update(done: int) -> None:
-            bar.update(done - bar.n)
-
-        update.close = bar.close  # type: ignore[attr-defined]
-        return update
-    except ImportError:
-        def update(done: int) -> None:
-            print(f"\r{label}: {done}/{total or '?'} images", end="", file=sys.stderr, flush=True)
-
-        update.close = lambda: print(file=sys.stderr)  # type: ignore[attr-defined]
-        return update
-
-
 def _settings(args) -> settings_module.RunSettings:
     """Options, ini-less: the store defaults to pytest's ``<rootdir>/.genquality`` (see rootdir.py).
 
@@ -76,6 +56,7 @@ def cmd_build_ref(args) -> int:
 
 def _build_ref(args, run_settings, source: Path, world, device) -> int:
     from .. import distributed
+    from ..generation.progress import Progress, StreamSink
     from ..reference.builder import build_reference
     from ..reference.image_files import ImageFiles, default_workers
     from ..store import Store
@@ -91,10 +72,11 @@ def _build_ref(args, run_settings, source: Path, world, device) -> int:
         except Exception as failure:  # noqa: BLE001 - every rank must hear of it
             error = failure
         distributed.agree(world, error)
-        progress = _progress(len(files), f"build-ref {args.name}") if world.is_writer else None
+        if world.is_writer:
+            progress = Progress(len(files), desc=f"genquality build-ref {args.name}", sink=StreamSink(sys.stderr))
         stats = build_reference(files, extractor, batch_size=args.batch_size, workers=workers,
-                                pin_memory=device.type == "cuda", world=world, name=args.name, progress=progress,
-                                feature=feature)
+                                pin_memory=device.type == "cuda", world=world, name=args.name,
+                                progress=progress.set_done if progress is not None else None, feature=feature)
         error, path = None, None
         if world.is_writer:
             try:

@@ -57,7 +57,7 @@ from ..distributed import World
 from .device import enable_determinism, lane
 from .efficiency import peak_device_memory
 from .cache import ImageCache, UnhashableModelError, canonical, cache_key, model_fingerprint
-from .progress import progress_bar
+from .progress import ProgressSink, progress_bar
 
 RESERVED_KWARGS = {
     "generator": "generate() makes one generator per image from seeds=; pass seeds instead",
@@ -287,12 +287,13 @@ def _check_max_seeds(max_seeds: Any, seeds: list[int]) -> int | None:
 
 
 def make_generate(device: torch.device, *, cache_dir=None, show_progress: bool = False,
-                  dtype: torch.dtype | None = None, world: World | None = None,
-                  max_seeds_factor: int | None = None) -> Callable[..., ImageBatch]:
+                  progress_sink: ProgressSink | None = None, dtype: torch.dtype | None = None,
+                  world: World | None = None, max_seeds_factor: int | None = None) -> Callable[..., ImageBatch]:
     """Build the ``generate`` callable of the fixture.
 
     device: where models run. cache_dir: directory of the image cache (``--gen-cache``), or
-    None for no cache. show_progress: draw a bar on stderr for generations over ~2 s.
+    None for no cache. show_progress: show progress of generations over ~2 s, on
+    ``progress_sink`` (the plugin's: pytest's terminal; default stderr).
     dtype: cast pipelines to it (None keeps the model's dtype); the lane records it.
     world: the torchrun job this process belongs to (None or a world of one: no sharding).
     Under torchrun every rank calls ``generate`` with the same arguments; the model calls
@@ -378,7 +379,8 @@ def make_generate(device: torch.device, *, cache_dir=None, show_progress: bool =
         generated = sum(chunks[i].stop - chunks[i].start for i in mine)
         started = time.perf_counter()
         with peak_device_memory(device) as peak, \
-                progress_bar(generated, desc=f"generate {adapter.name}", enabled=show_progress and world.is_writer) as advance:
+                progress_bar(generated, desc=f"generate {adapter.name}", enabled=show_progress and world.is_writer,
+                             sink=progress_sink) as progress:
             for index in mine:
                 chunk = chunks[index]
                 chunk_prompts = prompts[chunk] if prompts is not None else None
@@ -391,7 +393,8 @@ def make_generate(device: torch.device, *, cache_dir=None, show_progress: bool =
                         raise
                     error = failure
                     break
-                advance(len(parts[-1][1]))
+                if progress is not None:
+                    progress.advance(len(parts[-1][1]))
         if generated and error is None:  # peak_device_memory has synchronised the device on exit
             meta["seconds_per_image"] = (time.perf_counter() - started) / generated
             meta["peak_memory_bytes"] = peak.bytes

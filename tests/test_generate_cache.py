@@ -220,3 +220,58 @@ def test_cache_files_load_without_pickle(tmp_path):
     cache.put("abc", torch.zeros(2, 3, 4, 4, dtype=torch.uint8), {"seeds": [0, 1]})
     with np.load(cache.path("abc"), allow_pickle=False) as entry:
         assert entry["images"].shape == (2, 3, 4, 4)
+
+
+# ---- xdist workers share one generation (issue 22 item 11) -----------------------------------------
+XDIST_PROJECT = """
+import os
+import pytest
+import torch
+from pytest_genquality import assert_metric
+
+CALLS = os.path.join(os.path.dirname(__file__), "calls.txt")
+
+
+def sampler(seeds, prompts, device):
+    with open(CALLS, "a") as log:
+        log.write(f"{os.environ.get('PYTEST_XDIST_WORKER')} {len(seeds)}\\n")
+    return torch.stack([torch.full((3, 4, 4), seed, dtype=torch.uint8) for seed in seeds])
+
+
+@pytest.fixture(scope="session")
+def batch(generate):
+    return generate(sampler, seeds=range(6), batch_size=3)
+
+
+@pytest.mark.parametrize("case", range(4))
+def test_uses_the_session_batch(batch, case):
+    assert batch.images[:, 0, 0, 0].tolist() == list(range(6))
+"""
+
+
+def test_xdist_workers_generate_a_shared_session_batch_once(pytester):
+    pytest.importorskip("xdist")
+    pytester.makepyfile(XDIST_PROJECT)
+    result = pytester.runpytest_subprocess("-n", "2", "--gen-device=cpu", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=4)
+    calls = (pytester.path / "calls.txt").read_text().splitlines()
+    workers = {line.split()[0] for line in calls}
+    assert sum(int(line.split()[1]) for line in calls) == 6 and len(workers) == 1, calls  # not 6 per worker
+    assert list((pytester.path / ".genquality" / "cache" / "images").glob("*.npz"))
+
+
+def test_xdist_workers_run_a_model_that_cannot_be_fingerprinted_uncached(pytester):
+    pytest.importorskip("xdist")
+    pytester.makepyfile(XDIST_PROJECT.replace("def sampler(seeds, prompts, device):", '''
+class Offloaded(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.empty(2, device="meta"))
+
+    def forward(self, seeds, prompts, device):
+        return sample(seeds, prompts, device)
+
+
+def sample(seeds, prompts, device):''').replace("generate(sampler,", "generate(Offloaded(),"))
+    result = pytester.runpytest_subprocess("-n", "2", "--gen-device=cpu", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=4)  # no cache, no error: each worker generates its own (as before)

@@ -60,7 +60,8 @@ def _extract(batch: ImageBatch, extractor) -> dict[str, np.ndarray]:
 
 
 def _stored_or_extracted(batch: ImageBatch, extractor) -> dict[str, np.ndarray]:
-    """Under ``--gen-cache``, features come from the feature cache (keyed by pixels and extractor id)."""
+    """Under ``--gen-cache`` (and in xdist workers), features come from the feature cache (keyed by pixels and
+    extractor id)."""
     from ..generation.cache import FeatureCache, feature_cache_key, images_sha256
 
     recorder = session_module.current_run()
@@ -70,9 +71,13 @@ def _stored_or_extracted(batch: ImageBatch, extractor) -> dict[str, np.ndarray]:
     cache = FeatureCache(recorder.store.cache_dir / "features")
     key = feature_cache_key(images_sha256(batch.images), extractor_id)
     features = cache.get(key)
-    if features is None:
-        features = _extract(batch, extractor)
-        cache.put(key, features, extractor_id)
+    if features is not None:
+        return features
+    with cache.computing(key):  # an xdist worker extracting the same batch: wait for it, then read
+        features = cache.get(key)
+        if features is None:
+            features = _extract(batch, extractor)
+            cache.put(key, features, extractor_id)
     return features
 
 

@@ -294,6 +294,16 @@ def cache_key(*, model_fingerprint: str, generator: str, seeds: list[int], promp
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode("utf-8")).hexdigest()
 
 
+def computing_lock(directory: Path, key: str):
+    """A lock held while one process computes ``key``: another process (an xdist worker) asking for the same
+    key waits for it and then reads the entry, instead of computing it a second time."""
+    from filelock import FileLock
+
+    locks = Path(directory) / ".computing"
+    locks.mkdir(parents=True, exist_ok=True)
+    return FileLock(str(locks / f"{key}.lock"))
+
+
 class ImageCache:
     """Generated images on disk, one ``<key>.npz`` per request, under ``directory``.
 
@@ -343,6 +353,9 @@ class ImageCache:
         except CorruptCacheEntryError:
             return None
 
+    def computing(self, key: str):
+        return computing_lock(self.directory, key)
+
     def put(self, key: str, images: torch.Tensor, header: dict) -> Path:
         header = {**header, "schema": CACHE_SCHEMA, "key": key, "count": int(images.shape[0])}
         with self._lock():
@@ -390,6 +403,9 @@ class FeatureCache:
                 return {name: entry[name] for name in header["names"]}
         except Exception:  # absent, truncated, hand-edited: recompute
             return None
+
+    def computing(self, key: str):
+        return computing_lock(self.directory, key)
 
     def put(self, key: str, features: dict[str, np.ndarray], extractor_id: str) -> Path:
         header = {"schema": CACHE_SCHEMA, "key": key, "extractor": extractor_id, "names": sorted(features)}

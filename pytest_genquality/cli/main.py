@@ -486,10 +486,10 @@ def user_error_types() -> tuple[type[BaseException], ...]:
 def _one_line_warning(command: str):
     """A warning as one line on stderr, like the command's errors: Python's default adds the file, line
     number and source line of the ``warnings.warn`` call, which is the plugin's code, not the user's."""
-    def show(message, category, filename, lineno, file=None, line=None):
-        print(f"genquality {command}: warning: {message}", file=file or sys.stderr)
+    def format_warning(message, category, filename, lineno, line=None) -> str:
+        return f"genquality {command}: warning: {message}\n"
 
-    return show
+    return format_warning
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -498,8 +498,8 @@ def main(argv: list[str] | None = None) -> int:
     debug = getattr(args, "debug", False) or settings_module.env_flag("GENQUALITY_DEBUG")
     try:
         with warnings.catch_warnings():
-            if not debug:
-                warnings.showwarning = _one_line_warning(args.command)
+            if not debug:  # formatwarning, not showwarning: a caller recording warnings still gets them
+                warnings.formatwarning = _one_line_warning(args.command)
             return args.handler(args)
     except KeyboardInterrupt:
         print(f"genquality {args.command}: interrupted", file=sys.stderr)

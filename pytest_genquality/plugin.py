@@ -63,10 +63,6 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "gpu: needs a CUDA device; skipped with a reason when none is present")
     try:
         run_settings = settings_module.resolve(_option_values(config), root=Path(config.rootpath))
-        if hasattr(config, "workerinput") and not run_settings.cache:
-            # xdist workers would each generate and extract the same session batches: through the
-            # cache (one worker computes a key while the others wait for it), they do it once
-            run_settings = run_settings.with_changes(cache=True, cache_for_workers=True)
         config.stash[_CUSTOM_MARGINS] = custom_margin_names(run_settings.drift_margins)
         world = distributed.World.from_env()
         if world.is_distributed and (hasattr(config, "workerinput") or _xdist_workers(config)):
@@ -337,8 +333,7 @@ def generate(pytestconfig: pytest.Config, gen_device):
     cache_dir = recorder.store.cache_dir / "images" if recorder.settings.cache else None
     sink = TerminalProgressSink.of(pytestconfig)
     return make_generate(gen_device, cache_dir=cache_dir, show_progress=sink is not None, progress_sink=sink,
-                         world=pytestconfig.stash[_WORLD][0], max_seeds_factor=recorder.settings.max_seeds_factor,
-                         cache_optional=recorder.settings.cache_for_workers)
+                         world=pytestconfig.stash[_WORLD][0], max_seeds_factor=recorder.settings.max_seeds_factor)
 
 
 class TerminalProgressSink:

@@ -27,9 +27,6 @@ class RunSettings:
     update_refs: bool = False
     prune_refs: bool = False
     cache: bool = False
-    # cache on only so that xdist workers share one generation / extraction of a batch (not asked for by
-    # --gen-cache): a model that cannot be fingerprinted then runs uncached instead of failing
-    cache_for_workers: bool = False
     report_path: Path | None = None
     report_thumb: int = 96   # px, longest side of the images kept for the HTML report
     interface: str = "python"  # "python" or "cli": error messages give the fix in the words of the caller

@@ -60,8 +60,7 @@ def _extract(batch: ImageBatch, extractor) -> dict[str, np.ndarray]:
 
 
 def _stored_or_extracted(batch: ImageBatch, extractor) -> dict[str, np.ndarray]:
-    """Under ``--gen-cache`` (and in xdist workers), features come from the feature cache (keyed by pixels and
-    extractor id)."""
+    """Under ``--gen-cache``, features come from the feature cache (keyed by pixels and extractor id)."""
     from ..generation.cache import FeatureCache, feature_cache_key, images_sha256
 
     recorder = session_module.current_run()

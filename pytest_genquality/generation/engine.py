@@ -288,8 +288,7 @@ def _check_max_seeds(max_seeds: Any, seeds: list[int]) -> int | None:
 
 def make_generate(device: torch.device, *, cache_dir=None, show_progress: bool = False,
                   progress_sink: ProgressSink | None = None, dtype: torch.dtype | None = None,
-                  world: World | None = None, max_seeds_factor: int | None = None,
-                  cache_optional: bool = False) -> Callable[..., ImageBatch]:
+                  world: World | None = None, max_seeds_factor: int | None = None) -> Callable[..., ImageBatch]:
     """Build the ``generate`` callable of the fixture.
 
     device: where models run. cache_dir: directory of the image cache (``--gen-cache``), or
@@ -297,8 +296,6 @@ def make_generate(device: torch.device, *, cache_dir=None, show_progress: bool =
     ``progress_sink`` (the plugin's: pytest's terminal; default stderr).
     dtype: cast pipelines to it (None keeps the model's dtype); the lane records it.
     world: the torchrun job this process belongs to (None or a world of one: no sharding).
-    cache_optional: the cache is on only to share work between xdist workers: a model that
-    cannot be fingerprinted is generated uncached instead of being an error.
     Under torchrun every rank calls ``generate`` with the same arguments; the model calls
     (batches of ``batch_size`` seeds) are dealt round-robin over the ranks, and the uint8
     images are gathered so that every rank returns the whole batch in seed order. Each model
@@ -354,26 +351,25 @@ def make_generate(device: torch.device, *, cache_dir=None, show_progress: bool =
         adapter.prepare(device, dtype)
 
         run_lane = lane(device, adapter.dtype)
-        use_cache = cache
         try:
             fingerprint = adapter.fingerprint()
         except UnhashableModelError as error:
-            if cache is not None and not cache_optional:
+            if cache is not None:
                 raise UnhashableModelError(f"--gen-cache: {adapter.name}: {error}; run without --gen-cache") from error
-            fingerprint, use_cache = None, None
+            fingerprint = None
         meta = {"model_fingerprint": fingerprint, "kwargs": canonical(model_kwargs), "lane": run_lane,
                 "generator": adapter.name, "cached": False, "batch_size": batch_size,
                 "seconds_per_image": None, "peak_memory_bytes": None}
         if value_range is not None:
             meta["value_range"] = list(value_range)
 
-        if use_cache is None:
+        if cache is None:
             return _generate_uncached(adapter, seeds, prompts, batch_size, model_kwargs, value_range, meta)
         key = cache_key(model_fingerprint=fingerprint, generator=adapter.name, seeds=seeds, prompts=prompts,
                         kwargs={**model_kwargs, "value_range": value_range, "batch_size": batch_size}, lane=run_lane)
         if world.is_distributed:  # every rank takes part in the generation: no waiting on one another's lock
             return _generate_cached(adapter, seeds, prompts, batch_size, model_kwargs, value_range, meta, key)
-        with use_cache.computing(key):  # another process (xdist worker) generating this key: wait, then read it
+        with cache.computing(key):  # another process (xdist worker) generating this key: wait, then read it
             return _generate_cached(adapter, seeds, prompts, batch_size, model_kwargs, value_range, meta, key)
 
     def _generate_cached(adapter, seeds, prompts, batch_size, model_kwargs, value_range, meta, key) -> ImageBatch:

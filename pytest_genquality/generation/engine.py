@@ -44,7 +44,6 @@ was run.
 from __future__ import annotations
 
 import inspect
-import sys
 import time
 from typing import Any, Callable, Iterable, Sequence
 
@@ -235,10 +234,20 @@ def _takes_seeds(module: torch.nn.Module) -> bool:
     return names[:3] == ["seeds", "prompts", "device"]
 
 
+def _is_diffusion_pipeline(model: Any) -> bool:
+    """A diffusers pipeline, recognised by its class lineage rather than ``isinstance``.
+
+    ``isinstance`` against ``sys.modules["diffusers"].DiffusionPipeline`` is False for a pipeline
+    built before diffusers was re-imported (a test runner that restores ``sys.modules``, or
+    ``importlib.reload``), and the pipeline was then driven as a plain callable.
+    """
+    return any(cls.__name__ == "DiffusionPipeline" and cls.__module__.startswith("diffusers.")
+               for cls in type(model).__mro__)
+
+
 def adapter_for(model: Any):
     """The adapter that knows how to drive ``model``, or a TypeError saying how to wrap it."""
-    diffusers = sys.modules.get("diffusers")
-    if diffusers is not None and isinstance(model, diffusers.DiffusionPipeline):
+    if _is_diffusion_pipeline(model):
         return DiffusersAdapter(model)
     if isinstance(model, torch.nn.Module) and not _takes_seeds(model):
         raise TypeError(

@@ -8,7 +8,7 @@
   (random) weights on both sides: the official-weights path
   is taken by giving the extractor the official weights label (no official file offline), and
   the random-weights id must be refused. ``assert_fid_below`` on such a reference, through the
-  plugin and the store, is in tests/test_import_ref.py.
+  plugin and the store, is in tests/plugin/test_import_ref.py.
 """
 
 from __future__ import annotations
@@ -141,7 +141,7 @@ def test_fid_against_pytorch_fid_statistics_with_the_official_extractor(pytorch_
 
 def test_random_weights_are_refused(pytorch_fid_statistics, random_weights):
     """Same weights as pytorch-fid used, but labelled random-seed-0: numbers from demo weights
-    must never be set against published statistics (another resize mode: tests/test_import_ref.py)."""
+    must never be set against published statistics (another resize mode: tests/plugin/test_import_ref.py)."""
     npz, generated, _ = pytorch_fid_statistics
     extractor = InceptionFID(random_weights)
     assert "random-seed-0" in extractor.id

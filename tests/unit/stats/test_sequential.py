@@ -9,7 +9,7 @@ from scipy import stats
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "benchmarks"))
 from drift_candidates import margin_z
 from pytest_genquality.stats.sequential import (efficacy_bounds, make_design, obrien_fleming_spending, power_spending)
 

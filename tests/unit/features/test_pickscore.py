@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from clip_helpers import IMAGE_SIZE, build_tiny_clip  # noqa: E402
 
 pytest.importorskip("transformers", reason="PickScore needs transformers")

@@ -7,7 +7,7 @@ import pytest
 
 from toy import project_conftest
 
-TESTS_DIR = Path(__file__).parent
+TESTS_DIR = Path(__file__).resolve().parents[2]
 
 CONFTEST = project_conftest("range(10000, 10300)", extra="""
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from clip_helpers import IMAGE_SIZE, build_tiny_clip  # noqa: E402
 
 from pytest_genquality import settings

@@ -199,7 +199,7 @@ def test_assertions_against_an_imported_reference(pytester, tmp_path):
     np.savez_compressed(source, mu=rows.mean(axis=0), sigma=np.cov(rows, rowvar=False))
     store = pytester.path / ".genquality"
     assert main(["import-ref", str(source), "--name", "real", "--gen-store", str(store)]) == 0
-    pytester.makeconftest(PROJECT_CONFTEST.format(tests_dir=str(Path(__file__).parent)))
+    pytester.makeconftest(PROJECT_CONFTEST.format(tests_dir=str(Path(__file__).resolve().parents[1])))
     pytester.makepyfile(test_imported=PROJECT_TESTS)
     pytester.runpytest("--update-refs", "-p", "no:cacheprovider").assert_outcomes(passed=6)
     outcome = pytester.runpytest("-p", "no:cacheprovider")

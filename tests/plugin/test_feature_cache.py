@@ -66,7 +66,7 @@ def test_a_pipeline_fingerprint_is_the_same_in_every_process():
 
     code = ("import sys; sys.path.insert(0, %r); from tiny_models import tiny_ddpm_pipeline; "
             "from pytest_genquality.generation.cache import model_fingerprint; "
-            "print(model_fingerprint(tiny_ddpm_pipeline()))") % str(Path(__file__).parent)
+            "print(model_fingerprint(tiny_ddpm_pipeline()))") % str(Path(__file__).resolve().parents[1])
     digests = {subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONHASHSEED": seed},
                               capture_output=True, text=True, check=True).stdout.strip()
                for seed in ("1", "2")}

@@ -10,7 +10,7 @@ from scipy.spatial.distance import cdist
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "benchmarks"))
 from drift_candidates import (FidInfluence, GaussianReference, classifier_entropy, classifier_nll, knn_distance,
                                         mahalanobis_sq, margin_z, normal_tail, outside_reference_manifold,
                                         reference_radii, standardised_margin)

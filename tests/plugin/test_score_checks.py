@@ -3,6 +3,9 @@
 Each flow: no baseline fails, --update-refs records, the same batch passes, a worsened one fails.
 """
 
+import sys
+from pathlib import Path
+
 import pytest
 
 from toy import project_conftest
@@ -252,8 +255,9 @@ def test_aesthetic_assertion_needs_no_prompts(no_plugin_session, tmp_path):
 
     import torch
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from clip_helpers import build_tiny_clip
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "features"))  # test_aesthetic
     from test_aesthetic import write_random_head
 
     from pytest_genquality import ImageBatch, assert_aesthetic_above

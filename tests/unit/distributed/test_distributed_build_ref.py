@@ -1,6 +1,6 @@
 """build-ref under torchrun (2 CPU ranks, gloo) equals the single process; a bad file fails every rank.
 
-One torchrun job runs both commands (tests/distributed/rank_build_ref.py), so the test pays the
+One torchrun job runs both commands (tests/unit/distributed/rank_build_ref.py), so the test pays the
 launcher's start-up once. Random FID-Inception weights, 32 px images, 2 per batch.
 """
 
@@ -17,9 +17,10 @@ import torch
 from pytest_genquality import settings
 from pytest_genquality.cli import main
 from pytest_genquality.store import Store
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "reference"))  # test_build_ref
 from test_build_ref import write_images
 
-RANK_SCRIPT = Path(__file__).parent / "distributed" / "rank_build_ref.py"
+RANK_SCRIPT = Path(__file__).resolve().parent / "rank_build_ref.py"
 
 
 def torchrun(*args, nproc=2, timeout=300):
@@ -28,7 +29,7 @@ def torchrun(*args, nproc=2, timeout=300):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
     for name in ("GENQUALITY_STORE", "GENQUALITY_DEVICE", "GENQUALITY_OFFLINE", "GENQUALITY_WEIGHTS_DIR"):
         env.pop(name, None)
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env, cwd=Path(__file__).parent)
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env, cwd=Path(__file__).resolve().parents[2])
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from pytest_genquality.cli import main
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 
 # benchmarks/bench_drift_real.py, table 4: the committed digits DDPM over 80 disjoint blocks of 200 seeds
 QUANTILE_0_5 = {"RECALL_MIN": 0.903, "COVERAGE_MIN": 0.514, "RAREST_DIGIT_MIN": 0.027}

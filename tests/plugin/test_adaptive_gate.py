@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from toy import ToyExtractor, project_conftest, toy_images  # noqa: E402
 
 from pytest_genquality import ImageBatch  # noqa: E402

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from toy import ToyExtractor, toy_images  # noqa: E402
 
 from pytest_genquality import (ImageBatch, ReferenceStats, assert_coverage_above, assert_fid_below,  # noqa: E402

@@ -48,7 +48,9 @@ def make_images(folder: Path, count: int, size: int) -> Path:
             continue
         path.parent.mkdir(exist_ok=True)
         coarse = torch.from_numpy(rng.random((1, 3, 4, 4)))
-        smooth = F.interpolate(coarse, size=(size, size), mode="bicubic", align_corners=False)[0].permute(1, 2, 0).numpy()
+        smooth = (
+            F.interpolate(coarse, size=(size, size), mode="bicubic", align_corners=False)[0].permute(1, 2, 0).numpy()
+        )
         pixels = np.clip(smooth * 255 + rng.normal(0, 8, smooth.shape), 0, 255).astype(np.uint8)
         Image.fromarray(pixels).save(path)
     return folder
@@ -60,7 +62,7 @@ class ProjectionExtractor:
     id = "bench:projection2048"
 
     def __init__(self):
-        self.weights = torch.randn(48, 2048, generator=torch.Generator().manual_seed(0)) / 48 ** 0.5
+        self.weights = torch.randn(48, 2048, generator=torch.Generator().manual_seed(0)) / 48**0.5
 
     def __call__(self, images):
         pooled = F.adaptive_avg_pool2d(images.float() / 255, 4).flatten(1)
@@ -91,32 +93,45 @@ def bench_decode(args) -> None:
         decode_main = seconds(decode(0)) / len(files)
         decode_workers = seconds(decode(args.workers)) / len(files)
 
-        extractor = InceptionFID(build_random_inception_weights(scratch, seed=0), device=device,
-                                 batch_size=args.batch_size)
-        sample = torch.cat([images for runs in image_batches(files, [range(args.extract_images)]) for _, images in runs])
+        extractor = InceptionFID(
+            build_random_inception_weights(scratch, seed=0), device=device, batch_size=args.batch_size
+        )
+        sample = torch.cat(
+            [images for runs in image_batches(files, [range(args.extract_images)]) for _, images in runs]
+        )
         extractor(sample[:2])  # warm-up
         sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
         extract = seconds(lambda: (extractor(sample), sync())) / len(sample)
 
         subset = scratch / "subset"
         subset.mkdir()
-        for name in files.names[:args.extract_images]:
+        for name in files.names[: args.extract_images]:
             os.link(name, subset / Path(name).name)
-        full = {workers: seconds(lambda: build_reference(subset, extractor, batch_size=args.batch_size,
-                                                         workers=workers)) / args.extract_images
-                for workers in (0, args.workers)}
+        full = {
+            workers: seconds(lambda: build_reference(subset, extractor, batch_size=args.batch_size, workers=workers))
+            / args.extract_images
+            for workers in (0, args.workers)
+        }
 
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, device {device}; "
-          f"{args.images} PNGs of {args.size} px, batches of {args.batch_size}")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, device {device}; "
+        f"{args.images} PNGs of {args.size} px, batches of {args.batch_size}"
+    )
     print(f"decode, main thread            {decode_main * 1e3:8.2f} ms/img   ({args.images} images)")
-    print(f"decode, {args.workers} DataLoader workers   {decode_workers * 1e3:8.2f} ms/img   "
-          f"({decode_main / decode_workers:.2f}x)")
+    print(
+        f"decode, {args.workers} DataLoader workers   {decode_workers * 1e3:8.2f} ms/img   "
+        f"({decode_main / decode_workers:.2f}x)"
+    )
     print(f"Inception fp32 extraction      {extract * 1e3:8.2f} ms/img   ({args.extract_images} images)")
-    print(f"split at 0 workers: decode {decode_main / (decode_main + extract):.1%} / extraction "
-          f"{extract / (decode_main + extract):.1%} of the serial time")
+    print(
+        f"split at 0 workers: decode {decode_main / (decode_main + extract):.1%} / extraction "
+        f"{extract / (decode_main + extract):.1%} of the serial time"
+    )
     print(f"build_reference, 0 workers     {full[0] * 1e3:8.2f} ms/img   ({args.extract_images} images)")
-    print(f"build_reference, {args.workers} workers     {full[args.workers] * 1e3:8.2f} ms/img   "
-          f"({full[0] / full[args.workers]:.2f}x)")
+    print(
+        f"build_reference, {args.workers} workers     {full[args.workers] * 1e3:8.2f} ms/img   "
+        f"({full[0] / full[args.workers]:.2f}x)"
+    )
 
 
 def rank_job(args) -> None:
@@ -150,20 +165,36 @@ def rank_job(args) -> None:
 
 def bench_ranks(args) -> None:
     with tempfile.TemporaryDirectory() as scratch:
-        print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, gloo; 2048-d projection extractor, "
-              f"64 px PNGs, batches of 64, {args.workers} workers per rank")
+        print(
+            f"torch {torch.__version__}, {os.cpu_count()} CPUs, gloo; 2048-d projection extractor, "
+            f"64 px PNGs, batches of 64, {args.workers} workers per rank"
+        )
         print(f"{'images':>7} {'ranks':>5} {'build s':>8} {'ms/img':>7} {'gather+merge s':>15}")
         for count in args.images:
             folder = make_images(Path(scratch) / f"n{count}", count, 64)
             for nproc in (1, args.nproc):
-                command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
-                           __file__, "rank-job", str(folder), "--workers", str(args.workers)]
-                done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+                command = [
+                    sys.executable,
+                    "-m",
+                    "torch.distributed.run",
+                    "--standalone",
+                    f"--nproc-per-node={nproc}",
+                    __file__,
+                    "rank-job",
+                    str(folder),
+                    "--workers",
+                    str(args.workers),
+                ]
+                done = subprocess.run(
+                    command, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}
+                )
                 if done.returncode != 0:
                     raise SystemExit(done.stdout[-2000:] + done.stderr[-2000:])
                 figures = json.loads(done.stdout.strip().splitlines()[-1])
-                print(f"{count:>7} {nproc:>5} {figures['build_s']:>8.2f} {figures['build_s'] / count * 1e3:>7.2f} "
-                      f"{figures['merge_s']:>15.3f}")
+                print(
+                    f"{count:>7} {nproc:>5} {figures['build_s']:>8.2f} {figures['build_s'] / count * 1e3:>7.2f} "
+                    f"{figures['merge_s']:>15.3f}"
+                )
 
 
 def main() -> None:

@@ -44,11 +44,19 @@ except ImportError:  # a bare machine: set OPENBLAS_NUM_THREADS=1 (or MKL_/OMP_)
     def threadpool_limits(**_):
         return nullcontext()
 
+
 from pytest_genquality.metrics.collapse import NearestNeighbourSubsets
 from pytest_genquality.metrics.frechet import FrechetSubsets
 from pytest_genquality.metrics.resampling import KernelMMDSubsets, NeighbourhoodSubsets, real_sq_radii
-from pytest_genquality.stats import (AUTO_MARGIN_SDS, DRIFT_ALPHA, NORMAL_TEST_NOISE_FACTOR, margin_test,
-                                     mean_and_covariance, normal_margin_test, seed_noise_sd)
+from pytest_genquality.stats import (
+    AUTO_MARGIN_SDS,
+    DRIFT_ALPHA,
+    NORMAL_TEST_NOISE_FACTOR,
+    margin_test,
+    mean_and_covariance,
+    normal_margin_test,
+    seed_noise_sd,
+)
 from pytest_genquality.checks.workflow import SPECS
 
 METRICS = ("fid", "kid", "recall", "coverage", "log_nn_distance")  # each test's metrics, as named in verdict.SPECS
@@ -102,17 +110,20 @@ class World:
         if metric == "log_nn_distance":
             return lambda pooled: NearestNeighbourSubsets(pooled).log_nn_distance
         k = 3 if metric == "recall" else 5
-        return lambda pooled: getattr(NeighbourhoodSubsets(self.real, pooled, k=k, real_radii=self.real_radii[k]),
-                                      metric)
+        return lambda pooled: getattr(
+            NeighbourhoodSubsets(self.real, pooled, k=k, real_radii=self.real_radii[k]), metric
+        )
 
 
 def shift_for_fid(world: World, delta_fid: float) -> float:
     """Mean shift s along the model's offset that raises FID by ``delta_fid`` (|mu+s u|^2 - |mu|^2)."""
     norm = float(np.linalg.norm(world.model_mu))
-    return -norm + np.sqrt(norm ** 2 + delta_fid) if delta_fid >= 0 else -norm + np.sqrt(max(norm ** 2 + delta_fid, 0))
+    return -norm + np.sqrt(norm**2 + delta_fid) if delta_fid >= 0 else -norm + np.sqrt(max(norm**2 + delta_fid, 0))
 
 
-def changed_rows(world: World, change: str, seeds: np.ndarray, latents: np.ndarray, rng, shift: float) -> tuple[np.ndarray, bool]:
+def changed_rows(
+    world: World, change: str, seeds: np.ndarray, latents: np.ndarray, rng, shift: float
+) -> tuple[np.ndarray, bool]:
     """(current rows, paired?) for one named change of the model evaluated on ``seeds``."""
     base = world.rows(latents)
     feature_sd = world.model_sd
@@ -160,13 +171,23 @@ def run_trial(world: World, change: str, n: int, trial: int, shift: float, metri
         spec = SPECS[metric]  # the gate's own per-metric choices (test, direction, shortcuts)
         if spec.noise_test == "normal":
             noise *= NORMAL_TEST_NOISE_FACTOR
-            result = normal_margin_test(observed, worse_sign=spec.worse_sign, margin=AUTO_MARGIN_SDS * noise,
-                                        noise_sd=noise)
+            result = normal_margin_test(
+                observed, worse_sign=spec.worse_sign, margin=AUTO_MARGIN_SDS * noise, noise_sd=noise
+            )
         else:
-            result = margin_test(baseline, current, lambda _pooled, s=statistic: s, worse_sign=spec.worse_sign,
-                                 margin=AUTO_MARGIN_SDS * noise, paired=paired, noise_sd=noise, observed=observed,
-                                 seed=trial, noise_sd_is_upper_bound=spec.noise_sd_is_upper_bound,
-                                 smooth_null=spec.smooth_null)
+            result = margin_test(
+                baseline,
+                current,
+                lambda _pooled, s=statistic: s,
+                worse_sign=spec.worse_sign,
+                margin=AUTO_MARGIN_SDS * noise,
+                paired=paired,
+                noise_sd=noise,
+                observed=observed,
+                seed=trial,
+                noise_sd_is_upper_bound=spec.noise_sd_is_upper_bound,
+                smooth_null=spec.smooth_null,
+            )
         verdict = "fail" if result.significant_worsening else "improved" if result.significant_improvement else "pass"
         outcome[metric] = (verdict, result.worsening, noise)
     return outcome
@@ -191,7 +212,9 @@ class Trials:
 
     def __init__(self, world: World, world_args: tuple, workers: int):
         self.world = world
-        self.pool = multiprocessing.get_context("fork").Pool(workers, _start_worker, (world_args,)) if workers > 1 else None
+        self.pool = (
+            multiprocessing.get_context("fork").Pool(workers, _start_worker, (world_args,)) if workers > 1 else None
+        )
 
     def cell(self, change: str, n: int, trials: int, shift: float, first: int = 0) -> list[dict]:
         jobs = [(change, n, trial, shift) for trial in range(first, first + trials)]
@@ -221,15 +244,20 @@ REGRESSIONS = ("mean shift", "diversity loss", "collapse 3%", "spectral blur")
 OPPOSITES = ("mean shift (better)", "diversity gain", "spectral sharpen")
 
 
-def report(world: World, trials: Trials, n: int, harmless_trials: int, regression_trials: int, noise_pairs: int,
-           changes=None) -> None:
+def report(
+    world: World, trials: Trials, n: int, harmless_trials: int, regression_trials: int, noise_pairs: int, changes=None
+) -> None:
     start = time.perf_counter()
     fid_noise = seed_noise_of_fid(world, n, noise_pairs)
     shift = shift_for_fid(world, 1.5 * fid_noise)
-    print(f"\n## N = {n}, d = {world.dim}: true seed-noise SD of dFID {fid_noise:.4g} ({noise_pairs} seed-set pairs); "
-          f"margin = {AUTO_MARGIN_SDS:g} x estimated seed-noise SD, alpha = {DRIFT_ALPHA:g} one-sided\n")
-    print("| change | " + " | ".join(f"{m} fails" for m in METRICS) + " | test fails (any of 5) | session of "
-          f"{SESSION_TESTS} tests fails |")
+    print(
+        f"\n## N = {n}, d = {world.dim}: true seed-noise SD of dFID {fid_noise:.4g} ({noise_pairs} seed-set pairs); "
+        f"margin = {AUTO_MARGIN_SDS:g} x estimated seed-noise SD, alpha = {DRIFT_ALPHA:g} one-sided\n"
+    )
+    print(
+        "| change | " + " | ".join(f"{m} fails" for m in METRICS) + " | test fails (any of 5) | session of "
+        f"{SESSION_TESTS} tests fails |"
+    )
     print("|---|" + "---|" * (len(METRICS) + 2))
     estimated, headroom = [], {}
     for change in [c for c in HARMLESS if changes is None or c in changes]:
@@ -241,14 +269,20 @@ def report(world: World, trials: Trials, n: int, harmless_trials: int, regressio
         low, high = clopper_pearson(test_fails, len(outcomes))
         session = 1 - (1 - test_fails / len(outcomes)) ** SESSION_TESTS
         session_interval = (1 - (1 - low) ** SESSION_TESTS, 1 - (1 - high) ** SESSION_TESTS)
-        print(f"| {change} | " + " | ".join(cells) + f" | {rate_text(test_fails, len(outcomes))} | "
-              f"{100 * session:.1f} % [{100 * session_interval[0]:.1f}, {100 * session_interval[1]:.1f}] |")
+        print(
+            f"| {change} | " + " | ".join(cells) + f" | {rate_text(test_fails, len(outcomes))} | "
+            f"{100 * session:.1f} % [{100 * session_interval[0]:.1f}, {100 * session_interval[1]:.1f}] |"
+        )
     if headroom:
-        print("\nlargest worsening of any metric in any harmless trial, in estimated seed-noise SDs (a failure needs "
-              f"more than the margin, {AUTO_MARGIN_SDS:g}, plus the null's tail): "
-              + ", ".join(f"{change} {value:+.2f}" for change, value in headroom.items()))
-        print(f"\nestimated seed-noise SD of FID (seed_noise_sd, from the baseline alone): median "
-              f"{np.median(estimated):.4g} = {np.median(estimated) / fid_noise:.2f} x the true one")
+        print(
+            "\nlargest worsening of any metric in any harmless trial, in estimated seed-noise SDs (a failure needs "
+            f"more than the margin, {AUTO_MARGIN_SDS:g}, plus the null's tail): "
+            + ", ".join(f"{change} {value:+.2f}" for change, value in headroom.items())
+        )
+        print(
+            f"\nestimated seed-noise SD of FID (seed_noise_sd, from the baseline alone): median "
+            f"{np.median(estimated):.4g} = {np.median(estimated) / fid_noise:.2f} x the true one"
+        )
     print("\n| change (same seeds) | " + " | ".join(f"{m}" for m in METRICS) + " | detected (any fails) |")
     print("|---|" + "---|" * (len(METRICS) + 1))
     for change in [c for c in REGRESSIONS + OPPOSITES if changes is None or c in changes]:
@@ -258,8 +292,10 @@ def report(world: World, trials: Trials, n: int, harmless_trials: int, regressio
             fails = sum(o[metric][0] == "fail" for o in outcomes)
             improved = sum(o[metric][0] == "improved" for o in outcomes)
             mean_worse = np.mean([o[metric][1] / o[metric][2] for o in outcomes])
-            cells.append(f"fail {100 * fails / len(outcomes):.0f} %, improved {100 * improved / len(outcomes):.0f} % "
-                         f"({mean_worse:+.1f} SD)")
+            cells.append(
+                f"fail {100 * fails / len(outcomes):.0f} %, improved {100 * improved / len(outcomes):.0f} % "
+                f"({mean_worse:+.1f} SD)"
+            )
         detected = sum(any(o[m][0] == "fail" for m in METRICS) for o in outcomes)
         print(f"| {change} | " + " | ".join(cells) + f" | {rate_text(detected, len(outcomes))} |")
     print(f"\n(N = {n}: {time.perf_counter() - start:.0f} s; '(+x SD)': mean worsening in estimated seed-noise SDs)")
@@ -268,19 +304,27 @@ def report(world: World, trials: Trials, n: int, harmless_trials: int, regressio
 def sessions_report(trials: Trials, n: int, sessions: int, changes=("retrained", "seed-only")) -> None:
     """Whole sessions simulated directly: ``sessions`` x SESSION_TESTS tests per harmless change."""
     start = time.perf_counter()
-    print(f"\n## Sessions at N = {n}: {sessions} sessions x {SESSION_TESTS} tests x {len(METRICS)} metrics per "
-          "harmless change (every test a fresh baseline and seed set)\n")
-    print("| harmless change | sessions failing | tests failing | " + " | ".join(f"{m} fails" for m in METRICS)
-          + " | largest worsening, in estimated noise SDs |")
+    print(
+        f"\n## Sessions at N = {n}: {sessions} sessions x {SESSION_TESTS} tests x {len(METRICS)} metrics per "
+        "harmless change (every test a fresh baseline and seed set)\n"
+    )
+    print(
+        "| harmless change | sessions failing | tests failing | "
+        + " | ".join(f"{m} fails" for m in METRICS)
+        + " | largest worsening, in estimated noise SDs |"
+    )
     print("|---|---|---|" + "---|" * (len(METRICS) + 1))
     for change in changes:
         outcomes = trials.cell(change, n, sessions * SESSION_TESTS, 0.0, first=100_000)
         failing = [any(o[m][0] == "fail" for m in METRICS) for o in outcomes]
-        sessions_failing = sum(any(failing[i:i + SESSION_TESTS]) for i in range(0, len(failing), SESSION_TESTS))
+        sessions_failing = sum(any(failing[i : i + SESSION_TESTS]) for i in range(0, len(failing), SESSION_TESTS))
         largest = max(o[m][1] / o[m][2] for o in outcomes for m in METRICS if o[m][2] > 0)
         cells = [f"{sum(o[m][0] == 'fail' for o in outcomes)}/{len(outcomes)}" for m in METRICS]
-        print(f"| {change} | {rate_text(sessions_failing, sessions)} | {rate_text(sum(failing), len(failing))} | "
-              + " | ".join(cells) + f" | {largest:+.2f} |")
+        print(
+            f"| {change} | {rate_text(sessions_failing, sessions)} | {rate_text(sum(failing), len(failing))} | "
+            + " | ".join(cells)
+            + f" | {largest:+.2f} |"
+        )
     print(f"\n(sessions at N = {n}: {time.perf_counter() - start:.0f} s)")
 
 
@@ -295,11 +339,20 @@ def main(argv=None) -> int:
     parser.add_argument("--real-n", type=int, default=2_000)
     parser.add_argument("--noise-pairs", type=int, default=60)
     parser.add_argument("--large-n-scale", type=float, default=0.25, help="trial counts at N > 256 are scaled by this")
-    parser.add_argument("--sessions", type=int, default=0,
-                        help="also simulate this many whole sessions per harmless change (retrained, seed-only)")
+    parser.add_argument(
+        "--sessions",
+        type=int,
+        default=0,
+        help="also simulate this many whole sessions per harmless change (retrained, seed-only)",
+    )
     parser.add_argument("--workers", type=int, default=1, help="processes (each builds the same seeded world)")
-    parser.add_argument("--changes", nargs="+", default=None, metavar="CHANGE",
-                        help=f"only these changes in the tables (of: {', '.join(HARMLESS + REGRESSIONS + OPPOSITES)})")
+    parser.add_argument(
+        "--changes",
+        nargs="+",
+        default=None,
+        metavar="CHANGE",
+        help=f"only these changes in the tables (of: {', '.join(HARMLESS + REGRESSIONS + OPPOSITES)})",
+    )
     args = parser.parse_args(argv)
     unknown = set(args.changes or ()) - set(HARMLESS + REGRESSIONS + OPPOSITES)
     if unknown:
@@ -314,8 +367,15 @@ def main(argv=None) -> int:
         for n in args.n:
             trials_scale = 1 if n <= 256 else args.large_n_scale
             if args.harmless_trials > 0:
-                report(world, trials, n, max(10, int(args.harmless_trials * trials_scale)),
-                       max(10, int(args.regression_trials * trials_scale)), args.noise_pairs, args.changes)
+                report(
+                    world,
+                    trials,
+                    n,
+                    max(10, int(args.harmless_trials * trials_scale)),
+                    max(10, int(args.regression_trials * trials_scale)),
+                    args.noise_pairs,
+                    args.changes,
+                )
             if args.sessions:
                 session_changes = [c for c in ("retrained", "seed-only") if args.changes is None or c in args.changes]
                 sessions_report(trials, n, max(1, int(args.sessions * trials_scale)), session_changes)

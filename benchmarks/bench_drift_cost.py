@@ -59,7 +59,7 @@ def timed(call) -> tuple[float, float, object]:
     start = time.perf_counter()
     value = call()
     seconds = time.perf_counter() - start
-    peak = tracemalloc.get_traced_memory()[1] / 2 ** 20
+    peak = tracemalloc.get_traced_memory()[1] / 2**20
     tracemalloc.stop()
     return seconds, peak, value
 
@@ -69,7 +69,7 @@ def shifted(rows, scales, worsening) -> np.ndarray:
     mean = rows.mean(axis=0)
     direction = scales / np.linalg.norm(scales)
     along = float(mean @ direction)
-    step = -along + np.sqrt(along ** 2 + worsening)
+    step = -along + np.sqrt(along**2 + worsening)
     return rows + step * direction
 
 
@@ -81,47 +81,88 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     rng = np.random.default_rng(0)
     scales = np.sqrt(1.0 / np.arange(1, args.dim + 1))
-    mu_ref, sigma_ref = np.zeros(args.dim), np.diag(scales ** 2)
+    mu_ref, sigma_ref = np.zeros(args.dim), np.diag(scales**2)
     make = lambda pooled: FrechetSubsets(mu_ref, sigma_ref, pooled).distance  # noqa: E731
-    print("| N | previous: permutation, 200 re-splits | `--update-refs` (seed_noise_sd) | check inside the margin | "
-          "clear regression, FID (bound) | clear regression, no bound | borderline (margin + 2 noise SDs) | "
-          "peak MB (no bound / borderline) |")
+    print(
+        "| N | previous: permutation, 200 re-splits | `--update-refs` (seed_noise_sd) | check inside the margin | "
+        "clear regression, FID (bound) | clear regression, no bound | borderline (margin + 2 noise SDs) | "
+        "peak MB (no bound / borderline) |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     with threadpool_limits(limits=1, user_api="blas"):
         for n in args.n:
-            baseline = (0.3 * scales + rng.standard_normal((n, args.dim)) * scales).astype(np.float16).astype(np.float64)
+            baseline = (
+                (0.3 * scales + rng.standard_normal((n, args.dim)) * scales).astype(np.float16).astype(np.float64)
+            )
             harmless = baseline + 1e-3 * scales * rng.standard_normal(baseline.shape)
             previous = None
             if n <= 2048:
-                part, _, _ = timed(lambda: permutation_test(baseline, harmless, make, worse_sign=1,
-                                                            resamples=args.previous_resplits))
+                part, _, _ = timed(
+                    lambda: permutation_test(baseline, harmless, make, worse_sign=1, resamples=args.previous_resplits)
+                )
                 build, _, _ = timed(lambda: make(np.concatenate([baseline, harmless])))
                 previous = build + (part - build) * 200 / args.previous_resplits
             ratio = (lambda seconds: f" ({seconds / previous:.2g} ×)") if previous else (lambda seconds: "")
             # as assert_fid_below: the noise estimate's subsets take float32 eigenvalues
-            update, _, noise = timed(lambda: seed_noise_sd(
-                baseline, lambda pooled: FrechetSubsets(mu_ref, sigma_ref, pooled, eigenvalues="float32").distance))
+            update, _, noise = timed(
+                lambda: seed_noise_sd(
+                    baseline, lambda pooled: FrechetSubsets(mu_ref, sigma_ref, pooled, eigenvalues="float32").distance
+                )
+            )
             margin = AUTO_MARGIN_SDS * noise
             cells = [f"{previous:.2f} s" if previous else "not run", f"{update:.2f} s{ratio(update)}"]
-            inside, _, result = timed(lambda: margin_test(baseline, harmless, make, worse_sign=1, margin=margin,
-                                                          paired=True, noise_sd=noise, observed=1e-4))
+            inside, _, result = timed(
+                lambda: margin_test(
+                    baseline, harmless, make, worse_sign=1, margin=margin, paired=True, noise_sd=noise, observed=1e-4
+                )
+            )
             assert result.method == "inside-margin"
             cells.append(f"{inside * 1e3:.3f} ms")
             regressed = shifted(baseline, scales, 40 * noise)
             observed = 40 * noise  # the caller's value - baseline: the mean term moves by exactly this
-            bound, _, caught = timed(lambda: margin_test(baseline, regressed, make, worse_sign=1, margin=margin,
-                                                         paired=True, noise_sd=noise, observed=observed,
-                                                         noise_sd_is_upper_bound=True))
+            bound, _, caught = timed(
+                lambda: margin_test(
+                    baseline,
+                    regressed,
+                    make,
+                    worse_sign=1,
+                    margin=margin,
+                    paired=True,
+                    noise_sd=noise,
+                    observed=observed,
+                    noise_sd_is_upper_bound=True,
+                )
+            )
             assert caught.method == "noise-sd-bound" and caught.significant_worsening
             cells.append(f"{bound * 1e3:.3f} ms")
-            clear, clear_mb, caught = timed(lambda: margin_test(baseline, regressed, make, worse_sign=1, margin=margin,
-                                                                paired=True, noise_sd=noise, smooth_null=True))
+            clear, clear_mb, caught = timed(
+                lambda: margin_test(
+                    baseline,
+                    regressed,
+                    make,
+                    worse_sign=1,
+                    margin=margin,
+                    paired=True,
+                    noise_sd=noise,
+                    smooth_null=True,
+                )
+            )
             assert caught.significant_worsening
             cells.append(f"{clear:.2f} s{ratio(clear)}, {caught.resamples} draws")
             edge = shifted(baseline, scales, margin + 2 * noise)
-            border, border_mb, decided = timed(lambda: margin_test(baseline, edge, make, worse_sign=1, margin=margin,
-                                                                   paired=True, noise_sd=noise,
-                                                                   noise_sd_is_upper_bound=True, smooth_null=True))
+            border, border_mb, decided = timed(
+                lambda: margin_test(
+                    baseline,
+                    edge,
+                    make,
+                    worse_sign=1,
+                    margin=margin,
+                    paired=True,
+                    noise_sd=noise,
+                    noise_sd_is_upper_bound=True,
+                    smooth_null=True,
+                )
+            )
             verdict = "fail" if decided.significant_worsening else "pass"
             cells.append(f"{border:.2f} s{ratio(border)}, {decided.resamples} draws, {verdict}")
             cells.append(f"{clear_mb:.0f} / {border_mb:.0f}")

@@ -44,9 +44,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from drift_real_arms import ARMS, DIGITS, cached_arm  # noqa: E402
 
-from drift_candidates import (FidInfluence, GaussianReference, classifier_entropy, classifier_nll,  # noqa: E402
-                                        knn_distance, margin_z, normal_tail, outside_reference_manifold,
-                                        reference_radii)
+from drift_candidates import (
+    FidInfluence,
+    GaussianReference,
+    classifier_entropy,
+    classifier_nll,  # noqa: E402
+    knn_distance,
+    margin_z,
+    normal_tail,
+    outside_reference_manifold,
+    reference_radii,
+)
 from pytest_genquality.metrics import density_coverage, precision_recall  # noqa: E402
 from pytest_genquality.metrics.frechet import FrechetSubsets  # noqa: E402
 from pytest_genquality.metrics.resampling import KernelMMDSubsets  # noqa: E402
@@ -82,10 +90,13 @@ def load_reference():
 def per_image_scores(arm_data: dict, reference, gaussian: GaussianReference, radii: np.ndarray) -> dict:
     pool = arm_data["pool"].astype(np.float64)
     real = np.asarray(reference.features, dtype=np.float64)
-    return {"knn": knn_distance(pool, real), "mahalanobis": gaussian.mahalanobis_sq(pool),
-            "classifier_nll": classifier_nll(arm_data["logits"]),
-            "classifier_entropy": classifier_entropy(arm_data["logits"]),
-            "outside_manifold": outside_reference_manifold(pool, real, radii=radii)}
+    return {
+        "knn": knn_distance(pool, real),
+        "mahalanobis": gaussian.mahalanobis_sq(pool),
+        "classifier_nll": classifier_nll(arm_data["logits"]),
+        "classifier_entropy": classifier_entropy(arm_data["logits"]),
+        "outside_manifold": outside_reference_manifold(pool, real, radii=radii),
+    }
 
 
 def load_arms(seeds: int, small_seeds: int, arms) -> dict:
@@ -104,7 +115,7 @@ def load_arms(seeds: int, small_seeds: int, arms) -> dict:
 def psnr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     mse = ((a.astype(np.float64) - b.astype(np.float64)) ** 2).reshape(len(a), -1).mean(1)
     with np.errstate(divide="ignore"):
-        return 10 * np.log10(255.0 ** 2 / mse)
+        return 10 * np.log10(255.0**2 / mse)
 
 
 # ---------------------------------------------------------------- block comparisons (run in workers)
@@ -147,8 +158,8 @@ def compare_block(job) -> dict:
     arm, n, start, with_kid, with_gate = job
     shared = _SHARED
     paired = arm != "seed-only"
-    base_rows = shared["pool"]["committed"][start:start + n].astype(np.float64)
-    cur_rows = shared["pool"][arm][start:start + n].astype(np.float64)
+    base_rows = shared["pool"]["committed"][start : start + n].astype(np.float64)
+    cur_rows = shared["pool"][arm][start : start + n].astype(np.float64)
     out = {}
     pooled = np.concatenate([base_rows, cur_rows])
     everything = np.arange(2 * n)
@@ -164,10 +175,19 @@ def compare_block(job) -> dict:
         noise = seed_noise_sd(base16, lambda _rows: statistic)
         observed = statistic(everything[n:]) - statistic(everything[:n])
         spec = SPECS["fid"]
-        result = margin_test(base16, cur_rows, lambda _p: statistic, worse_sign=spec.worse_sign,
-                             margin=AUTO_MARGIN_SDS * noise, paired=paired, noise_sd=noise, observed=observed,
-                             seed=start, noise_sd_is_upper_bound=spec.noise_sd_is_upper_bound,
-                             smooth_null=spec.smooth_null)
+        result = margin_test(
+            base16,
+            cur_rows,
+            lambda _p: statistic,
+            worse_sign=spec.worse_sign,
+            margin=AUTO_MARGIN_SDS * noise,
+            paired=paired,
+            noise_sd=noise,
+            observed=observed,
+            seed=start,
+            noise_sd_is_upper_bound=spec.noise_sd_is_upper_bound,
+            smooth_null=spec.smooth_null,
+        )
         out["FID gate"] = (bool(result.significant_worsening), observed)
     if with_kid:
         kid = KernelMMDSubsets(shared["real"], pooled, kernel="polynomial").distance
@@ -178,8 +198,8 @@ def compare_block(job) -> dict:
         z, worsening, _ = margin_z(base_if, cur_if, margin=margin, paired=paired)
         out[name] = (normal_tail(z) < DRIFT_ALPHA, worsening)
     for score in SCORES:
-        base = shared["scores"]["committed"][score][start:start + n]
-        cur = shared["scores"][arm][score][start:start + n]
+        base = shared["scores"]["committed"][score][start : start + n]
+        cur = shared["scores"][arm][score][start : start + n]
         z0, worsening, _ = margin_z(base, cur, margin=0.0, paired=paired)
         margin = shared["margin_sds"] * base.std(ddof=1)  # the baseline's own per-image SD, stored with it
         zm, _, _ = margin_z(base, cur, margin=margin, paired=paired)
@@ -191,10 +211,12 @@ def compare_block(job) -> dict:
 def fid_influence_pair(shared, arm: str, start: int, n: int, n_max: int):
     """IF scores of the baseline's and the arm's rows start..start+n-1, the influence built from the
     baseline's mean and covariance over its N_max rows start..start+n_max-1 (stored under --update-refs)."""
-    stored = shared["pool"]["committed"][start:start + n_max].astype(np.float64)
+    stored = shared["pool"]["committed"][start : start + n_max].astype(np.float64)
     influence = FidInfluence(shared["mu"], shared["sigma"], stored.mean(0), np.cov(stored, rowvar=False))
-    return (influence.scores(shared["pool"]["committed"][start:start + n]),
-            influence.scores(shared["pool"][arm][start:start + n]))
+    return (
+        influence.scores(shared["pool"]["committed"][start : start + n]),
+        influence.scores(shared["pool"][arm][start : start + n]),
+    )
 
 
 def fid_swap_sequential_check(job) -> tuple[str, int, int, bool]:
@@ -203,8 +225,8 @@ def fid_swap_sequential_check(job) -> tuple[str, int, int, bool]:
     arm, b_base, b_cur, design = job
     n_max = design.looks[-1]
     paired = arm != "seed-only"
-    base = _SHARED["pool"]["committed"][b_base * n_max:(b_base + 1) * n_max].astype(np.float64)
-    cur = _SHARED["pool"][arm][b_cur * n_max:(b_cur + 1) * n_max].astype(np.float64)
+    base = _SHARED["pool"]["committed"][b_base * n_max : (b_base + 1) * n_max].astype(np.float64)
+    cur = _SHARED["pool"][arm][b_cur * n_max : (b_cur + 1) * n_max].astype(np.float64)
     rng = np.random.default_rng(b_base * 31 + b_cur)
     decision_out = None
     fixed_fail = False
@@ -247,16 +269,19 @@ def effects_table(data, scores, arms, n: int = 200) -> dict:
     base_fids = block_fids(committed)
     seed_sd = base_fids.std(ddof=1)
     full = {}
-    print(f"\n## 1. Effects (FID seed-SD at N={n}: {seed_sd:.2f} over {blocks} blocks; committed FID mean {base_fids.mean():.2f})")
+    print(
+        f"\n## 1. Effects (FID seed-SD at N={n}: {seed_sd:.2f} over {blocks} blocks; committed FID mean {base_fids.mean():.2f})"
+    )
     header = f"{'arm':<12} {'seeds':>6} {'dFID/SD@200':>12} {'dFID all':>9} {'PSNR med':>9} " + " ".join(
-        f"{s[:12]:>12}" for s in SCORES)
+        f"{s[:12]:>12}" for s in SCORES
+    )
     print(header)
     print("-" * len(header))
     for arm in arms:
         rows = data[arm]["pool"].astype(np.float64)
         fids = block_fids(rows)
-        dfid = (fids.mean() - base_fids[:len(fids)].mean()) / seed_sd
-        whole = FrechetSubsets(reference["mu"], reference["sigma"], np.concatenate([committed[:len(rows)], rows]))
+        dfid = (fids.mean() - base_fids[: len(fids)].mean()) / seed_sd
+        whole = FrechetSubsets(reference["mu"], reference["sigma"], np.concatenate([committed[: len(rows)], rows]))
         count = len(rows)
         dall = whole.distance(np.arange(count, 2 * count)) - whole.distance(np.arange(count))
         p = psnr(data[arm]["images"], data["committed"]["images"][:count]) if arm != "seed-only" else np.array([np.nan])
@@ -264,13 +289,17 @@ def effects_table(data, scores, arms, n: int = 200) -> dict:
         for score in SCORES:
             d = scores[arm][score] - scores["committed"][score][:count]
             if arm == "seed-only":
-                shifts.append((scores[arm][score].mean() - scores["committed"][score][:count].mean())
-                              / scores["committed"][score].std(ddof=1))
+                shifts.append(
+                    (scores[arm][score].mean() - scores["committed"][score][:count].mean())
+                    / scores["committed"][score].std(ddof=1)
+                )
             else:
                 shifts.append(d.mean() / d.std(ddof=1) if d.std() > 0 else 0.0)
         full[arm] = {"dfid_sd": dfid, "dfid_all": dall}
-        print(f"{arm:<12} {count:>6} {dfid:>12.2f} {dall:>9.2f} {np.nanmedian(p):>9.1f} "
-              + " ".join(f"{s:>12.3f}" for s in shifts))
+        print(
+            f"{arm:<12} {count:>6} {dfid:>12.2f} {dall:>9.2f} {np.nanmedian(p):>9.1f} "
+            + " ".join(f"{s:>12.3f}" for s in shifts)
+        )
     print("(score columns: paired standardised shift mean(d)/sd(d); seed-only: unpaired shift / per-image SD)")
     return {"seed_sd": seed_sd, "base_fids": base_fids, **full}
 
@@ -290,15 +319,30 @@ def power_table(results: dict, arms, statistics, n: int, effects) -> None:
         print(f"{arm:<12} {effects[arm]['dfid_sd']:>8.2f} " + " ".join(f"{c:>{width}}" for c in cells))
 
 
-def sequential_table(scores, arms, n: int, score: str, margin_sds: float, spending_name: str, futility_z: float,
-                     effects, extra_null_shift: bool = True) -> None:
+def sequential_table(
+    scores,
+    arms,
+    n: int,
+    score: str,
+    margin_sds: float,
+    spending_name: str,
+    futility_z: float,
+    effects,
+    extra_null_shift: bool = True,
+) -> None:
     spending = obrien_fleming_spending if spending_name == "obf" else power_spending(float(spending_name))
     design = make_design(n, 4 * n, alpha=DRIFT_ALPHA, spending=spending, futility_z=futility_z)
     n_max = design.looks[-1]
-    margin_text = f"FID +{_SHARED['fid_margin']}" if score in ("fid_influence", "FID swap") else f"{margin_sds} x per-image SD"
-    print(f"\n## 3. Sequential {score}: looks {design.looks}, efficacy z {tuple(round(c, 2) for c in design.efficacy)}, "
-          f"futility z <= {futility_z}, margin {margin_text}, spending {spending_name}")
-    print(f"{'arm':<12} {'dFID/SD':>8} {'fails k/n [CP 95%]':>22} {'mean N/N':>9} {'looks 1/2/3/4':>16} {'fixed-N fails':>16}")
+    margin_text = (
+        f"FID +{_SHARED['fid_margin']}" if score in ("fid_influence", "FID swap") else f"{margin_sds} x per-image SD"
+    )
+    print(
+        f"\n## 3. Sequential {score}: looks {design.looks}, efficacy z {tuple(round(c, 2) for c in design.efficacy)}, "
+        f"futility z <= {futility_z}, margin {margin_text}, spending {spending_name}"
+    )
+    print(
+        f"{'arm':<12} {'dFID/SD':>8} {'fails k/n [CP 95%]':>22} {'mean N/N':>9} {'looks 1/2/3/4':>16} {'fixed-N fails':>16}"
+    )
     harmless_fail = harmless_total = 0
     for arm in arms:
         paired = arm != "seed-only"
@@ -318,18 +362,20 @@ def sequential_table(scores, arms, n: int, score: str, margin_sds: float, spendi
             pairs_done = True
         else:
             pairs_done = False
-        for b_base, b_cur in ([] if pairs_done else pairs):
+        for b_base, b_cur in [] if pairs_done else pairs:
             if score == "fid_influence":
                 base, _ = fid_influence_pair(_SHARED, "committed", b_base * n_max, n_max, n_max)
                 _, cur = fid_influence_pair(_SHARED, arm, b_base * n_max, n_max, n_max)
                 if b_cur != b_base:  # the seed-only arm's other block, scored by the same baseline's influence
-                    stored = _SHARED["pool"]["committed"][b_base * n_max:(b_base + 1) * n_max].astype(np.float64)
-                    influence = FidInfluence(_SHARED["mu"], _SHARED["sigma"], stored.mean(0), np.cov(stored, rowvar=False))
-                    cur = influence.scores(_SHARED["pool"][arm][b_cur * n_max:(b_cur + 1) * n_max])
+                    stored = _SHARED["pool"]["committed"][b_base * n_max : (b_base + 1) * n_max].astype(np.float64)
+                    influence = FidInfluence(
+                        _SHARED["mu"], _SHARED["sigma"], stored.mean(0), np.cov(stored, rowvar=False)
+                    )
+                    cur = influence.scores(_SHARED["pool"][arm][b_cur * n_max : (b_cur + 1) * n_max])
                 margin = _SHARED["fid_margin"]
             else:
-                base = scores["committed"][score][b_base * n_max:(b_base + 1) * n_max]
-                cur = scores[arm][score][b_cur * n_max:(b_cur + 1) * n_max]
+                base = scores["committed"][score][b_base * n_max : (b_base + 1) * n_max]
+                cur = scores[arm][score][b_cur * n_max : (b_cur + 1) * n_max]
                 margin = margin_sds * base.std(ddof=1)  # stored with the baseline's N_max rows
             decision, size, look = sequential_check(base, cur, design, margin, paired)
             fails += decision == "fail"
@@ -340,14 +386,20 @@ def sequential_table(scores, arms, n: int, score: str, margin_sds: float, spendi
         if ARMS[arm][0] == "harmless":
             harmless_fail += fails
             harmless_total += len(pairs)
-        print(f"{arm:<12} {effects[arm]['dfid_sd']:>8.2f} {rate(fails, len(pairs)):>22} {np.mean(used) / n:>9.2f} "
-              f"{'/'.join(map(str, looks)):>16} {rate(fixed_fails, len(pairs)):>16}")
+        print(
+            f"{arm:<12} {effects[arm]['dfid_sd']:>8.2f} {rate(fails, len(pairs)):>22} {np.mean(used) / n:>9.2f} "
+            f"{'/'.join(map(str, looks)):>16} {rate(fixed_fails, len(pairs)):>16}"
+        )
     print(f"harmless arms together: {rate(harmless_fail, harmless_total)} failing checks")
 
 
 # examples/digits_suite/test_digits_quality.py's thresholds (0.3; 0.2 had FID <= 18, which failed 37 of 80 blocks)
-SUITE_THRESHOLDS = {"fid": ("<=", 30.0), "recall": (">=", 0.90), "coverage": (">=", 0.51),
-                    "rarest_digit_share": (">=", 0.025)}
+SUITE_THRESHOLDS = {
+    "fid": ("<=", 30.0),
+    "recall": (">=", 0.90),
+    "coverage": (">=", 0.51),
+    "rarest_digit_share": (">=", 0.025),
+}
 
 
 def thresholds_table(data, reference, n: int = 200) -> None:
@@ -364,12 +416,17 @@ def thresholds_table(data, reference, n: int = 200) -> None:
         counts = np.bincount(logits[block].argmax(1), minlength=10)
         values["rarest_digit_share"].append(counts.min() / counts.sum())
     print(f"\n## 4. Digits suite metrics, committed model, {len(rows) // n} disjoint blocks of {n} seeds")
-    print(f"{'metric':<20} {'mean':>8} {'sd':>8} {'q0.5%':>8} {'q2.5%':>8} {'q50%':>8} {'q97.5%':>8} {'q99.5%':>8} {'block 0':>8}")
+    print(
+        f"{'metric':<20} {'mean':>8} {'sd':>8} {'q0.5%':>8} {'q2.5%':>8} {'q50%':>8} {'q97.5%':>8} {'q99.5%':>8} {'block 0':>8}"
+    )
     for name, series in values.items():
         series = np.asarray(series)
         q = np.quantile(series, [0.005, 0.025, 0.5, 0.975, 0.995])
-        print(f"{name:<20} {series.mean():>8.4g} {series.std(ddof=1):>8.3g} " + " ".join(f"{v:>8.4g}" for v in q)
-              + f" {series[0]:>8.4g}")
+        print(
+            f"{name:<20} {series.mean():>8.4g} {series.std(ddof=1):>8.3g} "
+            + " ".join(f"{v:>8.4g}" for v in q)
+            + f" {series[0]:>8.4g}"
+        )
     for name, (relation, bound) in SUITE_THRESHOLDS.items():
         series = np.asarray(values[name])
         fails = int((series > bound).sum() if relation == "<=" else (series < bound).sum())
@@ -383,8 +440,12 @@ def main() -> int:
     parser.add_argument("--small-seeds", type=int, default=4000, help="seeds of the round-off arms")
     parser.add_argument("--margin-sds", type=float, default=DEFAULT_MARGIN_SDS)
     parser.add_argument("--fid-margin", type=float, default=FID_MARGIN, help="FID units at N = infinity")
-    parser.add_argument("--score", default="FID swap", choices=("FID swap", "fid_influence") + SCORES,
-                        help="score of the sequential table")
+    parser.add_argument(
+        "--score",
+        default="FID swap",
+        choices=("FID swap", "fid_influence") + SCORES,
+        help="score of the sequential table",
+    )
     parser.add_argument("--spending", default="obf", help="'obf' or a power-family rho such as 1")
     parser.add_argument("--futility-z", type=float, default=0.0)
     parser.add_argument("--workers", type=int, default=2)
@@ -397,12 +458,20 @@ def main() -> int:
     gaussian = GaussianReference(reference.mu, reference.sigma)
     radii = reference_radii(real)
     scores = {arm: per_image_scores(data[arm], reference, gaussian, radii) for arm in arms}
-    shared = {"pool": {arm: data[arm]["pool"] for arm in arms}, "mu": reference.mu, "sigma": reference.sigma,
-              "real": real, "scores": scores, "margin_sds": args.margin_sds,
-              "fid_margin": args.fid_margin}
+    shared = {
+        "pool": {arm: data[arm]["pool"] for arm in arms},
+        "mu": reference.mu,
+        "sigma": reference.sigma,
+        "real": real,
+        "scores": scores,
+        "margin_sds": args.margin_sds,
+        "fid_margin": args.fid_margin,
+    }
     _init(shared)
-    print(f"# bench_drift_real: {len(arms)} arms, {args.seeds} seeds ({args.small_seeds} for {', '.join(SMALL_ARMS)}); "
-          f"reference {reference.n} held-out digits; generation {sum(d['seconds'][0] for a, d in data.items() if a != 'rerun'):.0f} s cached")
+    print(
+        f"# bench_drift_real: {len(arms)} arms, {args.seeds} seeds ({args.small_seeds} for {', '.join(SMALL_ARMS)}); "
+        f"reference {reference.n} held-out digits; generation {sum(d['seconds'][0] for a, d in data.items() if a != 'rerun'):.0f} s cached"
+    )
     effects = effects_table(data, scores, arms)
     sizes = (200,) if args.quick else (200, 500)
     jobs = []
@@ -427,7 +496,9 @@ def main() -> int:
     effects["rerun"] = effects["committed"] = {"dfid_sd": 0.0}
     for n in sizes:
         for score in dict.fromkeys([args.score, "fid_influence", "classifier_entropy"]):
-            sequential_table(scores, ["rerun"] + shown, n, score, args.margin_sds, args.spending, args.futility_z, effects)
+            sequential_table(
+                scores, ["rerun"] + shown, n, score, args.margin_sds, args.spending, args.futility_z, effects
+            )
     thresholds_table(data, reference)
     print(f"\n(total {time.time() - started:.0f} s)")
     return 0

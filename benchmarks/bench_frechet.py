@@ -114,14 +114,18 @@ def main(argv=None) -> int:
     peer_t, peer_v = timed(lambda: peer(reference.mu, reference.sigma, mu_s, cov_s), args.peer_repeats)
     rows_out.append((f"(c) low-rank, N={args.small_rows}", ours_t, peer_t, ours_v, peer_v, 50))
 
-    print(f"{'case':<26} {'ours s':>9} {'pytorch-fid s':>14} {'speed-up':>9} {'goal':>6} "
-          f"{'ours value':>18} {'pytorch-fid value':>18} {'rel diff':>9}")
+    print(
+        f"{'case':<26} {'ours s':>9} {'pytorch-fid s':>14} {'speed-up':>9} {'goal':>6} "
+        f"{'ours value':>18} {'pytorch-fid value':>18} {'rel diff':>9}"
+    )
     for name, ours_t, peer_t, ours_v, peer_v, goal in rows_out:
         ratio = peer_t / ours_t
         rel = abs(ours_v - peer_v) / abs(peer_v)
         flag = "ok" if ratio >= goal else "MISS"
-        print(f"{name:<26} {ours_t:>9.3f} {peer_t:>14.3f} {ratio:>8.1f}x {goal:>5}x "
-              f"{ours_v:>18.10f} {peer_v:>18.10f} {rel:>9.1e}  {flag}")
+        print(
+            f"{name:<26} {ours_t:>9.3f} {peer_t:>14.3f} {ratio:>8.1f}x {goal:>5}x "
+            f"{ours_v:>18.10f} {peer_v:>18.10f} {rel:>9.1e}  {flag}"
+        )
     return 0
 
 

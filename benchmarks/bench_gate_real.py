@@ -48,8 +48,8 @@ def check(job) -> tuple[str, int, int, float, float]:
     """One check -> (verdict, seeds used, look, gate seconds, FID worsening at N)."""
     arm, b_base, b_cur, n, n_max, adaptive = job
     pool, mu, sigma = _SHARED["pool"], _SHARED["mu"], _SHARED["sigma"]
-    stored = pool["committed"][b_base * n_max:(b_base + 1) * n_max].astype(np.float16)
-    current = pool[arm][b_cur * n_max:(b_cur + 1) * n_max].astype(np.float64)
+    stored = pool["committed"][b_base * n_max : (b_base + 1) * n_max].astype(np.float16)
+    current = pool[arm][b_cur * n_max : (b_cur + 1) * n_max].astype(np.float64)
     started = time.perf_counter()
     base_n = stored[:n].astype(np.float64)
     baseline_value = FrechetSubsets(mu, sigma, base_n).distance(np.arange(n))
@@ -58,11 +58,21 @@ def check(job) -> tuple[str, int, int, float, float]:
     def make_statistic(pooled):
         return FrechetSubsets(mu, sigma, pooled).distance
 
-    evidence = DriftEvidence(current[:n], make_statistic=make_statistic, rows_for=lambda count: current[:count],
-                             max_rows=n_max if adaptive else None)
-    result = drift_noise_test(SPECS["fid"], evidence, stored, observed=value - baseline_value,
-                              paired=arm not in ("seed-only",) and b_base == b_cur, adaptive=adaptive,
-                              baseline_value=baseline_value)
+    evidence = DriftEvidence(
+        current[:n],
+        make_statistic=make_statistic,
+        rows_for=lambda count: current[:count],
+        max_rows=n_max if adaptive else None,
+    )
+    result = drift_noise_test(
+        SPECS["fid"],
+        evidence,
+        stored,
+        observed=value - baseline_value,
+        paired=arm not in ("seed-only",) and b_base == b_cur,
+        adaptive=adaptive,
+        baseline_value=baseline_value,
+    )
     seconds = time.perf_counter() - started
     verdict = "fail" if result.significant_worsening else "pass"
     return verdict, result.n_used or n, result.look, seconds, value - baseline_value
@@ -101,8 +111,10 @@ def table(arms, n: int, n_max: int, adaptive: bool, blocks_cap: int, workers: in
             harmless[0] += fails
             harmless[1] += len(results)
         summary[arm] = (fails, len(results), float(np.mean([r[1] for r in results]) / n))
-        print(f"{arm:<12} {kind:<10} {rate(fails, len(results)):>22} {summary[arm][2]:>9.2f} "
-              f"{'/'.join(map(str, looks)):>12} {np.mean([r[3] for r in results]):>7.2f}")
+        print(
+            f"{arm:<12} {kind:<10} {rate(fails, len(results)):>22} {summary[arm][2]:>9.2f} "
+            f"{'/'.join(map(str, looks)):>12} {np.mean([r[3] for r in results]):>7.2f}"
+        )
     print(f"harmless arms together: {rate(*harmless)} failing checks")
     return summary
 
@@ -126,11 +138,14 @@ def main() -> int:
     arms = [arm for arm in ARMS if arm != "committed"]
     data = load_arms(args.seeds, args.small_seeds, ["committed"] + arms)
     reference = load_reference()
-    _init({"pool": {arm: data[arm]["pool"] for arm in ["committed"] + arms}, "mu": reference.mu,
-           "sigma": reference.sigma})
+    _init(
+        {"pool": {arm: data[arm]["pool"] for arm in ["committed"] + arms}, "mu": reference.mu, "sigma": reference.sigma}
+    )
     per_image = data["committed"]["seconds"][0] / len(data["committed"]["pool"])
-    print(f"# bench_gate_real: {len(arms)} arms, {args.seeds} seeds ({args.small_seeds} for {', '.join(SMALL_ARMS)}); "
-          f"generation {per_image * 1000:.1f} ms per image (cached, measured when the cache was built)")
+    print(
+        f"# bench_gate_real: {len(arms)} arms, {args.seeds} seeds ({args.small_seeds} for {', '.join(SMALL_ARMS)}); "
+        f"generation {per_image * 1000:.1f} ms per image (cached, measured when the cache was built)"
+    )
     cap = 8 if args.quick else 40
     table(arms, 200, 200 * args.max_factor, True, cap, args.workers)
     if not (args.quick or args.sequential_only):

@@ -44,7 +44,9 @@ def main() -> None:
         first, first_seconds = timed(lambda: make_generate(torch.device("cpu"), cache_dir=cache_dir)(pipe, **request))
         rerun, rerun_seconds = timed(lambda: make_generate(torch.device("cpu"), cache_dir=cache_dir)(pipe, **request))
     assert rerun.meta["cached"] and torch.equal(first.images, rerun.images)
-    print(f"tiny text-to-image, {args.images} images x {args.steps} steps, 32x32, CPU ({torch.get_num_threads()} threads)")
+    print(
+        f"tiny text-to-image, {args.images} images x {args.steps} steps, 32x32, CPU ({torch.get_num_threads()} threads)"
+    )
     print(f"  first run (generate + write cache)  {first_seconds:8.3f} s")
     print(f"  rerun (fingerprint + read cache)    {rerun_seconds:8.3f} s")
     print(f"  speed-up                            {first_seconds / rerun_seconds:8.1f} x")

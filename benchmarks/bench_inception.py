@@ -70,6 +70,7 @@ def main() -> None:
         torch.backends.cudnn.allow_tf32 = False
     try:
         import pytorch_fid  # noqa: F401
+
         have_peer = True
     except ImportError:
         have_peer = False
@@ -81,9 +82,13 @@ def main() -> None:
         ours = InceptionFID(weights, batch_size=args.images, device=device)
         theirs = pytorch_fid_model(weights, scratch / "hub").to(device) if have_peer else None
 
-        where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{torch.get_num_threads()} CPU threads"
-        print(f"torch {torch.__version__}, {where}, fp32, {args.images} images, "
-              f"median of {args.repeats} interleaved runs after warm-up")
+        where = (
+            torch.cuda.get_device_name(device) if device.type == "cuda" else f"{torch.get_num_threads()} CPU threads"
+        )
+        print(
+            f"torch {torch.__version__}, {where}, fp32, {args.images} images, "
+            f"median of {args.repeats} interleaved runs after warm-up"
+        )
         print(f"{'input':>8} {'pytorch-fid img/s':>18} {'ours img/s':>11} {'speed-up':>9} {'max rel diff':>13}")
         for size in args.sizes:
             generator = torch.Generator().manual_seed(size)
@@ -104,8 +109,10 @@ def main() -> None:
             their_seconds, our_seconds = seconds["theirs"], seconds["ours"]
             reference = run_theirs()
             difference = float((run_ours() - reference).abs().max() / reference.abs().max())
-            print(f"{size:>6}px {args.images / their_seconds:>18.2f} {args.images / our_seconds:>11.2f} "
-                  f"{their_seconds / our_seconds:>8.2f}x {difference:>13.2e}")
+            print(
+                f"{size:>6}px {args.images / their_seconds:>18.2f} {args.images / our_seconds:>11.2f} "
+                f"{their_seconds / our_seconds:>8.2f}x {difference:>13.2e}"
+            )
 
 
 if __name__ == "__main__":

@@ -45,8 +45,9 @@ def smooth_images(count: int, size: int, seed: int) -> torch.Tensor:
 def fid_between(rows_a: np.ndarray, rows_b: np.ndarray) -> float:
     """FID of set B against set A's Gaussian, float64 moments (the project's frechet_distance)."""
     rows_a, rows_b = np.asarray(rows_a, dtype=np.float64), np.asarray(rows_b, dtype=np.float64)
-    return frechet_distance(rows_a.mean(axis=0), np.cov(rows_a, rowvar=False),
-                            rows_b.mean(axis=0), np.cov(rows_b, rowvar=False))
+    return frechet_distance(
+        rows_a.mean(axis=0), np.cov(rows_a, rowvar=False), rows_b.mean(axis=0), np.cov(rows_b, rowvar=False)
+    )
 
 
 def deviation(value: float, reference: float) -> tuple[float, float]:
@@ -55,11 +56,14 @@ def deviation(value: float, reference: float) -> tuple[float, float]:
 
 
 def variants(weights: Path, device: torch.device, batch_size: int, compile_too: bool) -> dict[str, InceptionFID]:
-    models = {"ours fp32": InceptionFID(weights, device=device, batch_size=batch_size),
-              "ours bf16": InceptionFID(weights, device=device, batch_size=batch_size, precision="bf16")}
+    models = {
+        "ours fp32": InceptionFID(weights, device=device, batch_size=batch_size),
+        "ours bf16": InceptionFID(weights, device=device, batch_size=batch_size, precision="bf16"),
+    }
     if compile_too:
-        models["ours bf16+compile"] = InceptionFID(weights, device=device, batch_size=batch_size, precision="bf16",
-                                                   compile=True)
+        models["ours bf16+compile"] = InceptionFID(
+            weights, device=device, batch_size=batch_size, precision="bf16", compile=True
+        )
     return models
 
 
@@ -80,6 +84,7 @@ def main(argv=None) -> None:
         torch.backends.cudnn.allow_tf32 = False
     try:
         import pytorch_fid  # noqa: F401
+
         have_peer = True
     except ImportError:
         have_peer = False
@@ -90,11 +95,18 @@ def main(argv=None) -> None:
         weights = args.weights or build_random_inception_weights(scratch, seed=0)
         which = "official file" if args.weights else "seeded random stand-in (seed 0)"
         models = variants(weights, device, args.images, compile_too=not args.no_compile)
-        where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{torch.get_num_threads()} CPU threads"
+        where = (
+            torch.cuda.get_device_name(device) if device.type == "cuda" else f"{torch.get_num_threads()} CPU threads"
+        )
         print(f"torch {torch.__version__}, {where}, weights: {which} {Path(weights).name}")
 
-        images = torch.randint(0, 256, (args.images, 3, args.size, args.size), dtype=torch.uint8,
-                               generator=torch.Generator().manual_seed(args.size))
+        images = torch.randint(
+            0,
+            256,
+            (args.images, 3, args.size, args.size),
+            dtype=torch.uint8,
+            generator=torch.Generator().manual_seed(args.size),
+        )
         runs = {name: (lambda model=model: model(images)["pool"]) for name, model in models.items()}
         if have_peer:
             theirs = pytorch_fid_model(Path(weights), scratch / "hub").to(device)
@@ -112,8 +124,10 @@ def main(argv=None) -> None:
             print(f"{name:>20} {args.images / value:>10.1f} {baseline / value:>19.2f}x")
 
         set_a, set_b = smooth_images(args.fid_images, args.size, 1), smooth_images(args.fid_images, args.size, 2)
-        fids = {name: fid_between(model(set_a)["pool"].numpy(), model(set_b)["pool"].numpy())
-                for name, model in models.items()}
+        fids = {
+            name: fid_between(model(set_a)["pool"].numpy(), model(set_b)["pool"].numpy())
+            for name, model in models.items()
+        }
         reference = fids["ours fp32"]
         print(f"\nFID deviation from fp32: set B vs set A, {args.fid_images} smooth random images each, {args.size}px")
         print(f"{'variant':>20} {'FID':>12} {'minus fp32':>12} {'rel diff':>10}")

@@ -48,7 +48,12 @@ def run_case(case: str, data: Path, subsets: int, subset_size: int) -> dict:
         from torch_fidelity.metric_kid import kid_features_to_metric
 
         call = lambda: kid_features_to_metric(  # noqa: E731
-            fake_t, real_t, kid_subsets=subsets, kid_subset_size=subset_size, rng_seed=0, verbose=False,
+            fake_t,
+            real_t,
+            kid_subsets=subsets,
+            kid_subset_size=subset_size,
+            rng_seed=0,
+            verbose=False,
         )["kernel_inception_distance_mean"]
     elif case == "kid/torchmetrics-math":
         from torchmetrics.image.kid import poly_mmd
@@ -97,25 +102,50 @@ def main() -> None:
         data = Path(tmp) / "features.npz"
         make_features(data, args.n, args.d)
         print(f"{args.n} x {args.n} features, {args.d}-d float32; KID {args.subsets} subsets of {args.subset_size}")
-        cases = tuple(case for case in ("kid/ours", "kid/torch-fidelity", "kid/torchmetrics-math", "pr/ours",
-                                        "pr/torch-fidelity") if args.metric in ("all", case.split("/")[0]))
+        cases = tuple(
+            case
+            for case in ("kid/ours", "kid/torch-fidelity", "kid/torchmetrics-math", "pr/ours", "pr/torch-fidelity")
+            if args.metric in ("all", case.split("/")[0])
+        )
         runs = {case: [] for case in cases}
         for repeat in range(args.repeat):
             for case in cases:
                 output = subprocess.run(
-                    [sys.executable, __file__, "--case", case, "--data", str(data), "--subsets", str(args.subsets),
-                     "--subset-size", str(args.subset_size)], capture_output=True, text=True, check=True)
+                    [
+                        sys.executable,
+                        __file__,
+                        "--case",
+                        case,
+                        "--data",
+                        str(data),
+                        "--subsets",
+                        str(args.subsets),
+                        "--subset-size",
+                        str(args.subset_size),
+                    ],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
                 r = json.loads(output.stdout.strip().splitlines()[-1])
                 runs[case].append(r)
-                print(f"  [{repeat + 1}/{args.repeat}] {case:24s} {r['seconds']:8.2f} s  {r['extra_mib']:8.0f} MiB extra"
-                      f"  value {r['value']}", flush=True)
+                print(
+                    f"  [{repeat + 1}/{args.repeat}] {case:24s} {r['seconds']:8.2f} s  {r['extra_mib']:8.0f} MiB extra"
+                    f"  value {r['value']}",
+                    flush=True,
+                )
         results = {case: _median_run(runs[case]) for case in cases}
         print("medians:")
         for case in cases:
             r, seconds = results[case], [run["seconds"] for run in runs[case]]
-            print(f"  {case:24s} {r['seconds']:8.2f} s ({min(seconds):.2f}..{max(seconds):.2f})"
-                  f"  {r['extra_mib']:8.0f} MiB extra")
-        for ours, peers in (("kid/ours", ("kid/torch-fidelity", "kid/torchmetrics-math")), ("pr/ours", ("pr/torch-fidelity",))):
+            print(
+                f"  {case:24s} {r['seconds']:8.2f} s ({min(seconds):.2f}..{max(seconds):.2f})"
+                f"  {r['extra_mib']:8.0f} MiB extra"
+            )
+        for ours, peers in (
+            ("kid/ours", ("kid/torch-fidelity", "kid/torchmetrics-math")),
+            ("pr/ours", ("pr/torch-fidelity",)),
+        ):
             if ours not in results:
                 continue
             for peer in peers:
@@ -126,8 +156,10 @@ def main() -> None:
 
 def _median_run(runs: list[dict]) -> dict:
     """Median seconds and median extra memory over the repeats of one case."""
-    return {"seconds": float(np.median([r["seconds"] for r in runs])),
-            "extra_mib": float(np.median([r["extra_mib"] for r in runs]))}
+    return {
+        "seconds": float(np.median([r["seconds"] for r in runs])),
+        "extra_mib": float(np.median([r["extra_mib"] for r in runs])),
+    }
 
 
 if __name__ == "__main__":

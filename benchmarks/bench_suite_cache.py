@@ -27,8 +27,9 @@ PACKAGE_ROOT = EXAMPLES.parent
 def timed_pytest(folder: Path, *options: str) -> float:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PACKAGE_ROOT), os.environ.get("PYTHONPATH")]))}
     start = time.perf_counter()
-    completed = subprocess.run([sys.executable, "-m", "pytest", "-q", *options], cwd=folder, env=env,
-                               capture_output=True, text=True)
+    completed = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", *options], cwd=folder, env=env, capture_output=True, text=True
+    )
     seconds = time.perf_counter() - start
     if completed.returncode != 0:
         sys.exit(f"pytest {' '.join(options)} failed:\n{completed.stdout[-3000:]}\n{completed.stderr[-2000:]}")
@@ -43,7 +44,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as workdir:
         folder = Path(workdir) / "examples"
         shutil.copytree(EXAMPLES, folder, ignore=shutil.ignore_patterns("cache", "runs", "__pycache__"))
-        timed_pytest(folder, *selection)                       # warm-up: demo weights, reference statistics
+        timed_pytest(folder, *selection)  # warm-up: demo weights, reference statistics
         first = timed_pytest(folder, "--gen-cache", *selection)
         rerun = timed_pytest(folder, "--gen-cache", *selection)
     print(f"example suites, CPU ({os.cpu_count()} cores), wall time per pytest session")

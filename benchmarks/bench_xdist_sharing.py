@@ -73,8 +73,13 @@ def run(project: Path, package_root: Path, args: list[str]) -> tuple[float, int]
         subprocess.run(["rm", "-rf", str(cache)], check=True)
     env = {**os.environ, "PYTHONPATH": str(package_root), "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1"}
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--gen-device=cpu", *args],
-                          cwd=project, env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--gen-device=cpu", *args],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     seconds = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(done.stdout[-3000:] + done.stderr[-3000:])
@@ -91,12 +96,15 @@ def main() -> None:
     here = Path(__file__).resolve().parents[1]
     with tempfile.TemporaryDirectory() as folder:
         project = Path(folder)
-        (project / "test_bench.py").write_text(PROJECT.replace("SEEDS", str(options.seeds))
-                                               .replace("TESTS", str(options.tests)))
+        (project / "test_bench.py").write_text(
+            PROJECT.replace("SEEDS", str(options.seeds)).replace("TESTS", str(options.tests))
+        )
         (project / "pytest.ini").write_text("[pytest]\n")
         roots = [("this tree", here)] + ([("before", options.before)] if options.before else [])
-        print(f"{options.tests} tests sharing one session batch of {options.seeds} images; "
-              f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
+        print(
+            f"{options.tests} tests sharing one session batch of {options.seeds} images; "
+            f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}"
+        )
         for label, root in roots:
             for args in ([], ["-n", "2"], ["-n", "2", "--gen-cache"]):
                 seconds, generated = run(project, root, args)

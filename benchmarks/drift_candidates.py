@@ -69,7 +69,7 @@ def _rows(features, name: str) -> np.ndarray:
 
 def _sq_distances(rows: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """Squared Euclidean distances [n, m], float64, clipped at 0 (round-off of the expanded form)."""
-    squares = (rows ** 2).sum(1)[:, None] + (reference ** 2).sum(1)[None, :] - 2.0 * rows @ reference.T
+    squares = (rows**2).sum(1)[:, None] + (reference**2).sum(1)[None, :] - 2.0 * rows @ reference.T
     return np.maximum(squares, 0.0)
 
 
@@ -82,8 +82,8 @@ def knn_distance(features, reference_features, *, k: int = KNN_K, chunk: int = 4
         raise ValueError(f"k: expected 1..{reference.shape[0]} (the reference's rows), got {k}")
     out = np.empty(rows.shape[0])
     for start in range(0, rows.shape[0], chunk):
-        squares = _sq_distances(rows[start:start + chunk], reference)
-        out[start:start + chunk] = np.sqrt(np.partition(squares, k - 1, axis=1)[:, k - 1])
+        squares = _sq_distances(rows[start : start + chunk], reference)
+        out[start : start + chunk] = np.sqrt(np.partition(squares, k - 1, axis=1)[:, k - 1])
     return out
 
 
@@ -97,8 +97,9 @@ def reference_radii(reference_features, *, k: int = PRECISION_K) -> np.ndarray:
     return np.sqrt(np.partition(squares, k - 1, axis=1)[:, k - 1])
 
 
-def outside_reference_manifold(features, reference_features, *, k: int = PRECISION_K,
-                               radii: np.ndarray | None = None) -> np.ndarray:
+def outside_reference_manifold(
+    features, reference_features, *, k: int = PRECISION_K, radii: np.ndarray | None = None
+) -> np.ndarray:
     """1.0 where a row lies in no reference row's k-NN ball, else 0.0: float64 [n] (mean = 1 - precision)."""
     rows, reference = _rows(features, "features"), _rows(reference_features, "reference_features")
     radii = reference_radii(reference, k=k) if radii is None else np.asarray(radii, dtype=np.float64)
@@ -141,7 +142,7 @@ def mahalanobis_sq(features, mu, sigma, *, floor: float = MAHALANOBIS_FLOOR) -> 
 def _psd_power(matrix: np.ndarray, power: float, floor: float) -> np.ndarray:
     eigenvalues, vectors = np.linalg.eigh((matrix + matrix.T) / 2)
     eigenvalues = np.maximum(eigenvalues, floor * max(eigenvalues.max(), 0.0) + 1e-300)
-    return (vectors * eigenvalues ** power) @ vectors.T
+    return (vectors * eigenvalues**power) @ vectors.T
 
 
 class FidInfluence:
@@ -162,8 +163,10 @@ class FidInfluence:
         sigma_ref, sigma_baseline = (np.asarray(m, dtype=np.float64) for m in (sigma_ref, sigma_baseline))
         d = mu_ref.size
         if mu_baseline.shape != (d,) or sigma_ref.shape != (d, d) or sigma_baseline.shape != (d, d):
-            raise ValueError(f"mu/sigma: expected [d] and [d, d] of one d = {d}, got {mu_baseline.shape}, "
-                             f"{sigma_ref.shape}, {sigma_baseline.shape}")
+            raise ValueError(
+                f"mu/sigma: expected [d] and [d, d] of one d = {d}, got {mu_baseline.shape}, "
+                f"{sigma_ref.shape}, {sigma_baseline.shape}"
+            )
         root = _psd_power(sigma_ref, 0.5, 0.0)
         self.a = np.eye(d) - root @ _psd_power(root @ sigma_baseline @ root, -0.5, floor) @ root
         self.a = (self.a + self.a.T) / 2

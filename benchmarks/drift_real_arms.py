@@ -75,8 +75,9 @@ def numpy_noise_sampler(pipeline):
     def sample(seeds, prompts, device, num_inference_steps=20, eta=0.0):
         unet, scheduler = pipeline.unet, pipeline.scheduler
         size = unet.config.sample_size
-        noise = np.stack([np.random.default_rng(seed).standard_normal((unet.config.in_channels, size, size))
-                          for seed in seeds]).astype(np.float32)
+        noise = np.stack(
+            [np.random.default_rng(seed).standard_normal((unet.config.in_channels, size, size)) for seed in seeds]
+        ).astype(np.float32)
         image = torch.from_numpy(noise)
         scheduler.set_timesteps(num_inference_steps)
         with torch.no_grad():
@@ -128,8 +129,12 @@ def _generate_block(arm: str, start: int, recipe, extractor) -> dict[str, np.nda
     torch.set_num_threads(1)
     out = extractor(batch)
     extraction_s = time.perf_counter() - started
-    return {"images": batch.images[:, 0].numpy(), "pool": out["pool"].numpy(), "logits": out["logits"].numpy(),
-            "seconds": np.array([generation_s, extraction_s])}
+    return {
+        "images": batch.images[:, 0].numpy(),
+        "pool": out["pool"].numpy(),
+        "logits": out["logits"].numpy(),
+        "seconds": np.array([generation_s, extraction_s]),
+    }
 
 
 def cached_arm(arm: str, seeds: int, *, generate_missing: bool = True) -> dict[str, np.ndarray] | None:
@@ -150,13 +155,19 @@ def cached_arm(arm: str, seeds: int, *, generate_missing: bool = True) -> dict[s
             block = _generate_block(arm, start, recipe, extractor)
             np.savez(path.with_suffix(".tmp.npz"), **block)
             path.with_suffix(".tmp.npz").rename(path)
-            print(f"{arm}: seeds {start}..{start + BLOCK - 1} in {block['seconds'][0]:.1f} s "
-                  f"(+{block['seconds'][1]:.2f} s features)", flush=True)
+            print(
+                f"{arm}: seeds {start}..{start + BLOCK - 1} in {block['seconds'][0]:.1f} s "
+                f"(+{block['seconds'][1]:.2f} s features)",
+                flush=True,
+            )
         with np.load(path) as data:
             parts.append({key: data[key] for key in data.files})
-    return {"images": np.concatenate([p["images"] for p in parts]), "pool": np.concatenate([p["pool"] for p in parts]),
-            "logits": np.concatenate([p["logits"] for p in parts]),
-            "seconds": np.sum([p["seconds"] for p in parts], axis=0)}
+    return {
+        "images": np.concatenate([p["images"] for p in parts]),
+        "pool": np.concatenate([p["pool"] for p in parts]),
+        "logits": np.concatenate([p["logits"] for p in parts]),
+        "seconds": np.sum([p["seconds"] for p in parts], axis=0),
+    }
 
 
 def main() -> int:

@@ -30,12 +30,14 @@ def one_run(device: str, batch_size: int) -> None:
     from tiny_models import tiny_ddpm_pipeline
 
     pipe = tiny_ddpm_pipeline(seed=0)
-    images = make_generate(torch.device(device))(pipe, seeds=range(8), batch_size=batch_size,
-                                                 num_inference_steps=4).images
+    images = make_generate(torch.device(device))(
+        pipe, seeds=range(8), batch_size=batch_size, num_inference_steps=4
+    ).images
     print(hashlib.sha256(images.numpy().tobytes()).hexdigest())
     if device != "cpu":
-        cpu = make_generate(torch.device("cpu"))(pipe, seeds=range(8), batch_size=batch_size,
-                                                 num_inference_steps=4).images
+        cpu = make_generate(torch.device("cpu"))(
+            pipe, seeds=range(8), batch_size=batch_size, num_inference_steps=4
+        ).images
         difference = (cpu.int() - images.int()).abs()
         print(f"vs CPU: max {int(difference.max())} uint8 levels, mean {float(difference.float().mean()):.4f}")
 
@@ -51,8 +53,11 @@ def main() -> int:
         return 0
     outputs = []
     for _ in range(2):
-        done = subprocess.run([sys.executable, __file__, "--one-run", "--device", args.device,
-                               "--batch-size", str(args.batch_size)], capture_output=True, text=True)
+        done = subprocess.run(
+            [sys.executable, __file__, "--one-run", "--device", args.device, "--batch-size", str(args.batch_size)],
+            capture_output=True,
+            text=True,
+        )
         if done.returncode != 0:
             print(done.stdout + done.stderr)
             return 2
@@ -61,8 +66,10 @@ def main() -> int:
     for line in outputs[0][1:]:
         print(line)
     same = first == second
-    print(f"determinism {args.device}: run 1 sha256 {first[:16]}…, run 2 {second[:16]}… -> "
-          f"{'bit-identical' if same else 'DIFFERENT'}")
+    print(
+        f"determinism {args.device}: run 1 sha256 {first[:16]}…, run 2 {second[:16]}… -> "
+        f"{'bit-identical' if same else 'DIFFERENT'}"
+    )
     return 0 if same else 1
 
 

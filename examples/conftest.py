@@ -39,18 +39,24 @@ def demo_inception_weights() -> tuple[Path, bool]:
 
 def pytest_addoption(parser):
     """Defined here, in the rootdir's conftest, so that ``pytest examples --digits-variant=...`` knows it."""
-    parser.addoption("--digits-variant", choices=VARIANTS, default="committed",
-                     help="digits suite: run it on the committed model (default) or on a realistic regression "
-                          "(see digits_suite/digits_variants.py)")
+    parser.addoption(
+        "--digits-variant",
+        choices=VARIANTS,
+        default="committed",
+        help="digits suite: run it on the committed model (default) or on a realistic regression "
+        "(see digits_suite/digits_variants.py)",
+    )
 
 
 def pytest_report_header(config):
     _, official = demo_inception_weights()
     if official:
         return ["genquality examples: official FID Inception weights found"]
-    return ["genquality examples: DEMO MODE — official FID Inception weights not found; the ddpm and text-to-image "
-            "suites use SEEDED RANDOM weights (random-seed-0): their numbers are NOT comparable with published FID. "
-            "The digits suite measures with its own trained digit classifier and is unaffected."]
+    return [
+        "genquality examples: DEMO MODE — official FID Inception weights not found; the ddpm and text-to-image "
+        "suites use SEEDED RANDOM weights (random-seed-0): their numbers are NOT comparable with published FID. "
+        "The digits suite measures with its own trained digit classifier and is unaffected."
+    ]
 
 
 @pytest.fixture(scope="session")
@@ -70,11 +76,27 @@ def clip(gen_device, tmp_path_factory):
     tokenizer = small_clip_tokenizer(tmp_path_factory.mktemp("clip-tokenizer"))
     torch.manual_seed(0)
     config = CLIPConfig(
-        text_config=dict(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=4, max_position_embeddings=77, projection_dim=32,
-                         bos_token_id=0, eos_token_id=1, pad_token_id=1),
-        vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-                           image_size=32, patch_size=8, projection_dim=32),
+        text_config=dict(
+            vocab_size=len(tokenizer),
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            max_position_embeddings=77,
+            projection_dim=32,
+            bos_token_id=0,
+            eos_token_id=1,
+            pad_token_id=1,
+        ),
+        vision_config=dict(
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            image_size=32,
+            patch_size=8,
+            projection_dim=32,
+        ),
         projection_dim=32,
     )
     return CLIPEmbedder((CLIPModel(config).eval(), tokenizer), device=gen_device)

@@ -20,7 +20,13 @@ def byte_alphabet():
 def small_clip_tokenizer(directory):
     merges = ["t h", "th e</w>", "r e", "o n", "i n", "a n"]
     chars = byte_alphabet()
-    tokens = ["<|startoftext|>", "<|endoftext|>", *chars, *(c + "</w>" for c in chars), *(m.replace(" ", "") for m in merges)]
+    tokens = [
+        "<|startoftext|>",
+        "<|endoftext|>",
+        *chars,
+        *(c + "</w>" for c in chars),
+        *(m.replace(" ", "") for m in merges),
+    ]
     (directory / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(dict.fromkeys(tokens))}))
     (directory / "merges.txt").write_text("#version: 0.2\n" + "\n".join(merges) + "\n")
     return CLIPTokenizer.from_pretrained(str(directory), model_max_length=77)

@@ -49,8 +49,13 @@ def run_pytest(project: Path, message: str, *args: str) -> None:
     next_commit(project, message)
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     environment.pop("GITHUB_STEP_SUMMARY", None)
-    subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "digits_suite", *args],
-                   cwd=project, env=environment, stdout=subprocess.DEVNULL, check=False)
+    subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "digits_suite", *args],
+        cwd=project,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        check=False,
+    )
 
 
 def make_report(project: Path, variant: str) -> Path:
@@ -66,10 +71,25 @@ def make_report(project: Path, variant: str) -> Path:
 
 def screenshot(page: Path, out: Path, profile: Path) -> None:
     raw = profile.parent / "raw.png"
-    subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                    "--disable-quic", f"--user-data-dir={profile}", f"--screenshot={raw}", "--window-size=1280,1150",
-                    page.as_uri()], check=True, capture_output=True)
+    subprocess.run(
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-quic",
+            f"--user-data-dir={profile}",
+            f"--screenshot={raw}",
+            "--window-size=1280,1150",
+            page.as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+    )
     from PIL import Image
 
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -2,21 +2,55 @@
 
 from .version import __version__
 
-from .checks.assertions import (assert_clip_score_above, assert_cmmd_below, assert_coverage_above, assert_fid_below,
-                         assert_inception_score_above, assert_kid_below, assert_metric, assert_no_collapse,
-                         assert_no_regression, assert_precision_above, assert_recall_above)
+from .checks.assertions import (
+    assert_clip_score_above,
+    assert_cmmd_below,
+    assert_coverage_above,
+    assert_fid_below,
+    assert_inception_score_above,
+    assert_kid_below,
+    assert_metric,
+    assert_no_collapse,
+    assert_no_regression,
+    assert_precision_above,
+    assert_recall_above,
+)
 from .checks.efficiency import assert_peak_memory_below, assert_seconds_per_image_below
-from .checks.scores import (assert_aesthetic_above, assert_fd_infinity_below, assert_hps_above, assert_pickscore_above,
-                            assert_vendi_above)
+from .checks.scores import (
+    assert_aesthetic_above,
+    assert_fd_infinity_below,
+    assert_hps_above,
+    assert_pickscore_above,
+    assert_vendi_above,
+)
 from .batch import ImageBatch
 from .checks.quality import assert_quality
 from .checks.workflow import MetricResult
-from .errors import (BaselineMismatchError, CaptionTruncatedWarning, CLIPModelNotFoundError, CorruptCacheEntryError,
-                     DeviceUnavailableError, DINOv2ModelNotFoundError, DistributedError, ExtractorMismatchError,
-                     GenQualityError, GenQualityWarning, ImageReadError, LPIPSWeightsNotFoundError, MetricCheckFailed,
-                     MissingDependencyError, PeakMemoryNotMeasuredWarning, QualityChecksFailed, RandomWeightsWarning, ReferenceExistsError,
-                     RunNotFoundError, StoreFileError, UnhashableModelError, WeightsHashMismatchError,
-                     WeightsNotFoundError)
+from .errors import (
+    BaselineMismatchError,
+    CaptionTruncatedWarning,
+    CLIPModelNotFoundError,
+    CorruptCacheEntryError,
+    DeviceUnavailableError,
+    DINOv2ModelNotFoundError,
+    DistributedError,
+    ExtractorMismatchError,
+    GenQualityError,
+    GenQualityWarning,
+    ImageReadError,
+    LPIPSWeightsNotFoundError,
+    MetricCheckFailed,
+    MissingDependencyError,
+    PeakMemoryNotMeasuredWarning,
+    QualityChecksFailed,
+    RandomWeightsWarning,
+    ReferenceExistsError,
+    RunNotFoundError,
+    StoreFileError,
+    UnhashableModelError,
+    WeightsHashMismatchError,
+    WeightsNotFoundError,
+)
 from .reference.reference_stats import ReferenceStats
 
 __all__ = [

@@ -17,8 +17,9 @@ def forward_to(old: str, new: str):
             # Private names never were API; tools that probe modules (pytest's collection, mock)
             # ask for ones that do not exist and must get a plain AttributeError, not a warning.
             raise AttributeError(f"module {old!r} has no attribute {name!r}")
-        warnings.warn(f"{old} moved to {new} in pytest-genquality 0.3; import {name} from {new}",
-                      DeprecationWarning, stacklevel=2)
+        warnings.warn(
+            f"{old} moved to {new} in pytest-genquality 0.3; import {name} from {new}", DeprecationWarning, stacklevel=2
+        )
         return getattr(importlib.import_module(new), name)
 
     return __getattr__

@@ -35,8 +35,7 @@ def _pil_to_chw(image: Any, name: str) -> torch.Tensor:
     if image.mode in ("RGBA", "LA", "P", "L", "I;16", "I", "F", "CMYK", "YCbCr", "1"):
         if image.mode in ("I;16", "I", "F"):
             raise ValueError(
-                f"{name}: PIL image mode {image.mode!r} is not an 8-bit image; "
-                "expected mode RGB, RGBA, L or P"
+                f"{name}: PIL image mode {image.mode!r} is not an 8-bit image; expected mode RGB, RGBA, L or P"
             )
         image = image.convert("RGB")
     elif image.mode != "RGB":
@@ -68,8 +67,10 @@ def _channels_to_rgb(images: torch.Tensor, name: str, given_shape: tuple[int, ..
     hint = ""
     if len(given_shape) == 3:
         count, height, width = given_shape
-        hint = (f" (a 3-D tensor is one CHW image; for {count} grayscale {height}x{width} images add a channel "
-                f"axis: x[:, None])")
+        hint = (
+            f" (a 3-D tensor is one CHW image; for {count} grayscale {height}x{width} images add a channel "
+            f"axis: x[:, None])"
+        )
     raise ValueError(
         f"{name}: expected 1 (grayscale), 3 (RGB) or 4 (RGBA) channels, got {channels} "
         f"in a tensor of shape {given_shape}{hint}"
@@ -79,8 +80,7 @@ def _channels_to_rgb(images: torch.Tensor, name: str, given_shape: tuple[int, ..
 def _float_to_uint8(images: torch.Tensor, value_range: tuple[float, float] | None, name: str) -> torch.Tensor:
     if value_range is None:
         raise ValueError(
-            f"{name}: float images need an explicit value_range=(0, 1) or (-1, 1); "
-            f"got {_describe(images)} without one"
+            f"{name}: float images need an explicit value_range=(0, 1) or (-1, 1); got {_describe(images)} without one"
         )
     value_range = tuple(value_range)
     if value_range not in VALUE_RANGES:
@@ -93,9 +93,7 @@ def _float_to_uint8(images: torch.Tensor, value_range: tuple[float, float] | Non
     tolerance = 1e-6 * (high - low)
     seen_min, seen_max = float(images.min()), float(images.max())
     if seen_min < low - tolerance or seen_max > high + tolerance:
-        raise ValueError(
-            f"{name}: values span [{seen_min:.4g}, {seen_max:.4g}], outside value_range={value_range}"
-        )
+        raise ValueError(f"{name}: values span [{seen_min:.4g}, {seen_max:.4g}], outside value_range={value_range}")
     scaled = (images - low) / (high - low) * 255.0
     return scaled.round().clamp(0, 255).to(torch.uint8)
 
@@ -128,8 +126,9 @@ def as_uint8_images(x: Any, name: str = "images") -> torch.Tensor:
     return x if x.dtype == torch.uint8 else integer_pixels_to_uint8(x, name)
 
 
-def integer_pixels_to_uint8(images: torch.Tensor, name: str = "images",
-                            value_range: tuple[float, float] | None = None) -> torch.Tensor:
+def integer_pixels_to_uint8(
+    images: torch.Tensor, name: str = "images", value_range: tuple[float, float] | None = None
+) -> torch.Tensor:
     """Integer pixels other than uint8 (int64 from ``torch.randint``, int32, uint16...) as uint8.
 
     Accepted as they are when every value is already a 0..255 level; with ``value_range=(0, 1)``
@@ -194,8 +193,7 @@ def images_to_uint8(x: Any, *, value_range: tuple[float, float] | None = None, n
     if layout == "NHWC":
         if images.shape[-1] not in (1, 3, 4):
             raise ValueError(
-                f"{name}: a numpy array must be HWC/NHWC with 1, 3 or 4 channels last, got shape "
-                f"{given_shape}"
+                f"{name}: a numpy array must be HWC/NHWC with 1, 3 or 4 channels last, got shape {given_shape}"
             )
         images = images.permute(0, 3, 1, 2)
     if images.shape[0] == 0:
@@ -249,11 +247,13 @@ class SeedGrowth:
             raise ValueError(f"count: expected {self.block_size}..{self.max_seeds} seeds, got {count}")
         covered = self.block_size + sum(len(block) for block in self._blocks)
         while covered < count:
-            block_seeds = self.seeds[covered:covered + self.block_size]
+            block_seeds = self.seeds[covered : covered + self.block_size]
             block = self._make_block(block_seeds)
             if len(block) != len(block_seeds) or block.seeds != block_seeds:
-                raise ValueError(f"max_seeds: the block of seeds {block_seeds[0]}..{block_seeds[-1]} came back with "
-                                 f"{len(block)} images; expected one per seed")
+                raise ValueError(
+                    f"max_seeds: the block of seeds {block_seeds[0]}..{block_seeds[-1]} came back with "
+                    f"{len(block)} images; expected one per seed"
+                )
             self._blocks.append(block)
             covered += len(block)
         needed, taken = [], self.block_size
@@ -281,9 +281,16 @@ class ImageBatch:
     meta: dict = field(default_factory=dict)
     growth: SeedGrowth | None = None
 
-    def __init__(self, images: Any, *, seeds: Iterable[int] | None = None,
-                 prompts: Sequence[str] | None = None, meta: dict | None = None,
-                 value_range: tuple[float, float] | None = None, growth: SeedGrowth | None = None):
+    def __init__(
+        self,
+        images: Any,
+        *,
+        seeds: Iterable[int] | None = None,
+        prompts: Sequence[str] | None = None,
+        meta: dict | None = None,
+        value_range: tuple[float, float] | None = None,
+        growth: SeedGrowth | None = None,
+    ):
         self.images = images_to_uint8(images, value_range=value_range, name="images")
         count = self.images.shape[0]
         self.seeds = self._check_seeds(seeds, count)
@@ -305,8 +312,10 @@ class ImageBatch:
         if count <= len(self):
             return [self]
         if self.growth is None:
-            raise ValueError(f"count: this batch has {len(self)} images and cannot grow; "
-                             "generate it with max_seeds=... to allow more")
+            raise ValueError(
+                f"count: this batch has {len(self)} images and cannot grow; "
+                "generate it with max_seeds=... to allow more"
+            )
         return [self, *self.growth.blocks_after_first(count)]
 
     def grown(self, count: int) -> "ImageBatch":
@@ -348,14 +357,24 @@ class ImageBatch:
         return prompts
 
     @classmethod
-    def from_any(cls, x: Any, value_range: tuple[float, float] | None = None, *,
-                 seeds: Iterable[int] | None = None, prompts: Sequence[str] | None = None,
-                 meta: dict | None = None) -> "ImageBatch":
+    def from_any(
+        cls,
+        x: Any,
+        value_range: tuple[float, float] | None = None,
+        *,
+        seeds: Iterable[int] | None = None,
+        prompts: Sequence[str] | None = None,
+        meta: dict | None = None,
+    ) -> "ImageBatch":
         """Build a batch from PIL images, numpy HWC/NHWC, torch NCHW, or another ImageBatch."""
         if isinstance(x, ImageBatch):
-            return cls(x.images, seeds=seeds if seeds is not None else x.seeds,
-                       prompts=prompts if prompts is not None else x.prompts,
-                       meta={**x.meta, **(meta or {})}, growth=x.growth if seeds is None else None)
+            return cls(
+                x.images,
+                seeds=seeds if seeds is not None else x.seeds,
+                prompts=prompts if prompts is not None else x.prompts,
+                meta={**x.meta, **(meta or {})},
+                growth=x.growth if seeds is None else None,
+            )
         return cls(x, seeds=seeds, prompts=prompts, meta=meta, value_range=value_range)
 
     def __len__(self) -> int:
@@ -372,10 +391,12 @@ class ImageBatch:
         images = self.images[index]
         if images.shape[0] == 0:
             raise IndexError(f"slice {index} selects no images from a batch of {len(self)}")
-        return ImageBatch(images,
-                          seeds=self.seeds[index] if self.seeds is not None else None,
-                          prompts=self.prompts[index] if self.prompts is not None else None,
-                          meta=self.meta)
+        return ImageBatch(
+            images,
+            seeds=self.seeds[index] if self.seeds is not None else None,
+            prompts=self.prompts[index] if self.prompts is not None else None,
+            meta=self.meta,
+        )
 
     def __repr__(self) -> str:
         n, _, h, w = self.images.shape
@@ -437,5 +458,5 @@ class ImageBatch:
         for i, image in enumerate(self.images):
             r, c = divmod(i, cols)
             top, left = pad + r * (h + pad), pad + c * (w + pad)
-            canvas[top:top + h, left:left + w] = image.permute(1, 2, 0).numpy()
+            canvas[top : top + h, left : left + w] = image.permute(1, 2, 0).numpy()
         return Image.fromarray(canvas)

@@ -53,9 +53,11 @@ class World:
             rank, size = int(environ["RANK"]), int(environ["WORLD_SIZE"])
             local_rank = int(environ.get("LOCAL_RANK", rank))
         except ValueError:
-            raise ValueError(f"RANK / WORLD_SIZE / LOCAL_RANK: expected integers as torchrun sets them, got "
-                             f"{environ.get('RANK')!r} / {environ.get('WORLD_SIZE')!r} / "
-                             f"{environ.get('LOCAL_RANK')!r}") from None
+            raise ValueError(
+                f"RANK / WORLD_SIZE / LOCAL_RANK: expected integers as torchrun sets them, got "
+                f"{environ.get('RANK')!r} / {environ.get('WORLD_SIZE')!r} / "
+                f"{environ.get('LOCAL_RANK')!r}"
+            ) from None
         if size < 1 or not 0 <= rank < size:
             raise ValueError(f"RANK={rank}, WORLD_SIZE={size}: expected 0 <= RANK < WORLD_SIZE")
         return cls(rank, size, local_rank)
@@ -81,8 +83,12 @@ def start(world: World, device_type: str = "cpu", *, timeout_s: float = DEFAULT_
         import torch
 
         torch.cuda.set_device(world.local_rank)
-    dist.init_process_group(backend=backend_for(device_type), rank=world.rank, world_size=world.size,
-                            timeout=_dt.timedelta(seconds=timeout_s))
+    dist.init_process_group(
+        backend=backend_for(device_type),
+        rank=world.rank,
+        world_size=world.size,
+        timeout=_dt.timedelta(seconds=timeout_s),
+    )
     return True
 
 
@@ -164,7 +170,9 @@ def shard_indices(count: int, world: World, *, block: int = 1) -> list[int]:
     """
     if block < 1:
         raise ValueError(f"block: expected a positive int, got {block!r}")
-    return [index for b in my_share(-(-count // block), world) for index in range(b * block, min((b + 1) * block, count))]
+    return [
+        index for b in my_share(-(-count // block), world) for index in range(b * block, min((b + 1) * block, count))
+    ]
 
 
 def in_original_order(shares: Sequence[Sequence[tuple[int, Any]]]) -> list:

@@ -124,5 +124,8 @@ class PeakMemoryNotMeasuredWarning(GenQualityWarning):
     """The batch's device has no per-batch peak memory (CPU, MPS): the peak-memory check was skipped."""
 
 
-__all__ = [name for name, value in dict(globals()).items()
-           if isinstance(value, type) and issubclass(value, (GenQualityError, GenQualityWarning))]
+__all__ = [
+    name
+    for name, value in dict(globals()).items()
+    if isinstance(value, type) and issubclass(value, (GenQualityError, GenQualityWarning))
+]

@@ -33,8 +33,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("genquality", "generative-model quality tests (pytest-genquality)")
     settings_module.add_options(group.addoption)
     for spec in settings_module.OPTIONS:
-        parser.addini(spec.dest, spec.help, type="bool" if spec.is_flag else "string",
-                      default=False if spec.is_flag else None)
+        parser.addini(
+            spec.dest, spec.help, type="bool" if spec.is_flag else "string", default=False if spec.is_flag else None
+        )
 
 
 # Flags for one run, never for every run: in a committed ini file, update_refs would make each CI run
@@ -54,7 +55,8 @@ def _option_values(config: pytest.Config) -> dict:
                     f"{spec.dest} = true in {config.inipath or 'the ini file'}: a committed file that rewrites "
                     f"the baselines makes every run (CI included) accept what it measures, so the drift gate "
                     f"passes everything. Remove it and pass {spec.flag} on the command line of the run that "
-                    f"should rewrite them")
+                    f"should rewrite them"
+                )
         values[spec.dest] = value
     return values
 
@@ -66,15 +68,24 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[_CUSTOM_MARGINS] = custom_margin_names(run_settings.drift_margins)
         world = distributed.World.from_env()
         if world.is_distributed and (hasattr(config, "workerinput") or _xdist_workers(config)):
-            raise ValueError("pytest -n (xdist) under torchrun: use one of the two (torchrun for large N per test, "
-                             "-n for many small tests), not both")
-        device = resolve_device(run_settings.device,
-                                worker_index=world.local_rank if world.is_distributed else xdist_worker_index())
+            raise ValueError(
+                "pytest -n (xdist) under torchrun: use one of the two (torchrun for large N per test, "
+                "-n for many small tests), not both"
+            )
+        device = resolve_device(
+            run_settings.device, worker_index=world.local_rank if world.is_distributed else xdist_worker_index()
+        )
     except (DeviceUnavailableError, ValueError) as error:
         raise pytest.UsageError(str(error)) from None
     config.stash[_WORLD] = (world, distributed.start(world, device.type))
-    recorder = session_module.Recorder(run_settings, Store(run_settings.store_dir), lane_of(device),
-                                       Path(config.rootpath), device=device, writer=world.is_writer)
+    recorder = session_module.Recorder(
+        run_settings,
+        Store(run_settings.store_dir),
+        lane_of(device),
+        Path(config.rootpath),
+        device=device,
+        writer=world.is_writer,
+    )
     config.stash[_PREVIOUS] = (settings_module.configure(run_settings), session_module.install(recorder))
     config.stash[_RECORDER] = recorder
 
@@ -133,8 +144,11 @@ def pytest_collectreport(report: pytest.CollectReport) -> None:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item):
     recorder = item.config.stash[_RECORDER]
-    recorder.start_test(item.nodeid, item.nodeid.split("::")[0],
-                        record_property=lambda name, value: item.user_properties.append((name, value)))
+    recorder.start_test(
+        item.nodeid,
+        item.nodeid.split("::")[0],
+        record_property=lambda name, value: item.user_properties.append((name, value)),
+    )
     return (yield)
 
 
@@ -213,9 +227,15 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         return
     provenance = {**recorder.provenance, "lane": recorder.lane}
     if recorder.settings.report_path is not None and recorder.results:
-        recorder.report_written = report_module.write_report(recorder.settings.report_path, recorder.results, provenance,
-                                   thumbnails=recorder.thumbnails, store=recorder.store, current_run=run_file,
-                                   thumb=recorder.settings.report_thumb)
+        recorder.report_written = report_module.write_report(
+            recorder.settings.report_path,
+            recorder.results,
+            provenance,
+            thumbnails=recorder.thumbnails,
+            store=recorder.store,
+            current_run=run_file,
+            thumb=recorder.settings.report_thumb,
+        )
     report_markdown.append_step_summary(recorder.results, provenance)
 
 
@@ -230,19 +250,24 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     recorder = config.stash[_RECORDER]
     if hasattr(config, "workerinput") or not recorder.writer:
         return
-    lines = report_module.summary_lines(recorder.results, stale=recorder.stale,
-                                        quiet=config.get_verbosity() < 0,
-                                        update_refs=recorder.settings.update_refs,
-                                        pruned=recorder.settings.prune_refs)
+    lines = report_module.summary_lines(
+        recorder.results,
+        stale=recorder.stale,
+        quiet=config.get_verbosity() < 0,
+        update_refs=recorder.settings.update_refs,
+        pruned=recorder.settings.prune_refs,
+    )
     unmatched = _unmatched_margins(config.stash.get(_CUSTOM_MARGINS, []), recorder.results)
     if lines or recorder.store_errors or unmatched:
         terminalreporter.section("genquality")
         for line in lines:
             terminalreporter.write_line(line)
         for name in unmatched:
-            terminalreporter.write_line(f"warning: --gen-drift-margin {name!r} matched no metric of this session "
-                                        f"(shipped metrics: {', '.join(SPECS)}; or a name given to assert_metric)",
-                                        yellow=True)
+            terminalreporter.write_line(
+                f"warning: --gen-drift-margin {name!r} matched no metric of this session "
+                f"(shipped metrics: {', '.join(SPECS)}; or a name given to assert_metric)",
+                yellow=True,
+            )
         for error in recorder.store_errors:
             terminalreporter.write_line(f"ERROR (store not updated): {error}", red=True)
     if recorder.report_written is not None:
@@ -260,6 +285,7 @@ def _unmatched_margins(custom: list[str], results: list[dict]) -> list[str]:
 def _genquality_session_extractors(request: pytest.FixtureRequest):
     """Assertions without ``extractor=`` / ``embedder=`` use this test's ``inception`` / ``clip``
     fixtures (a conftest.py override included), looked up only when one is needed."""
+
     def fixture_value(name: str):
         try:
             return request.getfixturevalue(name)
@@ -332,8 +358,14 @@ def generate(pytestconfig: pytest.Config, gen_device):
     recorder = pytestconfig.stash[_RECORDER]
     cache_dir = recorder.store.cache_dir / "images" if recorder.settings.cache else None
     sink = TerminalProgressSink.of(pytestconfig)
-    return make_generate(gen_device, cache_dir=cache_dir, show_progress=sink is not None, progress_sink=sink,
-                         world=pytestconfig.stash[_WORLD][0], max_seeds_factor=recorder.settings.max_seeds_factor)
+    return make_generate(
+        gen_device,
+        cache_dir=cache_dir,
+        show_progress=sink is not None,
+        progress_sink=sink,
+        world=pytestconfig.stash[_WORLD][0],
+        max_seeds_factor=recorder.settings.max_seeds_factor,
+    )
 
 
 class TerminalProgressSink:

@@ -28,7 +28,7 @@ class RunSettings:
     prune_refs: bool = False
     cache: bool = False
     report_path: Path | None = None
-    report_thumb: int = 96   # px, longest side of the images kept for the HTML report
+    report_thumb: int = 96  # px, longest side of the images kept for the HTML report
     interface: str = "python"  # "python" or "cli": error messages give the fix in the words of the caller
     drift_margins: tuple[tuple[str, float], ...] = ()  # (metric name or key, margin in its units)
     max_n: str = "auto"  # --gen-max-n: "auto" (a test's max_seeds), "off" (never grow), or "Kx" (K x N for every batch)
@@ -100,19 +100,68 @@ class OptionSpec:
 
 
 OPTIONS = (
-    OptionSpec("--gen-device", "gen_device", f"device for generation and feature extraction: auto|cpu|cuda|cuda:N|mps (default auto)", env="GENQUALITY_DEVICE"),
-    OptionSpec("--gen-store", "gen_store", "snapshot store folder (default <rootdir>/.genquality)", env="GENQUALITY_STORE"),
-    OptionSpec("--gen-weights-dir", "gen_weights_dir", "folder searched first for pretrained weights files", env="GENQUALITY_WEIGHTS_DIR"),
-    OptionSpec("--gen-offline", "gen_offline", "never download weights or models", is_flag=True, env="GENQUALITY_OFFLINE"),
+    OptionSpec(
+        "--gen-device",
+        "gen_device",
+        "device for generation and feature extraction: auto|cpu|cuda|cuda:N|mps (default auto)",
+        env="GENQUALITY_DEVICE",
+    ),
+    OptionSpec(
+        "--gen-store", "gen_store", "snapshot store folder (default <rootdir>/.genquality)", env="GENQUALITY_STORE"
+    ),
+    OptionSpec(
+        "--gen-weights-dir",
+        "gen_weights_dir",
+        "folder searched first for pretrained weights files",
+        env="GENQUALITY_WEIGHTS_DIR",
+    ),
+    OptionSpec(
+        "--gen-offline", "gen_offline", "never download weights or models", is_flag=True, env="GENQUALITY_OFFLINE"
+    ),
     # "refs" elsewhere means reference statistics (refs/, build-ref): --update-baselines says what it
     # writes; --update-refs, the 0.2 spelling, keeps working (same dest and ini key update_refs).
-    OptionSpec("--update-baselines", "update_refs", "(re)write the baselines of the tests that run (also spelled --update-refs)", is_flag=True, cli=False, aliases=("--update-refs",)),
-    OptionSpec("--prune-refs", "prune_refs", "with --update-refs: delete baselines of tests that no longer exist", is_flag=True, cli=False),
-    OptionSpec("--gen-cache", "gen_cache", "cache generated images in the store, keyed by model fingerprint, seeds and kwargs", is_flag=True, env="GENQUALITY_CACHE", cli=False),
+    OptionSpec(
+        "--update-baselines",
+        "update_refs",
+        "(re)write the baselines of the tests that run (also spelled --update-refs)",
+        is_flag=True,
+        cli=False,
+        aliases=("--update-refs",),
+    ),
+    OptionSpec(
+        "--prune-refs",
+        "prune_refs",
+        "with --update-refs: delete baselines of tests that no longer exist",
+        is_flag=True,
+        cli=False,
+    ),
+    OptionSpec(
+        "--gen-cache",
+        "gen_cache",
+        "cache generated images in the store, keyed by model fingerprint, seeds and kwargs",
+        is_flag=True,
+        env="GENQUALITY_CACHE",
+        cli=False,
+    ),
     OptionSpec("--gen-report", "gen_report", "write a report of all quality results: .html, .json or .md", cli=False),
-    OptionSpec("--gen-drift-margin", "gen_drift_margin", "worsening tolerated by max_drift='auto', per metric in its own units, e.g. 'fid=0.5, recall=0.01' (default: 0.75 seed-noise SDs at that N)", cli=False),
-    OptionSpec("--gen-max-n", "gen_max_n", "adaptive N of the FID/KID drift gate: 'auto' (default: up to a test's generate(..., max_seeds=M)), 'off' (never generate more seeds than asked), or 'Kx' (every generated batch may grow to K times its seeds, e.g. '4x')", cli=False),
-    OptionSpec("--gen-report-thumb", "gen_report_thumb", "longest side in px of the images the HTML report embeds (default 96)", cli=False),
+    OptionSpec(
+        "--gen-drift-margin",
+        "gen_drift_margin",
+        "worsening tolerated by max_drift='auto', per metric in its own units, e.g. 'fid=0.5, recall=0.01' (default: 0.75 seed-noise SDs at that N)",
+        cli=False,
+    ),
+    OptionSpec(
+        "--gen-max-n",
+        "gen_max_n",
+        "adaptive N of the FID/KID drift gate: 'auto' (default: up to a test's generate(..., max_seeds=M)), 'off' (never generate more seeds than asked), or 'Kx' (every generated batch may grow to K times its seeds, e.g. '4x')",
+        cli=False,
+    ),
+    OptionSpec(
+        "--gen-report-thumb",
+        "gen_report_thumb",
+        "longest side in px of the images the HTML report embeds (default 96)",
+        cli=False,
+    ),
 )
 
 
@@ -136,6 +185,7 @@ def resolve(values: dict, *, root: Path) -> RunSettings:
 
     Precedence: command line, then ini, then environment variable, then default.
     """
+
     def pick(dest: str):
         spec = next(s for s in OPTIONS if s.dest == dest)
         value = values.get(dest)
@@ -147,8 +197,10 @@ def resolve(values: dict, *, root: Path) -> RunSettings:
 
     store = pick("gen_store")
     weights_dir = pick("gen_weights_dir")
-    for flag, folder in (("--gen-store", (root / store) if store else None),
-                         ("--gen-weights-dir", Path(weights_dir) if weights_dir else None)):
+    for flag, folder in (
+        ("--gen-store", (root / store) if store else None),
+        ("--gen-weights-dir", Path(weights_dir) if weights_dir else None),
+    ):
         if folder is not None and folder.exists() and not folder.is_dir():
             raise ValueError(f"{flag}: {folder} is a file; expected a folder")
     report = pick("gen_report")
@@ -200,8 +252,10 @@ def parse_drift_margins(value) -> tuple[tuple[str, float], ...]:
         except ValueError:
             margin = None
         if not name.strip() or margin is None or not margin >= 0 or margin == float("inf"):
-            raise ValueError(f"--gen-drift-margin: expected METRIC=MARGIN items like 'fid=0.5, recall=0.01' (a "
-                             f"finite margin >= 0 in the metric's units), got {item!r}")
+            raise ValueError(
+                f"--gen-drift-margin: expected METRIC=MARGIN items like 'fid=0.5, recall=0.01' (a "
+                f"finite margin >= 0 in the metric's units), got {item!r}"
+            )
         margins.append((name.strip(), margin))
     return tuple(margins)
 

@@ -18,8 +18,6 @@ IMAGE_SIZE = 32
 MERGES = ["r e", "e d</w>", "c a", "a t</w>", "d o", "o g</w>", "t h", "th e</w>"]
 
 
-
-
 def write_tokenizer_files(directory: Path) -> None:
     alphabet = byte_level_alphabet()
     tokens = alphabet + [c + "</w>" for c in alphabet]
@@ -35,11 +33,27 @@ def tiny_clip_config(vocab_size: int):
     from transformers import CLIPConfig
 
     return CLIPConfig(
-        text_config=dict(vocab_size=vocab_size, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=4, max_position_embeddings=40, projection_dim=24,
-                         bos_token_id=vocab_size - 2, eos_token_id=vocab_size - 1, pad_token_id=vocab_size - 1),
-        vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-                           image_size=IMAGE_SIZE, patch_size=8, projection_dim=24),
+        text_config=dict(
+            vocab_size=vocab_size,
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            max_position_embeddings=40,
+            projection_dim=24,
+            bos_token_id=vocab_size - 2,
+            eos_token_id=vocab_size - 1,
+            pad_token_id=vocab_size - 1,
+        ),
+        vision_config=dict(
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            image_size=IMAGE_SIZE,
+            patch_size=8,
+            projection_dim=24,
+        ),
         projection_dim=24,
     )
 
@@ -53,8 +67,9 @@ def build_tiny_clip(directory: Path, seed: int = 0) -> Path:
     tokenizer = CLIPTokenizer.from_pretrained(directory)
     torch.manual_seed(seed)
     model = CLIPModel(tiny_clip_config(len(tokenizer))).eval()
-    image_processor = CLIPImageProcessor(size={"shortest_edge": IMAGE_SIZE},
-                                         crop_size={"height": IMAGE_SIZE, "width": IMAGE_SIZE})
+    image_processor = CLIPImageProcessor(
+        size={"shortest_edge": IMAGE_SIZE}, crop_size={"height": IMAGE_SIZE, "width": IMAGE_SIZE}
+    )
     CLIPProcessor(image_processor=image_processor, tokenizer=tokenizer).save_pretrained(directory)
     model.save_pretrained(directory)
     return directory

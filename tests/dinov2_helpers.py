@@ -14,8 +14,15 @@ import torch
 def tiny_dinov2_config():
     from transformers import Dinov2Config
 
-    return Dinov2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
-                        mlp_ratio=2, image_size=224, patch_size=14)
+    return Dinov2Config(
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        mlp_ratio=2,
+        image_size=224,
+        patch_size=14,
+    )
 
 
 def build_tiny_dinov2(directory: Path, seed: int = 0) -> Path:

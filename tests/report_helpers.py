@@ -63,8 +63,11 @@ class PageStructure(HTMLParser):
 
     def in_section(self, section: str, tag: str, **wanted) -> list[dict]:
         """Attributes of the ``tag`` elements inside ``section`` whose attributes include ``wanted``."""
-        return [attrs for t, attrs, where in self.elements if t == tag and where == section
-                and all(attrs.get(k.rstrip("_")) == v for k, v in wanted.items())]
+        return [
+            attrs
+            for t, attrs, where in self.elements
+            if t == tag and where == section and all(attrs.get(k.rstrip("_")) == v for k, v in wanted.items())
+        ]
 
     def handle_endtag(self, tag):
         if tag in VOID_ELEMENTS:
@@ -101,7 +104,7 @@ def decode_data_png(src: str) -> Image.Image:
     """A data: URI that must hold a PNG -> the decoded image (fails on anything else)."""
     prefix = "data:image/png;base64,"
     assert src.startswith(prefix), src[:60]
-    data = base64.b64decode(src[len(prefix):], validate=True)
+    data = base64.b64decode(src[len(prefix) :], validate=True)
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     image = Image.open(io.BytesIO(data))
     image.load()
@@ -109,8 +112,16 @@ def decode_data_png(src: str) -> Image.Image:
 
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--disable-quic")
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+)
 
 
 def chromium(page: Path, profile: Path, *actions: str, timeout: float = 60) -> str:

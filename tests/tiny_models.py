@@ -23,7 +23,9 @@ TINY_MERGES = ("t h", "th e</w>", "r e", "o n", "i n", "a n")
 
 def _byte_alphabet() -> list[str]:
     """GPT-2/CLIP's reversible byte→unicode table (Radford et al. 2019, openai/CLIP simple_tokenizer)."""
-    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    printable = (
+        list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    )
     codes = printable[:]
     extra = 0
     for byte in range(256):
@@ -61,8 +63,11 @@ def tiny_unet2d(seed: int = 0):
 
     torch.manual_seed(seed)
     return UNet2DModel(
-        sample_size=TINY_IMAGE_SIZE, in_channels=3, out_channels=3,
-        block_out_channels=(32, 64), layers_per_block=1,
+        sample_size=TINY_IMAGE_SIZE,
+        in_channels=3,
+        out_channels=3,
+        block_out_channels=(32, 64),
+        layers_per_block=1,
         down_block_types=("DownBlock2D", "AttnDownBlock2D"),
         up_block_types=("AttnUpBlock2D", "UpBlock2D"),
     ).eval()
@@ -87,28 +92,57 @@ def tiny_stable_diffusion_pipeline(tokenizer_dir: Path, seed: int = 0):
 
     torch.manual_seed(seed)
     unet = UNet2DConditionModel(
-        sample_size=TINY_IMAGE_SIZE // 2, in_channels=4, out_channels=4,
-        block_out_channels=(32, 64), layers_per_block=1, norm_num_groups=32,
+        sample_size=TINY_IMAGE_SIZE // 2,
+        in_channels=4,
+        out_channels=4,
+        block_out_channels=(32, 64),
+        layers_per_block=1,
+        norm_num_groups=32,
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
         up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-        cross_attention_dim=TINY_TEXT_WIDTH, attention_head_dim=8,
+        cross_attention_dim=TINY_TEXT_WIDTH,
+        attention_head_dim=8,
     )
     vae = AutoencoderKL(
-        in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(32, 64),
+        in_channels=3,
+        out_channels=3,
+        latent_channels=4,
+        block_out_channels=(32, 64),
         down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
         up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"),
-        layers_per_block=1, norm_num_groups=32, sample_size=TINY_IMAGE_SIZE,
+        layers_per_block=1,
+        norm_num_groups=32,
+        sample_size=TINY_IMAGE_SIZE,
     )
-    text_encoder = CLIPTextModel(CLIPTextConfig(
-        vocab_size=TINY_VOCAB_SIZE, hidden_size=TINY_TEXT_WIDTH, intermediate_size=37,
-        num_hidden_layers=2, num_attention_heads=4, max_position_embeddings=TINY_MAX_TOKENS,
-        bos_token_id=0, eos_token_id=1, pad_token_id=1,
-    ))
-    scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
-                              clip_sample=False, set_alpha_to_one=False, steps_offset=1)
+    text_encoder = CLIPTextModel(
+        CLIPTextConfig(
+            vocab_size=TINY_VOCAB_SIZE,
+            hidden_size=TINY_TEXT_WIDTH,
+            intermediate_size=37,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            max_position_embeddings=TINY_MAX_TOKENS,
+            bos_token_id=0,
+            eos_token_id=1,
+            pad_token_id=1,
+        )
+    )
+    scheduler = DDIMScheduler(
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        clip_sample=False,
+        set_alpha_to_one=False,
+        steps_offset=1,
+    )
     pipe = StableDiffusionPipeline(
-        vae=vae.eval(), text_encoder=text_encoder.eval(), tokenizer=tiny_clip_tokenizer(tokenizer_dir),
-        unet=unet.eval(), scheduler=scheduler,
-        safety_checker=None, feature_extractor=None, requires_safety_checker=False,
+        vae=vae.eval(),
+        text_encoder=text_encoder.eval(),
+        tokenizer=tiny_clip_tokenizer(tokenizer_dir),
+        unet=unet.eval(),
+        scheduler=scheduler,
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
     )
     return pipe

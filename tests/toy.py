@@ -4,7 +4,6 @@ The real Inception is exercised by its own parity tests; the store/drift/plugin 
 something that runs in milliseconds and still responds to image content.
 """
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -16,7 +15,7 @@ class ToyExtractor:
 
     def __init__(self, dim: int = 32, seed: int = 0):
         generator = torch.Generator().manual_seed(seed)
-        self.projection = torch.randn(48, dim, generator=generator, dtype=torch.float64) / 48 ** 0.5
+        self.projection = torch.randn(48, dim, generator=generator, dtype=torch.float64) / 48**0.5
         self.classifier = torch.randn(dim, 10, generator=generator, dtype=torch.float64)
         self.id = f"toy:proj{dim}-seed{seed}"
 
@@ -25,7 +24,10 @@ class ToyExtractor:
             images = images.images
         pooled = F.adaptive_avg_pool2d(images.to(torch.float64) / 255.0, 4).flatten(1)
         features = torch.tanh(pooled @ self.projection * 4.0)
-        return {"pool": features.to(torch.float32), "logits_unbiased": (features @ self.classifier * 3).to(torch.float32)}
+        return {
+            "pool": features.to(torch.float32),
+            "logits_unbiased": (features @ self.classifier * 3).to(torch.float32),
+        }
 
 
 def toy_images(seeds, *, shift: float = 0.0, size: int = 16) -> ImageBatch:
@@ -43,7 +45,8 @@ def project_conftest(reference_seeds: str = "range(10000, 10400)", extra: str = 
     """conftest.py text for a pytester project using the toy extractor and a toy reference named 'real'."""
     from pathlib import Path
 
-    return f"""
+    return (
+        f"""
 import os, sys
 import pytest
 sys.path.insert(0, {str(Path(__file__).parent)!r})
@@ -57,14 +60,17 @@ def extractor():
 @pytest.fixture(scope="session")
 def ref(extractor):
     return ReferenceStats.from_images(toy_images({reference_seeds}), extractor, name="real")
-""" + extra
+"""
+        + extra
+    )
 
 
 def counting_extractor_conftest(reference_batch_size: int = 64) -> str:
     """A pytester project whose session ``inception`` is a ToyExtractor counting its calls (the batch
     sizes it saw, printed at session end as ``extractor calls: [...]``); ``TOY_EXTRACTOR_ID`` in the
     environment renames its id. The reference 'real' is built with that extractor."""
-    return project_conftest(extra=f"""
+    return project_conftest(
+        extra=f"""
 CALLS = []
 
 class CountingExtractor(ToyExtractor):
@@ -87,7 +93,8 @@ def ref(inception):
 
 def pytest_sessionfinish(session):
     print(f"\\nextractor calls: {{CALLS}}")
-""")
+"""
+    )
 
 
 def pytester_project(pytester, monkeypatch, conftest: str, *, clear_env=(), **test_files):

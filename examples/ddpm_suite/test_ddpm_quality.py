@@ -54,9 +54,12 @@ def test_distribution_stays_close_to_the_data(generate, ddpm_pipeline, gen_refs)
     session's `inception` fixture (here examples/conftest.py's, which may use demo weights).
     """
     batch = generate(ddpm_pipeline, seeds=QUALITY_SEEDS, num_inference_steps=STEPS)
-    assert_quality(batch, gen_refs["demo-real-32"],
-                   fid_below=12_000.0,   # a team sets its bar from its measured FID
-                   recall_above=0.0)
+    assert_quality(
+        batch,
+        gen_refs["demo-real-32"],
+        fid_below=12_000.0,  # a team sets its bar from its measured FID
+        recall_above=0.0,
+    )
 
 
 def test_images_match_the_baseline_images(generate, ddpm_pipeline):

@@ -63,8 +63,9 @@ class DigitFeatures:
 
         weights = Path(weights)
         if not weights.is_file():
-            raise FileNotFoundError(f"weights: no classifier weights at {weights}; train them with "
-                                    "`python examples/digits_suite/train.py`")
+            raise FileNotFoundError(
+                f"weights: no classifier weights at {weights}; train them with `python examples/digits_suite/train.py`"
+            )
         self.device = torch.device(device)
         self.batch_size = batch_size
         self.model = DigitClassifier()
@@ -79,7 +80,7 @@ class DigitFeatures:
         images = batch.images if isinstance(batch, ImageBatch) else torch.as_tensor(batch)
         pool, logits = [], []
         for start in range(0, len(images), self.batch_size):
-            gray = images[start:start + self.batch_size].to(self.device).float().mean(dim=1, keepdim=True) / 255.0
+            gray = images[start : start + self.batch_size].to(self.device).float().mean(dim=1, keepdim=True) / 255.0
             if gray.shape[-2:] != (16, 16):
                 gray = F.interpolate(gray, size=(16, 16), mode="bilinear", align_corners=False, antialias=True)
             features = self.model.features(gray)

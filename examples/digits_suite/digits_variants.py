@@ -1,10 +1,10 @@
 """The model under test and the realistic regressions that ``--digits-variant`` swaps in.
 
-    committed     the model as trained, DDIM with 20 steps (the suite passes)
-    undertrained  the checkpoint of the same training run after 300 of its 3 000 steps
-    few-steps     the committed model sampled with 3 DDIM steps instead of 20
-    steps-12      12 DDIM steps instead of 20: inside every threshold, caught by the drift gate
-    seed-reuse    a sampler bug: image i gets the noise of seed i % 8, so only 8 distinct digits
+committed     the model as trained, DDIM with 20 steps (the suite passes)
+undertrained  the checkpoint of the same training run after 300 of its 3 000 steps
+few-steps     the committed model sampled with 3 DDIM steps instead of 20
+steps-12      12 DDIM steps instead of 20: inside every threshold, caught by the drift gate
+seed-reuse    a sampler bug: image i gets the noise of seed i % 8, so only 8 distinct digits
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ def load_variant(variant: str) -> tuple[object, dict]:
     if variant not in VARIANTS:
         raise ValueError(f"variant: expected one of {', '.join(VARIANTS)}, got {variant!r}")
     pipeline = DDIMPipeline.from_pretrained(
-        WEIGHTS / ("ddim-undertrained" if variant == "undertrained" else "ddim"), low_cpu_mem_usage=False)
+        WEIGHTS / ("ddim-undertrained" if variant == "undertrained" else "ddim"), low_cpu_mem_usage=False
+    )
     pipeline.set_progress_bar_config(disable=True)
     sampling = {**SAMPLING, "num_inference_steps": FEWER_STEPS[variant]} if variant in FEWER_STEPS else dict(SAMPLING)
     return (sampler_with_seed_reuse(pipeline) if variant == "seed-reuse" else pipeline), sampling

@@ -44,8 +44,12 @@ def measure(batch, reference, extractor) -> dict[str, float]:
     rows = extractor(batch)["pool"].numpy().astype(np.float64)
     real = np.asarray(reference.features, dtype=np.float64)
     counts = np.bincount(extractor.classify(batch).numpy(), minlength=10)
-    return {"fid": fid(batch, reference, extractor=extractor), "recall": precision_recall(real, rows, k=3).recall,
-            "coverage": density_coverage(real, rows, k=5).coverage, "rarest_digit_share": counts.min() / counts.sum()}
+    return {
+        "fid": fid(batch, reference, extractor=extractor),
+        "recall": precision_recall(real, rows, k=3).recall,
+        "coverage": density_coverage(real, rows, k=5).coverage,
+        "rarest_digit_share": counts.min() / counts.sum(),
+    }
 
 
 def main() -> int:
@@ -62,15 +66,20 @@ def main() -> int:
     for index in range(args.sets):
         seeds = range(index * SET_SIZE, (index + 1) * SET_SIZE)
         values.append(measure(generate(model, seeds=seeds, batch_size=100, **sampling), reference, extractor))
-        print(f"{args.variant} seeds {seeds.start}..{seeds.stop - 1}: "
-              + "  ".join(f"{name} {value:.4g}" for name, value in values[-1].items()), flush=True)
+        print(
+            f"{args.variant} seeds {seeds.start}..{seeds.stop - 1}: "
+            + "  ".join(f"{name} {value:.4g}" for name, value in values[-1].items()),
+            flush=True,
+        )
     if args.sets > 1:
         for name, higher_is_better in METRICS.items():
             series = np.array([value[name] for value in values])
             suggestion = from_blocks(series, higher_is_better=higher_is_better)
             bound = rounded_outwards(suggestion.threshold, higher_is_better)
-            print(f"{name:>20}: mean {series.mean():.4g}, sd {series.std(ddof=1):.3g} over {len(series)} blocks; "
-                  f"threshold {suggestion.relation} {bound:g} (a fresh block passes with probability 99.5 %)")
+            print(
+                f"{name:>20}: mean {series.mean():.4g}, sd {series.std(ddof=1):.3g} over {len(series)} blocks; "
+                f"threshold {suggestion.relation} {bound:g} (a fresh block passes with probability 99.5 %)"
+            )
     return 0
 
 

@@ -14,8 +14,13 @@ import numpy as np
 import pytest
 import torch
 
-from pytest_genquality import (assert_coverage_above, assert_fid_below, assert_metric, assert_no_regression,
-                               assert_recall_above)
+from pytest_genquality import (
+    assert_coverage_above,
+    assert_fid_below,
+    assert_metric,
+    assert_no_regression,
+    assert_recall_above,
+)
 
 SEEDS = range(200)  # every distribution metric is compared at this N: keep it fixed (FID's bias ~ 1/N)
 # The FID drift check may look at up to 800 seeds, only while its verdict is undecided (a healthy
@@ -72,8 +77,14 @@ def test_all_ten_digits_are_generated(digits, digit_features):
     shares = counts / counts.sum()
     histogram = "  ".join(f"{digit}:{count}" for digit, count in enumerate(counts))
     print(f"generated digits by class: {histogram}")
-    assert_metric("rarest_digit_share", float(shares.min()), higher_is_better=True, threshold=RAREST_DIGIT_MIN,
-                  n=len(digits), seeds=digits.seeds)
+    assert_metric(
+        "rarest_digit_share",
+        float(shares.min()),
+        higher_is_better=True,
+        threshold=RAREST_DIGIT_MIN,
+        n=len(digits),
+        seeds=digits.seeds,
+    )
 
 
 def test_same_seeds_give_the_baseline_digits(digits):

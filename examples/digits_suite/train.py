@@ -30,7 +30,7 @@ import torch.nn.functional as F
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from digit_classifier import WEIGHTS as CLASSIFIER_WEIGHTS, DigitClassifier, DigitFeatures  # noqa: E402
+from digit_classifier import WEIGHTS as CLASSIFIER_WEIGHTS, DigitClassifier  # noqa: E402
 from digits_data import SIZE, split, to_uint8_rgb  # noqa: E402
 
 WEIGHTS_DIR = HERE / "weights"
@@ -48,8 +48,14 @@ def make_unet():
     from diffusers import UNet2DModel
 
     return UNet2DModel(
-        sample_size=SIZE, in_channels=1, out_channels=1, block_out_channels=(16, 32), layers_per_block=1,
-        down_block_types=("DownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "UpBlock2D"), norm_num_groups=8,
+        sample_size=SIZE,
+        in_channels=1,
+        out_channels=1,
+        block_out_channels=(16, 32),
+        layers_per_block=1,
+        down_block_types=("DownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "UpBlock2D"),
+        norm_num_groups=8,
     )
 
 
@@ -107,9 +113,23 @@ def build_reference(data) -> None:
         (Path(folder) / "held-out-digits").mkdir()
         for index, image in enumerate(to_uint8_rgb(images)):
             Image.fromarray(image.permute(1, 2, 0).numpy()).save(Path(folder) / "held-out-digits" / f"{index:03d}.png")
-        command = [sys.executable, "-m", "pytest_genquality.cli", "build-ref", "held-out-digits",
-                   "--name", REFERENCE_NAME, "--extractor", "digit_classifier:DigitFeatures",
-                   "--gen-store", str(STORE), "--gen-device", "cpu", "--batch-size", "250"]
+        command = [
+            sys.executable,
+            "-m",
+            "pytest_genquality.cli",
+            "build-ref",
+            "held-out-digits",
+            "--name",
+            REFERENCE_NAME,
+            "--extractor",
+            "digit_classifier:DigitFeatures",
+            "--gen-store",
+            str(STORE),
+            "--gen-device",
+            "cpu",
+            "--batch-size",
+            "250",
+        ]
         python_path = os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))
         subprocess.run(command, cwd=folder, env={**os.environ, "PYTHONPATH": python_path}, check=True)
 
@@ -130,8 +150,10 @@ def train_ddpm(data) -> None:
     ema = copy.deepcopy(unet).eval().requires_grad_(False)
     optimiser = torch.optim.AdamW(unet.parameters(), lr=2e-3, weight_decay=0.0)
     warmup = 100
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: min(1.0, (step + 1) / warmup) * 0.5 * (
-        1 + math.cos(math.pi * min(step, DDPM_STEPS) / DDPM_STEPS)))
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimiser,
+        lambda step: min(1.0, (step + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(step, DDPM_STEPS) / DDPM_STEPS)),
+    )
     started = time.time()
     order = torch.empty(0, dtype=torch.long)
     for step in range(1, DDPM_STEPS + 1):

@@ -12,8 +12,12 @@ import torch
 
 from pytest_genquality import assert_clip_score_above, assert_kid_below, assert_no_regression
 
-PROMPTS = ["a red bicycle leaning on a wall", "a bowl of ramen, top view",
-           "a lighthouse at dusk", "a cat asleep on a keyboard"]
+PROMPTS = [
+    "a red bicycle leaning on a wall",
+    "a bowl of ramen, top view",
+    "a lighthouse at dusk",
+    "a cat asleep on a keyboard",
+]
 SEEDS = range(8)
 SETTINGS = {"num_inference_steps": 3, "guidance_scale": 5.0}  # production: 25–50 steps, guidance 7.5
 
@@ -54,7 +58,9 @@ def test_prompt_alignment_and_distribution(generate, t2i_pipeline, gen_refs, inc
     """
     batch = generate(t2i_pipeline, prompts=PROMPTS, seeds=range(32), **SETTINGS)
     assert_clip_score_above(batch, 0.0, embedder=clip)
-    assert_kid_below(batch, gen_refs["demo-real-32"], 100_000.0, extractor=inception, subset_size=32)  # demo-weights scale
+    assert_kid_below(
+        batch, gen_refs["demo-real-32"], 100_000.0, extractor=inception, subset_size=32
+    )  # demo-weights scale
 
 
 def test_images_match_the_baseline_images(generate, t2i_pipeline):

@@ -28,7 +28,9 @@ def _as_batch(batch: Any, name: str = "batch") -> ImageBatch:
     try:
         return ImageBatch(images_to_uint8(batch, name=name))
     except (TypeError, ValueError) as error:
-        raise type(error)(f"{error} (pass an ImageBatch, or ImageBatch.from_any(x, value_range=...) for floats)") from None
+        raise type(error)(
+            f"{error} (pass an ImageBatch, or ImageBatch.from_any(x, value_range=...) for floats)"
+        ) from None
 
 
 def default_inception():
@@ -50,7 +52,8 @@ def batch_features(batch: ImageBatch, extractor, feature: str = "pool") -> np.nd
     if feature not in per_batch[cache_key]:
         raise ValueError(
             f"extractor: {getattr(extractor, 'id', type(extractor).__name__)} gives {sorted(per_batch[cache_key])} "
-            f"features, not {feature!r}; use one that does (the Inception Score needs InceptionFID with dims=2048)")
+            f"features, not {feature!r}; use one that does (the Inception Score needs InceptionFID with dims=2048)"
+        )
     return np.asarray(per_batch[cache_key][feature], dtype=np.float64)
 
 
@@ -91,10 +94,14 @@ def _reference(ref: Any, name: str = "ref") -> ReferenceStats:
     if isinstance(ref, str):
         recorder = session_module.current_run()
         if recorder is None:
-            raise TypeError(f"{name}: a reference name ({ref!r}) needs the pytest plugin's store; outside pytest "
-                            "pass ReferenceStats.load(PATH)")
+            raise TypeError(
+                f"{name}: a reference name ({ref!r}) needs the pytest plugin's store; outside pytest "
+                "pass ReferenceStats.load(PATH)"
+            )
         return recorder.store.load_reference(ref)
-    raise TypeError(f"{name}: expected ReferenceStats or the name of stored reference statistics, got {type(ref).__name__}")
+    raise TypeError(
+        f"{name}: expected ReferenceStats or the name of stored reference statistics, got {type(ref).__name__}"
+    )
 
 
 def _lane_of(batch: ImageBatch) -> str | None:
@@ -125,21 +132,43 @@ def assert_fid_below(batch, ref, threshold: float | None, *, extractor=None, max
     if len(rows) < 2:
         raise ValueError(f"batch: FID needs at least 2 images, got {len(rows)}")
     value = frechet_distance_to_samples(reference.mu, reference.sigma, rows, sqrt_sigma1=reference.matrix_sqrt)
-    note = (f"  note       FID at n={len(batch)} is biased upward (~1/N) and a loss of diversity can lower it; "
-            "pair it with assert_recall_above")
+    note = (
+        f"  note       FID at n={len(batch)} is biased upward (~1/N) and a loss of diversity can lower it; "
+        "pair it with assert_recall_above"
+    )
+
     def make_statistic(pooled, eigenvalues="float64"):
-        return FrechetSubsets(reference.mu, reference.sigma, pooled, sqrt_sigma_ref=reference.sqrt_sigma,
-                              eigenvalues=eigenvalues).distance
+        return FrechetSubsets(
+            reference.mu, reference.sigma, pooled, sqrt_sigma_ref=reference.sqrt_sigma, eigenvalues=eigenvalues
+        ).distance
 
     return _distribution_check(
-        "fid", batch, reference, value, rows, make_statistic,
-        threshold=threshold, max_drift=max_drift, extractor_id=extractor.id, extra_context=(note,),
+        "fid",
+        batch,
+        reference,
+        value,
+        rows,
+        make_statistic,
+        threshold=threshold,
+        max_drift=max_drift,
+        extractor_id=extractor.id,
+        extra_context=(note,),
         make_noise_statistic=lambda pooled: make_statistic(pooled, eigenvalues="float32"),
-        rows_for=_growing_rows(batch, extractor))
+        rows_for=_growing_rows(batch, extractor),
+    )
 
 
-def assert_metric(name: str, value: float, *, higher_is_better: bool, threshold: float | None = None,
-                  max_drift="auto", samples=None, n: int | None = None, seeds=None) -> MetricResult:
+def assert_metric(
+    name: str,
+    value: float,
+    *,
+    higher_is_better: bool,
+    threshold: float | None = None,
+    max_drift="auto",
+    samples=None,
+    n: int | None = None,
+    seeds=None,
+) -> MetricResult:
     """Record and check any user metric with the same store and drift machinery.
 
     ``samples``: optional per-sample values whose mean is ``value``; they enable the
@@ -164,15 +193,19 @@ def assert_metric(name: str, value: float, *, higher_is_better: bool, threshold:
         ci = bootstrap_mean_interval(values) if values.size >= 2 else None
         n = values.size if n is None else n
     recorded_seeds = "" if seeds is None else seed_range_text([int(seed) for seed in seeds])
-    return check_metric(spec, value, threshold=threshold, max_drift=max_drift, n=n, evidence=evidence, ci=ci,
-                        seeds=recorded_seeds)
+    return check_metric(
+        spec, value, threshold=threshold, max_drift=max_drift, n=n, evidence=evidence, ci=ci, seeds=recorded_seeds
+    )
 
 
 def _check_threshold(name: str, threshold, *, allow_none: bool = False) -> None:
     if threshold is None and allow_none:
         return
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.floating, np.integer)) \
-            or not np.isfinite(threshold):
+    if (
+        isinstance(threshold, bool)
+        or not isinstance(threshold, (int, float, np.floating, np.integer))
+        or not np.isfinite(threshold)
+    ):
         raise TypeError(f"{name}: expected a finite number, got {threshold!r}")
 
 
@@ -196,8 +229,10 @@ def _checked_extractor(reference: ReferenceStats, extractor, default) -> Any:
 
 
 def _reference_context(reference: ReferenceStats, batch: ImageBatch) -> tuple[str, ...]:
-    return (f"  reference  {reference.name or 'in-memory'}  ({reference.count_label}, extractor {reference.extractor_id})",
-            _generated_line(batch, _lane_of(batch)))
+    return (
+        f"  reference  {reference.name or 'in-memory'}  ({reference.count_label}, extractor {reference.extractor_id})",
+        _generated_line(batch, _lane_of(batch)),
+    )
 
 
 def _growing_rows(batch: ImageBatch, extractor, feature: str = "pool"):
@@ -225,28 +260,68 @@ def _warn_on_other_image_size(batch: ImageBatch, reference: ReferenceStats) -> N
     import warnings
 
     (height, width), (ref_height, ref_width) = size, reference.image_size
-    warnings.warn(ImageSizeMismatchWarning(
-        f"batch: images are {height}x{width} px but reference {reference.name or 'in-memory'} was built from "
-        f"{ref_height}x{ref_width} px images; the value then also measures the resizing. Generate at "
-        f"{ref_height}x{ref_width}, or rebuild the reference from {height}x{width} images"), stacklevel=4)
+    warnings.warn(
+        ImageSizeMismatchWarning(
+            f"batch: images are {height}x{width} px but reference {reference.name or 'in-memory'} was built from "
+            f"{ref_height}x{ref_width} px images; the value then also measures the resizing. Generate at "
+            f"{ref_height}x{ref_width}, or rebuild the reference from {height}x{width} images"
+        ),
+        stacklevel=4,
+    )
 
 
-def _distribution_check(name: str, batch: ImageBatch, reference: ReferenceStats, value: float, rows: np.ndarray,
-                        make_statistic, *, threshold, max_drift, extractor_id, extra_context=(),
-                        details=None, make_noise_statistic=None, rows_for=None) -> MetricResult:
+def _distribution_check(
+    name: str,
+    batch: ImageBatch,
+    reference: ReferenceStats,
+    value: float,
+    rows: np.ndarray,
+    make_statistic,
+    *,
+    threshold,
+    max_drift,
+    extractor_id,
+    extra_context=(),
+    details=None,
+    make_noise_statistic=None,
+    rows_for=None,
+) -> MetricResult:
     """The shared tail of every reference-based distribution assertion."""
     _warn_on_other_image_size(batch, reference)
-    evidence = DriftEvidence(rows, make_statistic=make_statistic, make_noise_statistic=make_noise_statistic,
-                             rows_for=rows_for, max_rows=batch.max_seeds if rows_for is not None else None)
-    return check_metric(SPECS[name], value, threshold=threshold, max_drift=max_drift, n=len(batch),
-                        extractor_id=extractor_id, lane=_lane_of(batch), qualifier=reference.name or None,
-                        seeds=batch.seed_range(), evidence=evidence,
-                        context_lines=_reference_context(reference, batch) + tuple(extra_context), batch=batch,
-                        details=details)
+    evidence = DriftEvidence(
+        rows,
+        make_statistic=make_statistic,
+        make_noise_statistic=make_noise_statistic,
+        rows_for=rows_for,
+        max_rows=batch.max_seeds if rows_for is not None else None,
+    )
+    return check_metric(
+        SPECS[name],
+        value,
+        threshold=threshold,
+        max_drift=max_drift,
+        n=len(batch),
+        extractor_id=extractor_id,
+        lane=_lane_of(batch),
+        qualifier=reference.name or None,
+        seeds=batch.seed_range(),
+        evidence=evidence,
+        context_lines=_reference_context(reference, batch) + tuple(extra_context),
+        batch=batch,
+        details=details,
+    )
 
 
-def assert_kid_below(batch, ref, threshold: float | None, *, extractor=None, max_drift="auto",
-                     subsets: int = 100, subset_size: int = 1000) -> MetricResult:
+def assert_kid_below(
+    batch,
+    ref,
+    threshold: float | None,
+    *,
+    extractor=None,
+    max_drift="auto",
+    subsets: int = 100,
+    subset_size: int = 1000,
+) -> MetricResult:
     """KID (mean over subsets, torch-fidelity's estimator) of ``batch`` against ``ref`` below ``threshold``.
 
     Needs the reference's feature rows (kept when n <= 50 000). KID is unbiased, so unlike FID
@@ -264,15 +339,25 @@ def assert_kid_below(batch, ref, threshold: float | None, *, extractor=None, max
     rows = batch_features(batch, extractor, "pool")
     used = kid_subset_size(subset_size, len(real), len(rows))
     mean, std = kid(real, rows, subsets=subsets, subset_size=used)
-    clipped = (f" (subset_size={subset_size} clipped to the smaller set: {len(rows)} generated, "
-               f"{len(real)} reference rows)") if used < subset_size else ""
+    clipped = (
+        (f" (subset_size={subset_size} clipped to the smaller set: {len(rows)} generated, {len(real)} reference rows)")
+        if used < subset_size
+        else ""
+    )
     return _distribution_check(
-        "kid", batch, reference, mean, rows,
+        "kid",
+        batch,
+        reference,
+        mean,
+        rows,
         lambda pooled: KernelMMDSubsets(real, pooled, kernel="polynomial").distance,
-        threshold=threshold, max_drift=max_drift, extractor_id=extractor.id,
+        threshold=threshold,
+        max_drift=max_drift,
+        extractor_id=extractor.id,
         extra_context=(f"  KID std over {subsets} subsets of {used}: {std:.4g}{clipped}",),
         details={"subsets": subsets, "subset_size": used, "subset_size_requested": subset_size},
-        rows_for=_growing_rows(batch, extractor))
+        rows_for=_growing_rows(batch, extractor),
+    )
 
 
 def _precision_recall_check(name: str, batch, ref, threshold: float | None, *, extractor, max_drift, k) -> MetricResult:
@@ -289,22 +374,35 @@ def _precision_recall_check(name: str, batch, ref, threshold: float | None, *, e
     else:
         value = getattr(precision_recall(real, rows, k=k), name)
     return _distribution_check(
-        name, batch, reference, value, rows,
+        name,
+        batch,
+        reference,
+        value,
+        rows,
         lambda pooled: getattr(NeighbourhoodSubsets(real, pooled, k=k), name),
-        threshold=threshold, max_drift=max_drift, extractor_id=extractor.id)
+        threshold=threshold,
+        max_drift=max_drift,
+        extractor_id=extractor.id,
+    )
 
 
-def assert_precision_above(batch, ref, threshold: float | None, *, extractor=None, max_drift="auto", k: int = 3) -> MetricResult:
+def assert_precision_above(
+    batch, ref, threshold: float | None, *, extractor=None, max_drift="auto", k: int = 3
+) -> MetricResult:
     """Improved precision (Kynkäänniemi et al. 2019; fidelity) of ``batch`` against ``ref``."""
     return _precision_recall_check("precision", batch, ref, threshold, extractor=extractor, max_drift=max_drift, k=k)
 
 
-def assert_recall_above(batch, ref, threshold: float | None, *, extractor=None, max_drift="auto", k: int = 3) -> MetricResult:
+def assert_recall_above(
+    batch, ref, threshold: float | None, *, extractor=None, max_drift="auto", k: int = 3
+) -> MetricResult:
     """Improved recall (diversity): the gate that catches the mode collapse FID can miss."""
     return _precision_recall_check("recall", batch, ref, threshold, extractor=extractor, max_drift=max_drift, k=k)
 
 
-def assert_coverage_above(batch, ref, threshold: float | None, *, extractor=None, max_drift="auto", k: int = 5) -> MetricResult:
+def assert_coverage_above(
+    batch, ref, threshold: float | None, *, extractor=None, max_drift="auto", k: int = 5
+) -> MetricResult:
     """Coverage (Naeem et al. 2020): share of real samples whose k-NN ball holds a generated one."""
     return _precision_recall_check("coverage", batch, ref, threshold, extractor=extractor, max_drift=max_drift, k=k)
 
@@ -320,8 +418,13 @@ def assert_no_collapse(batch, *, threshold: float | None = None, extractor=None,
     No reference needed. ``threshold``: an optional floor on the value itself (log feature units,
     valid only at this N and extractor); the drift check is the point.
     """
-    from ..metrics.collapse import (DUPLICATE_RATIO, NearestNeighbourSubsets, count_near_duplicates,
-                                   mean_log_distance, nearest_neighbour_distances)
+    from ..metrics.collapse import (
+        DUPLICATE_RATIO,
+        NearestNeighbourSubsets,
+        count_near_duplicates,
+        mean_log_distance,
+        nearest_neighbour_distances,
+    )
 
     batch = _as_batch(batch)
     _check_threshold("threshold", threshold, allow_none=True)
@@ -332,17 +435,28 @@ def assert_no_collapse(batch, *, threshold: float | None = None, extractor=None,
     nearest = nearest_neighbour_distances(rows)  # once, for the value and the near-duplicate count
     duplicates = count_near_duplicates(nearest)
     return check_metric(
-        SPECS["log_nn_distance"], mean_log_distance(nearest), threshold=threshold, max_drift=max_drift, n=len(batch),
-        extractor_id=extractor.id, lane=_lane_of(batch), seeds=batch.seed_range(),
+        SPECS["log_nn_distance"],
+        mean_log_distance(nearest),
+        threshold=threshold,
+        max_drift=max_drift,
+        n=len(batch),
+        extractor_id=extractor.id,
+        lane=_lane_of(batch),
+        seeds=batch.seed_range(),
         evidence=DriftEvidence(rows, make_statistic=lambda pooled: NearestNeighbourSubsets(pooled).log_nn_distance),
-        context_lines=(_generated_line(batch, _lane_of(batch)),
-                       f"  near-duplicates  {duplicates} of {len(batch)} images are closer to another image of the "
-                       f"batch than {DUPLICATE_RATIO:g} x the median nearest-neighbour distance"),
-        batch=batch, details={"near_duplicates": duplicates})
+        context_lines=(
+            _generated_line(batch, _lane_of(batch)),
+            f"  near-duplicates  {duplicates} of {len(batch)} images are closer to another image of the "
+            f"batch than {DUPLICATE_RATIO:g} x the median nearest-neighbour distance",
+        ),
+        batch=batch,
+        details={"near_duplicates": duplicates},
+    )
 
 
-def assert_inception_score_above(batch, threshold: float | None, *, extractor=None, max_drift="auto",
-                                 splits: int = 10) -> MetricResult:
+def assert_inception_score_above(
+    batch, threshold: float | None, *, extractor=None, max_drift="auto", splits: int = 10
+) -> MetricResult:
     """Inception Score (torch-fidelity's: 1008 unbiased logits, splits=10, seed 2020) above ``threshold``."""
     from ..metrics.classifier_scores import inception_score
 
@@ -351,18 +465,31 @@ def assert_inception_score_above(batch, threshold: float | None, *, extractor=No
     extractor = extractor or default_inception()
     logits = batch_features(batch, extractor, "logits_unbiased")
     if len(logits) < splits:
-        raise ValueError(f"batch: the Inception Score with splits={splits} needs at least {splits} images, got {len(logits)}")
+        raise ValueError(
+            f"batch: the Inception Score with splits={splits} needs at least {splits} images, got {len(logits)}"
+        )
     mean, std = inception_score(logits, splits=splits)
     return check_metric(
-        SPECS["inception_score"], mean, threshold=threshold, max_drift=max_drift, n=len(batch),
-        extractor_id=extractor.id, lane=_lane_of(batch), seeds=batch.seed_range(),
-        evidence=DriftEvidence(logits, make_statistic=lambda pooled: lambda idx: inception_score(pooled[idx], splits=splits)[0]),
+        SPECS["inception_score"],
+        mean,
+        threshold=threshold,
+        max_drift=max_drift,
+        n=len(batch),
+        extractor_id=extractor.id,
+        lane=_lane_of(batch),
+        seeds=batch.seed_range(),
+        evidence=DriftEvidence(
+            logits, make_statistic=lambda pooled: lambda idx: inception_score(pooled[idx], splits=splits)[0]
+        ),
         context_lines=(_generated_line(batch, _lane_of(batch)), f"  IS std over {splits} splits: {std:.4g}"),
-        batch=batch)
+        batch=batch,
+    )
 
 
 # ---- CLIP-based ------------------------------------------------------------------------------
-def assert_clip_score_above(batch, threshold: float | None, prompts=None, *, embedder=None, max_drift="auto") -> MetricResult:
+def assert_clip_score_above(
+    batch, threshold: float | None, prompts=None, *, embedder=None, max_drift="auto"
+) -> MetricResult:
     """CLIP score (torchmetrics' CLIPScore: mean of 100·cos, floored at 0) of images vs their prompts.
 
     ``prompts`` default to ``batch.prompts``. The interval is a seeded bootstrap of the mean, and
@@ -375,21 +502,34 @@ def assert_clip_score_above(batch, threshold: float | None, prompts=None, *, emb
     _check_threshold("threshold", threshold, allow_none=True)
     prompts = list(prompts) if prompts is not None else batch.prompts
     if prompts is None:
-        raise ValueError("prompts: the batch carries no prompts; pass prompts=[...] (one per image) or generate "
-                         "with generate(model, prompts=...)")
+        raise ValueError(
+            "prompts: the batch carries no prompts; pass prompts=[...] (one per image) or generate "
+            "with generate(model, prompts=...)"
+        )
     if isinstance(prompts, str) or len(prompts) != len(batch):
-        raise ValueError(f"prompts: expected one prompt per image ({len(batch)}), got "
-                         f"{'a single string' if isinstance(prompts, str) else len(prompts)}")
+        raise ValueError(
+            f"prompts: expected one prompt per image ({len(batch)}), got "
+            f"{'a single string' if isinstance(prompts, str) else len(prompts)}"
+        )
     embedder = embedder or default_clip()
     image_rows = batch_features(batch, embedder, "clip")
     text_rows = embedder.embed_texts(prompts).numpy().astype(np.float64)
     per_pair = per_pair_clip_scores(image_rows, text_rows)
     ci = bootstrap_mean_interval(per_pair) if len(per_pair) >= 2 else None
     return check_metric(
-        SPECS["clip_score"], clip_score(image_rows, text_rows), threshold=threshold, max_drift=max_drift,
-        n=len(batch), extractor_id=embedder.id, lane=_lane_of(batch), seeds=batch.seed_range(),
-        evidence=DriftEvidence(per_pair, paired=True), ci=ci,
-        context_lines=(_generated_line(batch, _lane_of(batch)), f"  embedder   {embedder.id}"), batch=batch)
+        SPECS["clip_score"],
+        clip_score(image_rows, text_rows),
+        threshold=threshold,
+        max_drift=max_drift,
+        n=len(batch),
+        extractor_id=embedder.id,
+        lane=_lane_of(batch),
+        seeds=batch.seed_range(),
+        evidence=DriftEvidence(per_pair, paired=True),
+        ci=ci,
+        context_lines=(_generated_line(batch, _lane_of(batch)), f"  embedder   {embedder.id}"),
+        batch=batch,
+    )
 
 
 def _clip_reference_rows(ref, embedder) -> tuple[np.ndarray, str]:
@@ -397,19 +537,31 @@ def _clip_reference_rows(ref, embedder) -> tuple[np.ndarray, str]:
     if isinstance(ref, ReferenceStats) or isinstance(ref, str):
         reference = _reference(ref)
         if reference.extractor_id != embedder.id:
-            raise ExtractorMismatchError(f"ref: reference {reference.name} was built with {reference.extractor_id}, "
-                                         f"not with the CLIP embedder {embedder.id}")
+            raise ExtractorMismatchError(
+                f"ref: reference {reference.name} was built with {reference.extractor_id}, "
+                f"not with the CLIP embedder {embedder.id}"
+            )
         return _reference_features(reference, "CMMD"), reference.name or "in-memory"
     if isinstance(ref, ImageBatch) or hasattr(ref, "dtype") and str(getattr(ref, "dtype")) in ("torch.uint8", "uint8"):
         return batch_features(_as_batch(ref, "ref"), embedder, "clip"), f"{len(ref)} real images"
     rows = np.asarray(ref, dtype=np.float64)
     if rows.ndim != 2:
-        raise TypeError(f"ref: expected real images, CLIP embeddings [N, d] or ReferenceStats, got {type(ref).__name__}")
+        raise TypeError(
+            f"ref: expected real images, CLIP embeddings [N, d] or ReferenceStats, got {type(ref).__name__}"
+        )
     return rows, f"{len(rows)} embeddings"
 
 
-def assert_cmmd_below(batch, ref, threshold: float | None, *, embedder=None, max_drift="auto", sigma: float = 10.0,
-                      estimator: str = "unbiased") -> MetricResult:
+def assert_cmmd_below(
+    batch,
+    ref,
+    threshold: float | None,
+    *,
+    embedder=None,
+    max_drift="auto",
+    sigma: float = 10.0,
+    estimator: str = "unbiased",
+) -> MetricResult:
     """CMMD (Jayasumana et al. 2024; ×1000) between CLIP embeddings of ``batch`` and of ``ref``.
 
     At sigma=10 on unit vectors CMMD is close to a distance between means and barely sees a loss
@@ -425,10 +577,20 @@ def assert_cmmd_below(batch, ref, threshold: float | None, *, embedder=None, max
     rows = batch_features(batch, embedder, "clip")
     value = cmmd(real, rows, sigma=sigma, estimator=estimator)
     return check_metric(
-        SPECS["cmmd"], value, threshold=threshold, max_drift=max_drift, n=len(batch), extractor_id=embedder.id,
-        lane=_lane_of(batch), seeds=batch.seed_range(),
-        evidence=DriftEvidence(rows, make_statistic=lambda pooled: KernelMMDSubsets(real, pooled, kernel="rbf", sigma=sigma).distance),
-        context_lines=(f"  reference  {described}", _generated_line(batch, _lane_of(batch))), batch=batch)
+        SPECS["cmmd"],
+        value,
+        threshold=threshold,
+        max_drift=max_drift,
+        n=len(batch),
+        extractor_id=embedder.id,
+        lane=_lane_of(batch),
+        seeds=batch.seed_range(),
+        evidence=DriftEvidence(
+            rows, make_statistic=lambda pooled: KernelMMDSubsets(real, pooled, kernel="rbf", sigma=sigma).distance
+        ),
+        context_lines=(f"  reference  {described}", _generated_line(batch, _lane_of(batch))),
+        batch=batch,
+    )
 
 
 # ---- paired, same-seed comparison with stored baseline images --------------------------------
@@ -456,8 +618,9 @@ def _paired_values(metric: str, current, baseline, lpips_options: dict) -> np.nd
     return _max_abs(current, baseline)
 
 
-def assert_no_regression(batch, metric: str, *, max_value: float | None = None, min_value: float | None = None,
-                         **lpips_options) -> MetricResult | None:
+def assert_no_regression(
+    batch, metric: str, *, max_value: float | None = None, min_value: float | None = None, **lpips_options
+) -> MetricResult | None:
     """Compare each image with the stored baseline image of the same seed (paired, per seed).
 
     metric: "lpips" or "max_abs" (distances: give ``max_value``), "ssim" or "psnr" (similarities:
@@ -484,8 +647,10 @@ def assert_no_regression(batch, metric: str, *, max_value: float | None = None, 
     test_context = session_module.current_test()
     recorder = session_module.current_run()
     if test_context is None:
-        raise RuntimeError("assert_no_regression compares with stored baseline images, so it runs inside pytest "
-                           "with the genquality plugin")
+        raise RuntimeError(
+            "assert_no_regression compares with stored baseline images, so it runs inside pytest "
+            "with the genquality plugin"
+        )
     if recorder.settings.update_refs:
         # Measure one image against itself: loads what the next plain run needs (LPIPS weights,
         # size checks), so a missing file fails now, not on the first run after the update.
@@ -494,11 +659,15 @@ def assert_no_regression(batch, metric: str, *, max_value: float | None = None, 
         return None
     baseline = recorder.store.load_images(test_context.node_id, batch.seeds)
     if baseline is None:
-        raise AssertionError(f"no baseline images for {test_context.node_id} (seeds {batch.seed_range()}) in "
-                             f"{recorder.store.images_dir(test_context.node_id)}: run `pytest --update-refs`")
+        raise AssertionError(
+            f"no baseline images for {test_context.node_id} (seeds {batch.seed_range()}) in "
+            f"{recorder.store.images_dir(test_context.node_id)}: run `pytest --update-refs`"
+        )
     if baseline.shape != batch.images.shape:
-        raise AssertionError(f"baseline images of {test_context.node_id} are {tuple(baseline.shape[2:])} px, the batch is "
-                             f"{tuple(batch.images.shape[2:])} px: not comparable; run `pytest --update-refs`")
+        raise AssertionError(
+            f"baseline images of {test_context.node_id} are {tuple(baseline.shape[2:])} px, the batch is "
+            f"{tuple(batch.images.shape[2:])} px: not comparable; run `pytest --update-refs`"
+        )
     spec = SPECS[metric]
     values = _paired_values(metric, batch.images, baseline, lpips_options)
     order = np.argsort(values)
@@ -506,9 +675,22 @@ def assert_no_regression(batch, metric: str, *, max_value: float | None = None, 
     worst = float(values[worst_first[0]])
     shown = ", ".join(f"seed {batch.seeds[i]} ({values[i]:.4g})" for i in worst_first[:5])
     beyond = int(np.sum(values < bound) if spec.higher_is_better else np.sum(values > bound))
-    context = (_generated_line(batch, _lane_of(batch)),
-               f"  per seed   {beyond} of {len(values)} beyond {bound_name}={bound:g}; worst: {shown}",
-               f"  mean       {values.mean():.4g}")
-    return check_metric(spec, worst, threshold=bound, max_drift=None, n=len(batch),
-                        extractor_id=f"paired:{metric}", lane=_lane_of(batch), qualifier="paired",
-                        seeds=batch.seed_range(), context_lines=context, compare_baseline=False, batch=batch)
+    context = (
+        _generated_line(batch, _lane_of(batch)),
+        f"  per seed   {beyond} of {len(values)} beyond {bound_name}={bound:g}; worst: {shown}",
+        f"  mean       {values.mean():.4g}",
+    )
+    return check_metric(
+        spec,
+        worst,
+        threshold=bound,
+        max_drift=None,
+        n=len(batch),
+        extractor_id=f"paired:{metric}",
+        lane=_lane_of(batch),
+        qualifier="paired",
+        seeds=batch.seed_range(),
+        context_lines=context,
+        compare_baseline=False,
+        batch=batch,
+    )

@@ -30,28 +30,38 @@ from .workflow import SPECS, DriftEvidence, MetricResult, check_metric
 from ..errors import PeakMemoryNotMeasuredWarning
 
 PEAK_MEMORY_AUTO_DRIFT = "2%"  # "auto" for a deterministic peak: allocator rounding and workspaces, not noise
-GIB = 2 ** 30
+GIB = 2**30
 
 
 def _runs(batches: Any, argument: str) -> list[ImageBatch]:
     """One ImageBatch or a list of repeated ones, all from ``generate``, same lane and size."""
-    runs = [batches] if isinstance(batches, ImageBatch) else list(batches) if isinstance(batches, (list, tuple)) else None
+    runs = (
+        [batches] if isinstance(batches, ImageBatch) else list(batches) if isinstance(batches, (list, tuple)) else None
+    )
     if not runs or not all(isinstance(run, ImageBatch) for run in runs):
-        raise TypeError(f"{argument}: expected an ImageBatch from the generate fixture or a list of repeated ones, "
-                        f"got {type(batches).__name__}")
+        raise TypeError(
+            f"{argument}: expected an ImageBatch from the generate fixture or a list of repeated ones, "
+            f"got {type(batches).__name__}"
+        )
     for index, run in enumerate(runs):
         if run.meta.get("cached"):
-            raise ValueError(f"{argument}[{index}]: was served from --gen-cache, so nothing was timed; "
-                             "run efficiency tests without --gen-cache")
+            raise ValueError(
+                f"{argument}[{index}]: was served from --gen-cache, so nothing was timed; "
+                "run efficiency tests without --gen-cache"
+            )
         if "seconds_per_image" not in run.meta:
-            raise ValueError(f"{argument}[{index}]: carries no timing (batch.meta['seconds_per_image']); "
-                             "measure batches made by the generate fixture")
+            raise ValueError(
+                f"{argument}[{index}]: carries no timing (batch.meta['seconds_per_image']); "
+                "measure batches made by the generate fixture"
+            )
     lanes = {run.meta.get("lane") for run in runs}
     sizes = {len(run) for run in runs}
     work = {(run.meta.get("generator"), run.meta.get("batch_size"), str(run.meta.get("kwargs"))) for run in runs}
     if len(lanes) > 1 or len(sizes) > 1 or len(work) > 1:
-        raise ValueError(f"{argument}: repeated runs must be the same work on one lane; got lanes {sorted(map(str, lanes))}, "
-                         f"sizes {sorted(sizes)}, {len(work)} different generate() calls")
+        raise ValueError(
+            f"{argument}: repeated runs must be the same work on one lane; got lanes {sorted(map(str, lanes))}, "
+            f"sizes {sorted(sizes)}, {len(work)} different generate() calls"
+        )
     return runs
 
 
@@ -87,10 +97,21 @@ def assert_seconds_per_image_below(batches, threshold: float | None, *, max_drif
         ci = noise.interval
         evidence = DriftEvidence(values, paired=False)
         context.append(f"  run-to-run SD {noise.sd:.3g} s/image ({noise.runs} runs; compared on this lane only)")
-    return check_metric(SPECS["seconds_per_image"], float(values.mean()), threshold=threshold, max_drift=max_drift,
-                        n=len(first), extractor_id=_work_id(first), lane=lane, seeds=first.seed_range(),
-                        evidence=evidence, ci=ci, context_lines=tuple(context), batch=first,
-                        details={"runs": values.tolist()})
+    return check_metric(
+        SPECS["seconds_per_image"],
+        float(values.mean()),
+        threshold=threshold,
+        max_drift=max_drift,
+        n=len(first),
+        extractor_id=_work_id(first),
+        lane=lane,
+        seeds=first.seed_range(),
+        evidence=evidence,
+        ci=ci,
+        context_lines=tuple(context),
+        batch=first,
+        details={"runs": values.tolist()},
+    )
 
 
 def assert_peak_memory_below(batches, threshold_bytes: float | None, *, max_drift="auto") -> MetricResult | None:
@@ -105,16 +126,26 @@ def assert_peak_memory_below(batches, threshold_bytes: float | None, *, max_drif
     peaks = [run.meta.get("peak_memory_bytes") for run in runs]
     lane = runs[0].meta.get("lane")
     if any(peak is None for peak in peaks):
-        warnings.warn(PeakMemoryNotMeasuredWarning(
-            f"peak device memory not measured on lane {lane}: only CUDA has a per-batch allocator peak; "
-            "the check is skipped on this lane"), stacklevel=2)
+        warnings.warn(
+            PeakMemoryNotMeasuredWarning(
+                f"peak device memory not measured on lane {lane}: only CUDA has a per-batch allocator peak; "
+                "the check is skipped on this lane"
+            ),
+            stacklevel=2,
+        )
         return None
     value = float(max(peaks))
     bar = "no threshold" if threshold_bytes is None else f"threshold {threshold_bytes / GIB:.3f} GiB"
-    return check_metric(SPECS["peak_memory"], value,
-                        threshold=None if threshold_bytes is None else float(threshold_bytes),
-                        max_drift=PEAK_MEMORY_AUTO_DRIFT if max_drift == "auto" else max_drift,
-                        n=len(runs[0]), extractor_id=_work_id(runs[0]), lane=lane, seeds=runs[0].seed_range(),
-                        context_lines=(_generated_line(runs[0], lane),
-                                       f"  peak       {value / GIB:.3f} GiB ({bar})"),
-                        batch=runs[0], details={"peaks": peaks})
+    return check_metric(
+        SPECS["peak_memory"],
+        value,
+        threshold=None if threshold_bytes is None else float(threshold_bytes),
+        max_drift=PEAK_MEMORY_AUTO_DRIFT if max_drift == "auto" else max_drift,
+        n=len(runs[0]),
+        extractor_id=_work_id(runs[0]),
+        lane=lane,
+        seeds=runs[0].seed_range(),
+        context_lines=(_generated_line(runs[0], lane), f"  peak       {value / GIB:.3f} GiB ({bar})"),
+        batch=runs[0],
+        details={"peaks": peaks},
+    )

@@ -12,27 +12,42 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from .assertions import (assert_clip_score_above, assert_coverage_above, assert_fid_below,
-                         assert_inception_score_above, assert_kid_below, assert_no_collapse, assert_precision_above,
-                         assert_recall_above)
+from .assertions import (
+    assert_clip_score_above,
+    assert_coverage_above,
+    assert_fid_below,
+    assert_inception_score_above,
+    assert_kid_below,
+    assert_no_collapse,
+    assert_precision_above,
+    assert_recall_above,
+)
 from . import run_state as session_module
 from .efficiency import assert_peak_memory_below, assert_seconds_per_image_below
-from .scores import (assert_aesthetic_above, assert_fd_infinity_below, assert_hps_above, assert_pickscore_above,
-                     assert_vendi_above)
+from .scores import (
+    assert_aesthetic_above,
+    assert_fd_infinity_below,
+    assert_hps_above,
+    assert_pickscore_above,
+    assert_vendi_above,
+)
 from .workflow import MetricCheckFailed, MetricResult
 from ..errors import QualityChecksFailed  # noqa: F401  (0.2 import path)
 
 
 def _against_reference(helper: Callable, extractor_keyword: str) -> Callable:
     def run(batch, ref, threshold, options: dict) -> MetricResult:
-        return helper(batch, ref, threshold, max_drift=options["max_drift"],
-                      **{extractor_keyword: options[extractor_keyword]})
+        return helper(
+            batch, ref, threshold, max_drift=options["max_drift"], **{extractor_keyword: options[extractor_keyword]}
+        )
+
     return run
 
 
 def _inception_score(batch, ref, threshold, options: dict) -> MetricResult:
-    return assert_inception_score_above(batch, threshold, extractor=options["extractor"],
-                                        max_drift=options["max_drift"])
+    return assert_inception_score_above(
+        batch, threshold, extractor=options["extractor"], max_drift=options["max_drift"]
+    )
 
 
 def _no_collapse(batch, ref, requested, options: dict) -> MetricResult:
@@ -40,15 +55,22 @@ def _no_collapse(batch, ref, requested, options: dict) -> MetricResult:
 
 
 def _clip_score(batch, ref, threshold, options: dict) -> MetricResult:
-    return assert_clip_score_above(batch, threshold, options["prompts"], embedder=options["embedder"],
-                                   max_drift=options["max_drift"])
+    return assert_clip_score_above(
+        batch, threshold, options["prompts"], embedder=options["embedder"], max_drift=options["max_drift"]
+    )
 
 
 def _per_image_score(helper: Callable, scorer_name: str, takes_prompts: bool = True) -> Callable:
     def run(batch, ref, threshold, options: dict) -> MetricResult:
         prompts = {"prompts": options["prompts"]} if takes_prompts else {}
-        return helper(batch, threshold, **prompts, scorer=(options["scorers"] or {}).get(scorer_name),
-                      max_drift=options["max_drift"])
+        return helper(
+            batch,
+            threshold,
+            **prompts,
+            scorer=(options["scorers"] or {}).get(scorer_name),
+            max_drift=options["max_drift"],
+        )
+
     return run
 
 
@@ -59,6 +81,7 @@ def _vendi(batch, ref, threshold, options: dict) -> MetricResult:
 def _efficiency(helper: Callable) -> Callable:
     def run(batch, ref, threshold, options: dict) -> MetricResult | None:
         return helper(options["timing_runs"] or batch, threshold, max_drift=options["max_drift"])
+
     return run
 
 
@@ -95,15 +118,32 @@ class _NotChecked:
 NOT_CHECKED = _NotChecked()
 
 
-def assert_quality(batch, ref=None, *, fid_below: float | None = NOT_CHECKED, kid_below: float | None = NOT_CHECKED,
-                   precision_above: float | None = NOT_CHECKED, recall_above: float | None = NOT_CHECKED,
-                   coverage_above: float | None = NOT_CHECKED, inception_score_above: float | None = NOT_CHECKED,
-                   clip_score_above: float | None = NOT_CHECKED, no_collapse: bool = False,
-                   fd_infinity_below: float | None = NOT_CHECKED, vendi_above: float | None = NOT_CHECKED,
-                   pickscore_above: float | None = NOT_CHECKED, hps_above: float | None = NOT_CHECKED,
-                   aesthetic_above: float | None = NOT_CHECKED, seconds_per_image_below: float | None = NOT_CHECKED,
-                   peak_memory_below: float | None = NOT_CHECKED, extractor=None, embedder=None, prompts=None,
-                   scorers: dict | None = None, timing_runs=None, max_drift="auto") -> dict[str, MetricResult]:
+def assert_quality(
+    batch,
+    ref=None,
+    *,
+    fid_below: float | None = NOT_CHECKED,
+    kid_below: float | None = NOT_CHECKED,
+    precision_above: float | None = NOT_CHECKED,
+    recall_above: float | None = NOT_CHECKED,
+    coverage_above: float | None = NOT_CHECKED,
+    inception_score_above: float | None = NOT_CHECKED,
+    clip_score_above: float | None = NOT_CHECKED,
+    no_collapse: bool = False,
+    fd_infinity_below: float | None = NOT_CHECKED,
+    vendi_above: float | None = NOT_CHECKED,
+    pickscore_above: float | None = NOT_CHECKED,
+    hps_above: float | None = NOT_CHECKED,
+    aesthetic_above: float | None = NOT_CHECKED,
+    seconds_per_image_below: float | None = NOT_CHECKED,
+    peak_memory_below: float | None = NOT_CHECKED,
+    extractor=None,
+    embedder=None,
+    prompts=None,
+    scorers: dict | None = None,
+    timing_runs=None,
+    max_drift="auto",
+) -> dict[str, MetricResult]:
     """Measure every requested metric of ``batch``, record them all, fail once listing each failure.
 
     Each ``<metric>_below`` / ``<metric>_above`` keyword is that metric's threshold, with the
@@ -124,23 +164,43 @@ def assert_quality(batch, ref=None, *, fid_below: float | None = NOT_CHECKED, ki
     "fd_infinity", "vendi", "pickscore", "hps", "aesthetic", "seconds_per_image", "peak_memory").
     Errors that are not quality failures (a bad argument, missing weights) raise at once.
     """
-    thresholds = {"fid_below": fid_below, "kid_below": kid_below, "precision_above": precision_above,
-                  "recall_above": recall_above, "coverage_above": coverage_above,
-                  "inception_score_above": inception_score_above, "clip_score_above": clip_score_above,
-                  "no_collapse": True if no_collapse else NOT_CHECKED, "fd_infinity_below": fd_infinity_below,
-                  "vendi_above": vendi_above, "pickscore_above": pickscore_above, "hps_above": hps_above,
-                  "aesthetic_above": aesthetic_above, "seconds_per_image_below": seconds_per_image_below,
-                  "peak_memory_below": peak_memory_below}
+    thresholds = {
+        "fid_below": fid_below,
+        "kid_below": kid_below,
+        "precision_above": precision_above,
+        "recall_above": recall_above,
+        "coverage_above": coverage_above,
+        "inception_score_above": inception_score_above,
+        "clip_score_above": clip_score_above,
+        "no_collapse": True if no_collapse else NOT_CHECKED,
+        "fd_infinity_below": fd_infinity_below,
+        "vendi_above": vendi_above,
+        "pickscore_above": pickscore_above,
+        "hps_above": hps_above,
+        "aesthetic_above": aesthetic_above,
+        "seconds_per_image_below": seconds_per_image_below,
+        "peak_memory_below": peak_memory_below,
+    }
     requested = [keyword for keyword in CHECKS if thresholds[keyword] is not NOT_CHECKED]
     if not requested:
-        raise TypeError(f"assert_quality: name at least one metric ({', '.join(f'{k}=...' for k in CHECKS)}); "
-                        "a threshold of None measures it and checks drift only")
+        raise TypeError(
+            f"assert_quality: name at least one metric ({', '.join(f'{k}=...' for k in CHECKS)}); "
+            "a threshold of None measures it and checks drift only"
+        )
     needs_ref = [keyword for keyword in requested if CHECKS[keyword][1]]
     if needs_ref and ref is None:
-        raise TypeError(f"ref: {', '.join(needs_ref)} compare with reference statistics; pass ref=gen_refs[NAME] "
-                        "or a ReferenceStats")
-    options: dict[str, Any] = {"extractor": extractor, "embedder": embedder, "prompts": prompts,
-                               "max_drift": max_drift, "scorers": scorers, "timing_runs": timing_runs}
+        raise TypeError(
+            f"ref: {', '.join(needs_ref)} compare with reference statistics; pass ref=gen_refs[NAME] "
+            "or a ReferenceStats"
+        )
+    options: dict[str, Any] = {
+        "extractor": extractor,
+        "embedder": embedder,
+        "prompts": prompts,
+        "max_drift": max_drift,
+        "scorers": scorers,
+        "timing_runs": timing_runs,
+    }
     results: dict[str, MetricResult] = {}
     failures: list[str] = []
     for keyword in requested:

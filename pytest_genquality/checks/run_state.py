@@ -32,17 +32,19 @@ class TestContext:
     test_file: str
     record_property: Callable[[str, Any], None] | None = None
     results: list = field(default_factory=list)
-    pending_entries: dict = field(default_factory=dict)   # key -> lane -> entry
-    pending_arrays: dict = field(default_factory=dict)    # npz member -> array
-    pending_images: tuple | None = None                   # (uint8 images, seeds)
+    pending_entries: dict = field(default_factory=dict)  # key -> lane -> entry
+    pending_arrays: dict = field(default_factory=dict)  # npz member -> array
+    pending_images: tuple | None = None  # (uint8 images, seeds)
     thumbnails: dict = field(default_factory=lambda: {"total": 0, "images": []})
-    thumbnailed: weakref.WeakSet = field(default_factory=weakref.WeakSet)  # batches already kept (not id(): ids are reused)
+    thumbnailed: weakref.WeakSet = field(
+        default_factory=weakref.WeakSet
+    )  # batches already kept (not id(): ids are reused)
 
 
 class Recorder:
     def __init__(self, settings: RunSettings, store: Store, lane: str, root: Path, device=None, writer: bool = True):
         self.settings = settings
-        self.writer = writer                             # False on torchrun ranks other than 0: they write nothing
+        self.writer = writer  # False on torchrun ranks other than 0: they write nothing
         self.device = device
         self.store = store
         self.lane = lane
@@ -50,16 +52,16 @@ class Recorder:
         self.provenance = provenance(self.root)
         self.current: TestContext | None = None
         self.results: list[dict] = []
-        self.outcomes: dict[str, str] = {}               # node id -> "passed" | "failed" (the run file's "tests")
-        self.baseline_updates: dict[str, dict] = {}      # test file -> node -> key -> lane -> entry
+        self.outcomes: dict[str, str] = {}  # node id -> "passed" | "failed" (the run file's "tests")
+        self.baseline_updates: dict[str, dict] = {}  # test file -> node -> key -> lane -> entry
         self.collected: set[str] = set()
         self.collected_files: set[str] = set()
         self.broken_files: set[str] = set()
         self.stale: list[str] = []
         self.store_errors: list[str] = []
-        self.thumbnails: dict[str, dict] = {}            # node id -> {"total", "images"} (HTML report only)
+        self.thumbnails: dict[str, dict] = {}  # node id -> {"total", "images"} (HTML report only)
         self.extractor_provider: Callable[[str], Any] | None = None  # fixture name -> the test's extractor
-        self.report_written: Path | None = None          # --gen-report's file, once written
+        self.report_written: Path | None = None  # --gen-report's file, once written
 
     # ---- per test ------------------------------------------------------------------------
     def start_test(self, node_id: str, test_file: str, record_property=None) -> TestContext:
@@ -77,8 +79,9 @@ class Recorder:
         room = MAX_THUMBNAILS - len(kept["images"])
         kept["total"] += len(batch)
         if room > 0:
-            kept["images"].extend(batch_thumbnails(batch.images, batch.seeds, batch.prompts,
-                                                   size=self.settings.report_thumb, limit=room))
+            kept["images"].extend(
+                batch_thumbnails(batch.images, batch.seeds, batch.prompts, size=self.settings.report_thumb, limit=room)
+            )
 
     def finish_test(self, passed: bool) -> None:
         """Commit the test's baseline updates (only under --update-refs, only if it passed)."""
@@ -91,8 +94,9 @@ class Recorder:
         self.outcomes[context.node_id] = "passed" if passed else "failed"
         if context.thumbnails["images"]:
             self.thumbnails[context.node_id] = context.thumbnails
-        if not (self.writer and self.settings.update_refs and passed
-                and (context.pending_entries or context.pending_images)):
+        if not (
+            self.writer and self.settings.update_refs and passed and (context.pending_entries or context.pending_images)
+        ):
             return
         if context.pending_arrays:
             self.store.save_features(context.node_id, context.pending_arrays)
@@ -105,9 +109,15 @@ class Recorder:
 
     # ---- xdist ---------------------------------------------------------------------------
     def worker_payload(self) -> dict:
-        return {"results": self.results, "outcomes": self.outcomes, "baseline_updates": self.baseline_updates,
-                "collected": sorted(self.collected), "collected_files": sorted(self.collected_files),
-                "broken_files": sorted(self.broken_files), "thumbnails": self.thumbnails}
+        return {
+            "results": self.results,
+            "outcomes": self.outcomes,
+            "baseline_updates": self.baseline_updates,
+            "collected": sorted(self.collected),
+            "collected_files": sorted(self.collected_files),
+            "broken_files": sorted(self.broken_files),
+            "thumbnails": self.thumbnails,
+        }
 
     def merge_worker_payload(self, payload: dict) -> None:
         self.results.extend(payload.get("results", []))
@@ -166,9 +176,11 @@ class Recorder:
                     self.store.remove_node_artifacts(node_id)
         if not self.results:
             return None
-        return self.store.write_run(self.results, {**self.provenance, "lane": self.lane,
-                                                   "update_refs": self.settings.update_refs},
-                                   tests=self.outcomes)
+        return self.store.write_run(
+            self.results,
+            {**self.provenance, "lane": self.lane, "update_refs": self.settings.update_refs},
+            tests=self.outcomes,
+        )
 
 
 NOT_WRITTEN = "not-written"  # verdict of a value measured under --update-refs whose baseline was not written
@@ -256,4 +268,3 @@ def run_device() -> Any:
     """The device of the run (``--gen-device``), "cpu" outside pytest: where default extractors go."""
     run = current_run()
     return run.device if run is not None and run.device is not None else "cpu"
-

@@ -23,8 +23,17 @@ import numpy as np
 
 from . import run_state as session_module
 from ..store.layout import array_name
-from .assertions import (_as_batch, _check_threshold, _checked_extractor, _distribution_check, _generated_line,
-                         _lane_of, _reference, batch_features, default_inception)
+from .assertions import (
+    _as_batch,
+    _check_threshold,
+    _checked_extractor,
+    _distribution_check,
+    _generated_line,
+    _lane_of,
+    _reference,
+    batch_features,
+    default_inception,
+)
 from .workflow import SPECS, DriftEvidence, MetricResult, check_metric, same_seeds
 
 PROMPTS_SHOWN = 5  # prompts named in a failure message (all of them are in details["per_prompt"])
@@ -49,8 +58,9 @@ def _paired_baseline_rows(key: str, lane: str | None, seeds: str) -> np.ndarray 
     return recorder.store.load_features(test_context.node_id, array_name(key, lane))
 
 
-def per_prompt_summary(scores: np.ndarray, prompts: list[str] | None,
-                       baseline_scores: np.ndarray | None = None) -> list[dict]:
+def per_prompt_summary(
+    scores: np.ndarray, prompts: list[str] | None, baseline_scores: np.ndarray | None = None
+) -> list[dict]:
     """Mean score per distinct prompt, worst first: by change from the baseline when one pairs, else by value.
 
     Each row: {"prompt", "n" (images), "value", and with a paired baseline "baseline", "delta"}.
@@ -81,8 +91,9 @@ def _per_prompt_line(summary: list[dict]) -> str | None:
     return f"  per prompt lowest: {words}"
 
 
-def _per_image_check(name: str, batch, scores, prompts: list[str] | None, threshold, *, scorer_id: str,
-                     max_drift) -> MetricResult:
+def _per_image_check(
+    name: str, batch, scores, prompts: list[str] | None, threshold, *, scorer_id: str, max_drift
+) -> MetricResult:
     """The shared tail of the per-image score assertions: mean, bootstrap interval, paired evidence."""
     from ..stats import bootstrap_mean_interval
 
@@ -95,10 +106,20 @@ def _per_image_check(name: str, batch, scores, prompts: list[str] | None, thresh
     if (line := _per_prompt_line(summary)) is not None:
         context.append(line)
     return check_metric(
-        SPECS[name], float(scores.mean()), threshold=threshold, max_drift=max_drift, n=len(batch),
-        extractor_id=scorer_id, lane=lane, seeds=seeds, evidence=DriftEvidence(scores, paired=True),
-        ci=bootstrap_mean_interval(scores) if len(scores) >= 2 else None, context_lines=tuple(context),
-        batch=batch, details={"per_prompt": summary} if summary else None)
+        SPECS[name],
+        float(scores.mean()),
+        threshold=threshold,
+        max_drift=max_drift,
+        n=len(batch),
+        extractor_id=scorer_id,
+        lane=lane,
+        seeds=seeds,
+        evidence=DriftEvidence(scores, paired=True),
+        ci=bootstrap_mean_interval(scores) if len(scores) >= 2 else None,
+        context_lines=tuple(context),
+        batch=batch,
+        details={"per_prompt": summary} if summary else None,
+    )
 
 
 def _prompts(batch, prompts) -> list[str]:
@@ -110,7 +131,9 @@ def _prompts(batch, prompts) -> list[str]:
     return prompts
 
 
-def assert_pickscore_above(batch, threshold: float | None, prompts=None, *, scorer=None, max_drift="auto") -> MetricResult:
+def assert_pickscore_above(
+    batch, threshold: float | None, prompts=None, *, scorer=None, max_drift="auto"
+) -> MetricResult:
     """Mean PickScore (Kirstain et al. 2023; ~100 × cosine, higher is better) of the images vs their prompts.
 
     ``prompts`` default to ``batch.prompts``. ``scorer``: a ``features.PickScore``; default the
@@ -123,8 +146,9 @@ def assert_pickscore_above(batch, threshold: float | None, prompts=None, *, scor
     _check_threshold("threshold", threshold, allow_none=True)
     prompts = _prompts(batch, prompts)
     scorer = scorer or _default_scorer("pickscore", lambda device: PickScore(device=device))
-    return _per_image_check("pickscore", batch, scorer.score(batch, prompts), prompts, threshold,
-                            scorer_id=scorer.id, max_drift=max_drift)
+    return _per_image_check(
+        "pickscore", batch, scorer.score(batch, prompts), prompts, threshold, scorer_id=scorer.id, max_drift=max_drift
+    )
 
 
 def assert_hps_above(batch, threshold: float | None, prompts=None, *, scorer=None, max_drift="auto") -> MetricResult:
@@ -139,8 +163,9 @@ def assert_hps_above(batch, threshold: float | None, prompts=None, *, scorer=Non
     _check_threshold("threshold", threshold, allow_none=True)
     prompts = _prompts(batch, prompts)
     scorer = scorer or _default_scorer("hps", lambda device: HPSv2(device=device))
-    return _per_image_check("hps", batch, scorer.score(batch, prompts), prompts, threshold,
-                            scorer_id=scorer.id, max_drift=max_drift)
+    return _per_image_check(
+        "hps", batch, scorer.score(batch, prompts), prompts, threshold, scorer_id=scorer.id, max_drift=max_drift
+    )
 
 
 def assert_aesthetic_above(batch, threshold: float | None, *, scorer=None, max_drift="auto") -> MetricResult:
@@ -155,13 +180,15 @@ def assert_aesthetic_above(batch, threshold: float | None, *, scorer=None, max_d
     batch = _as_batch(batch)
     _check_threshold("threshold", threshold, allow_none=True)
     scorer = scorer or _default_scorer("aesthetic", lambda device: AestheticPredictor(device=device))
-    return _per_image_check("aesthetic", batch, scorer.score(batch), batch.prompts, threshold,
-                            scorer_id=scorer.id, max_drift=max_drift)
+    return _per_image_check(
+        "aesthetic", batch, scorer.score(batch), batch.prompts, threshold, scorer_id=scorer.id, max_drift=max_drift
+    )
 
 
 # ---- distribution scores ----------------------------------------------------------------------------
-def assert_vendi_above(batch, threshold: float | None, *, extractor=None, kernel: str = "cosine",
-                       max_drift="auto") -> MetricResult:
+def assert_vendi_above(
+    batch, threshold: float | None, *, extractor=None, kernel: str = "cosine", max_drift="auto"
+) -> MetricResult:
     """Vendi score (Friedman & Dieng 2023; the effective number of distinct images, 1..min(N, D)) above ``threshold``.
 
     Diversity without a reference: a mode collapse or prompt-ignoring near-copies lower it.
@@ -180,15 +207,24 @@ def assert_vendi_above(batch, threshold: float | None, *, extractor=None, kernel
     if len(rows) < 2:
         raise ValueError(f"batch: a diversity score needs at least 2 images, got {len(rows)}")
     return check_metric(
-        SPECS["vendi"], vendi_score(rows, kernel=kernel), threshold=threshold, max_drift=max_drift, n=len(batch),
-        extractor_id=extractor.id, lane=_lane_of(batch), seeds=batch.seed_range(),
+        SPECS["vendi"],
+        vendi_score(rows, kernel=kernel),
+        threshold=threshold,
+        max_drift=max_drift,
+        n=len(batch),
+        extractor_id=extractor.id,
+        lane=_lane_of(batch),
+        seeds=batch.seed_range(),
         evidence=DriftEvidence(rows, make_statistic=lambda pooled: lambda idx: vendi_score(pooled[idx], kernel=kernel)),
         context_lines=(_generated_line(batch, _lane_of(batch)), f"  features   {extractor.id}, {kernel} kernel"),
-        batch=batch, details={"kernel": kernel})
+        batch=batch,
+        details={"kernel": kernel},
+    )
 
 
-def assert_fd_infinity_below(batch, ref, threshold: float | None, *, extractor=None, max_drift="auto",
-                             seed: int = 0) -> MetricResult:
+def assert_fd_infinity_below(
+    batch, ref, threshold: float | None, *, extractor=None, max_drift="auto", seed: int = 0
+) -> MetricResult:
     """FD∞ (Chong & Forsyth 2020: FID extrapolated to N = ∞) of ``batch`` against ``ref`` below ``threshold``.
 
     FID_n on seeded subsets of 15 sizes from N/10 (at most 5 000) to N, a least-squares line in
@@ -205,17 +241,31 @@ def assert_fd_infinity_below(batch, ref, threshold: float | None, *, extractor=N
     extractor = _checked_extractor(reference, extractor, default_inception)
     rows = batch_features(batch, extractor, "pool")
     if len(rows) < 3:
-        raise ValueError(f"batch: FD∞ fits FID over at least 2 subset sizes and needs at least 3 images, got {len(rows)}")
+        raise ValueError(
+            f"batch: FD∞ fits FID over at least 2 subset sizes and needs at least 3 images, got {len(rows)}"
+        )
     root = reference.matrix_sqrt()  # once, not per subset fit
     fit = fd_infinity(rows, reference.mu, reference.sigma, seed=seed, sqrt_sigma_ref=root)
 
     def make_statistic(pooled):
-        return lambda idx: fd_infinity(pooled[idx], reference.mu, reference.sigma, seed=seed,
-                                       sqrt_sigma_ref=root).fd_infinity
+        return lambda idx: (
+            fd_infinity(pooled[idx], reference.mu, reference.sigma, seed=seed, sqrt_sigma_ref=root).fd_infinity
+        )
 
-    note = (f"  fit        FID_n = {fit.fd_infinity:.4g} + {fit.slope:.4g} / n over n = "
-            f"{fit.subset_sizes[0]}..{fit.subset_sizes[-1]} ({len(fit.subset_sizes)} sizes, seed {seed})")
+    note = (
+        f"  fit        FID_n = {fit.fd_infinity:.4g} + {fit.slope:.4g} / n over n = "
+        f"{fit.subset_sizes[0]}..{fit.subset_sizes[-1]} ({len(fit.subset_sizes)} sizes, seed {seed})"
+    )
     return _distribution_check(
-        "fd_infinity", batch, reference, fit.fd_infinity, rows, make_statistic, threshold=threshold,
-        max_drift=max_drift, extractor_id=extractor.id, extra_context=(note,),
-        details={"slope": fit.slope, "subset_sizes": list(fit.subset_sizes), "seed": seed})
+        "fd_infinity",
+        batch,
+        reference,
+        fit.fd_infinity,
+        rows,
+        make_statistic,
+        threshold=threshold,
+        max_drift=max_drift,
+        extractor_id=extractor.id,
+        extra_context=(note,),
+        details={"slope": fit.slope, "subset_sizes": list(fit.subset_sizes), "seed": seed},
+    )

@@ -37,9 +37,18 @@ from . import run_state as session_module
 from ..store.provenance import utc_now
 from ..stats.rules import threshold_crossed, tolerance_verdict
 from ..stats import parse_max_drift  # noqa: F401  (public here since 0.1)
-from ..stats import (AUTO_MARGIN_SDS, DRIFT_ALPHA, NORMAL_TEST_NOISE_FACTOR, DriftTest, MarginTest, margin_bootstrap_test,
-                    margin_test, normal_margin_test,
-                    per_sample_noise_sd, seed_noise_sd)
+from ..stats import (
+    AUTO_MARGIN_SDS,
+    DRIFT_ALPHA,
+    NORMAL_TEST_NOISE_FACTOR,
+    DriftTest,
+    MarginTest,
+    margin_bootstrap_test,
+    margin_test,
+    normal_margin_test,
+    per_sample_noise_sd,
+    seed_noise_sd,
+)
 from ..stats.sequential import FUTILITY_Z, make_design
 from ..stats.swap_z import SWAPS, normal_upper_tail, swap_z
 from ..store.layout import array_name
@@ -59,10 +68,10 @@ TIMING_MIN_RUNS = 3  # repeated timings per side behind a speed drift test (a SD
 
 @dataclass(frozen=True)
 class MetricSpec:
-    name: str                 # key stem in the store: "fid", "clip_score"
-    label: str                # for people: "FID", "CLIP score"
+    name: str  # key stem in the store: "fid", "clip_score"
+    label: str  # for people: "FID", "CLIP score"
     higher_is_better: bool
-    family: str               # "distribution" | "per-sample" | "scalar"
+    family: str  # "distribution" | "per-sample" | "scalar"
     noise_test: str = "resample"  # "resample": margin_test / margin_bootstrap_test; "normal": normal_margin_test
     # the baseline-only seed-noise SD is close to this metric's noise or above it in the median
     # (FID: 0.82-1.19x), so margin_test may fail a far worsening on twice it without resampling
@@ -79,32 +88,42 @@ class MetricSpec:
         return -1 if self.higher_is_better else 1
 
 
-SPECS: dict[str, MetricSpec] = {spec.name: spec for spec in (
-    MetricSpec("fid", "FID", False, "distribution", evidence="swap-z"),
-    MetricSpec("kid", "KID", False, "distribution", evidence="swap-z"),
-    MetricSpec("inception_score", "Inception Score", True, "distribution"),
-    MetricSpec("precision", "precision", True, "distribution"),
-    MetricSpec("recall", "recall", True, "distribution"),
-    MetricSpec("density", "density", True, "distribution"),
-    MetricSpec("coverage", "coverage", True, "distribution"),
-    MetricSpec("cmmd", "CMMD", False, "distribution"),
-    MetricSpec("log_nn_distance", "log NN distance", True, "distribution", noise_test="normal"),
-    MetricSpec("clip_score", "CLIP score", True, "per-sample"),
-    MetricSpec("lpips", "LPIPS", False, "per-sample"),
-    MetricSpec("ssim", "SSIM", True, "per-sample"),
-    MetricSpec("psnr", "PSNR", True, "per-sample"),
-    MetricSpec("max_abs", "max |diff|", False, "per-sample"),
-    # issue 21: preference and aesthetic scores are per-image means, paired by seed like CLIP score
-    MetricSpec("pickscore", "PickScore", True, "per-sample"),
-    MetricSpec("hps", "HPSv2", True, "per-sample"),
-    MetricSpec("aesthetic", "LAION aesthetic", True, "per-sample"),
-    MetricSpec("vendi", "Vendi score", True, "distribution"),
-    MetricSpec("fd_infinity", "FD∞", False, "distribution", noise_sd_is_upper_bound=True, smooth_null=True),
-    # rows: seconds per image of repeated runs; "normal": noise_sd = run-to-run SD x sqrt(2/runs)
-    MetricSpec("seconds_per_image", "seconds per image", False, "per-sample", noise_test="normal",
-               min_samples=TIMING_MIN_RUNS, noise_source="run-to-run"),
-    MetricSpec("peak_memory", "peak device memory", False, "scalar"),
-)}
+SPECS: dict[str, MetricSpec] = {
+    spec.name: spec
+    for spec in (
+        MetricSpec("fid", "FID", False, "distribution", evidence="swap-z"),
+        MetricSpec("kid", "KID", False, "distribution", evidence="swap-z"),
+        MetricSpec("inception_score", "Inception Score", True, "distribution"),
+        MetricSpec("precision", "precision", True, "distribution"),
+        MetricSpec("recall", "recall", True, "distribution"),
+        MetricSpec("density", "density", True, "distribution"),
+        MetricSpec("coverage", "coverage", True, "distribution"),
+        MetricSpec("cmmd", "CMMD", False, "distribution"),
+        MetricSpec("log_nn_distance", "log NN distance", True, "distribution", noise_test="normal"),
+        MetricSpec("clip_score", "CLIP score", True, "per-sample"),
+        MetricSpec("lpips", "LPIPS", False, "per-sample"),
+        MetricSpec("ssim", "SSIM", True, "per-sample"),
+        MetricSpec("psnr", "PSNR", True, "per-sample"),
+        MetricSpec("max_abs", "max |diff|", False, "per-sample"),
+        # issue 21: preference and aesthetic scores are per-image means, paired by seed like CLIP score
+        MetricSpec("pickscore", "PickScore", True, "per-sample"),
+        MetricSpec("hps", "HPSv2", True, "per-sample"),
+        MetricSpec("aesthetic", "LAION aesthetic", True, "per-sample"),
+        MetricSpec("vendi", "Vendi score", True, "distribution"),
+        MetricSpec("fd_infinity", "FD∞", False, "distribution", noise_sd_is_upper_bound=True, smooth_null=True),
+        # rows: seconds per image of repeated runs; "normal": noise_sd = run-to-run SD x sqrt(2/runs)
+        MetricSpec(
+            "seconds_per_image",
+            "seconds per image",
+            False,
+            "per-sample",
+            noise_test="normal",
+            min_samples=TIMING_MIN_RUNS,
+            noise_source="run-to-run",
+        ),
+        MetricSpec("peak_memory", "peak device memory", False, "scalar"),
+    )
+}
 
 
 def custom_margin_names(margins: tuple[tuple[str, float], ...]) -> list[str]:
@@ -121,8 +140,10 @@ def custom_margin_names(margins: tuple[tuple[str, float], ...]) -> list[str]:
             continue
         meant = [known for known in SPECS if _one_typo_apart(name.lower(), known)]
         if meant:
-            raise ValueError(f"--gen-drift-margin: unknown metric {name!r} in {key!r} (did you mean {meant[0]!r}?); "
-                             f"known metrics: {', '.join(SPECS)}, or a name given to assert_metric")
+            raise ValueError(
+                f"--gen-drift-margin: unknown metric {name!r} in {key!r} (did you mean {meant[0]!r}?); "
+                f"known metrics: {', '.join(SPECS)}, or a name given to assert_metric"
+            )
         custom.append(key)
     return custom
 
@@ -175,7 +196,7 @@ class MetricResult:
     extractor_id: str | None
     baseline: float | None
     noise: Any
-    verdict: str                       # pass | improved | fail | no-baseline | updated | error
+    verdict: str  # pass | improved | fail | no-baseline | updated | error
     key: str = ""
     test: str = ""
     lane: str = ""
@@ -187,17 +208,31 @@ class MetricResult:
     higher_is_better: bool = False
     seeds: str = ""
     details: dict = field(default_factory=dict)  # how the value was computed, e.g. KID's subset_size used
-    batch: str = ""                    # content fingerprint of the measured batch (batch_fingerprint), "" if none
+    batch: str = ""  # content fingerprint of the measured batch (batch_fingerprint), "" if none
 
     def as_dict(self) -> dict:
         noise = self.noise.as_dict() if isinstance(self.noise, (DriftTest, MarginTest)) else self.noise
-        return {"test": self.test, "metric": self.name, "key": self.key, "value": self.value, "n": self.n,
-                "extractor_id": self.extractor_id, "lane": self.lane, "threshold": self.threshold,
-                "baseline": self.baseline, "baseline_commit": self.baseline_commit, "delta": self.delta,
-                "ci": list(self.ci) if self.ci else None, "noise": noise, "verdict": self.verdict,
-                "reason": self.reason, "higher_is_better": self.higher_is_better, "seeds": self.seeds,
-                **({"details": dict(self.details)} if self.details else {}),
-                **({"batch": self.batch} if self.batch else {})}
+        return {
+            "test": self.test,
+            "metric": self.name,
+            "key": self.key,
+            "value": self.value,
+            "n": self.n,
+            "extractor_id": self.extractor_id,
+            "lane": self.lane,
+            "threshold": self.threshold,
+            "baseline": self.baseline,
+            "baseline_commit": self.baseline_commit,
+            "delta": self.delta,
+            "ci": list(self.ci) if self.ci else None,
+            "noise": noise,
+            "verdict": self.verdict,
+            "reason": self.reason,
+            "higher_is_better": self.higher_is_better,
+            "seeds": self.seeds,
+            **({"details": dict(self.details)} if self.details else {}),
+            **({"batch": self.batch} if self.batch else {}),
+        }
 
 
 _BATCH_FINGERPRINTS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
@@ -229,15 +264,25 @@ def baseline_noise_sd(spec: MetricSpec, evidence: DriftEvidence | None, rows) ->
     if spec.family == "distribution":
         if evidence.make_statistic is None:
             return None
-        noise_sd = seed_noise_sd(rows.astype(np.float16).astype(np.float64),
-                                 evidence.make_noise_statistic or evidence.make_statistic)
+        noise_sd = seed_noise_sd(
+            rows.astype(np.float16).astype(np.float64), evidence.make_noise_statistic or evidence.make_statistic
+        )
         return noise_sd * NORMAL_TEST_NOISE_FACTOR if spec.noise_test == "normal" else noise_sd
     return per_sample_noise_sd(rows)
 
 
-def drift_noise_test(spec: MetricSpec, evidence: DriftEvidence | None, stored: np.ndarray | None, *,
-                observed: float, noise_sd: float | None = None, margin: float | None = None,
-                paired: bool = False, adaptive: bool = True, baseline_value: float | None = None) -> MarginTest | str:
+def drift_noise_test(
+    spec: MetricSpec,
+    evidence: DriftEvidence | None,
+    stored: np.ndarray | None,
+    *,
+    observed: float,
+    noise_sd: float | None = None,
+    margin: float | None = None,
+    paired: bool = False,
+    adaptive: bool = True,
+    baseline_value: float | None = None,
+) -> MarginTest | str:
     """The margin test of ``current - baseline`` (= ``observed``), or why none could run.
 
     ``noise_sd``: stored with the baseline (computed here from the stored rows when an older
@@ -256,8 +301,11 @@ def drift_noise_test(spec: MetricSpec, evidence: DriftEvidence | None, stored: n
     if spec.family == "distribution" and evidence.make_statistic is None:
         return "untested: no statistic to permute"
     swap_evidence = spec.evidence == "swap-z" and spec.family == "distribution"
-    if spec.family == "distribution" and len(stored) != len(current) and not (swap_evidence
-                                                                            and len(stored) > len(current)):
+    if (
+        spec.family == "distribution"
+        and len(stored) != len(current)
+        and not (swap_evidence and len(stored) > len(current))
+    ):
         return "untested: baseline and current sample counts differ"
     paired = paired and len(stored) >= len(current)
     rule = "gen_drift_margin"
@@ -265,28 +313,54 @@ def drift_noise_test(spec: MetricSpec, evidence: DriftEvidence | None, stored: n
         share = DEFAULT_RELATIVE_MARGINS[spec.name]
         margin, rule = share * abs(baseline_value), f"default: {share:.0%} of the baseline {spec.label}"
     if noise_sd is None and (margin is None or spec.noise_test == "normal"):
-        noise_sd = baseline_noise_sd(spec, evidence, stored[:len(current)])
+        noise_sd = baseline_noise_sd(spec, evidence, stored[: len(current)])
     if margin is None:
         margin = AUTO_MARGIN_SDS * noise_sd
         rule = f"{AUTO_MARGIN_SDS:g} x {spec.noise_source} SD {noise_sd:.3g}"
     if swap_evidence:
-        result = _swap_z_gate(spec, evidence, stored, margin=margin, paired=paired, adaptive=adaptive,
-                              seed_noise_sd=noise_sd)
+        result = _swap_z_gate(
+            spec, evidence, stored, margin=margin, paired=paired, adaptive=adaptive, seed_noise_sd=noise_sd
+        )
     elif spec.noise_test == "normal":
         result = normal_margin_test(observed, worse_sign=spec.worse_sign, margin=margin, noise_sd=noise_sd)
     elif spec.family == "distribution":
         rounded = current.astype(np.float16).astype(np.float64)
-        result = margin_test(stored.astype(np.float64), rounded, evidence.make_statistic, worse_sign=spec.worse_sign,
-                             margin=margin, paired=paired, noise_sd=noise_sd, observed=observed, seed=0,
-                             noise_sd_is_upper_bound=spec.noise_sd_is_upper_bound, smooth_null=spec.smooth_null)
+        result = margin_test(
+            stored.astype(np.float64),
+            rounded,
+            evidence.make_statistic,
+            worse_sign=spec.worse_sign,
+            margin=margin,
+            paired=paired,
+            noise_sd=noise_sd,
+            observed=observed,
+            seed=0,
+            noise_sd_is_upper_bound=spec.noise_sd_is_upper_bound,
+            smooth_null=spec.smooth_null,
+        )
     else:
-        result = margin_bootstrap_test(stored, current, worse_sign=spec.worse_sign, margin=margin,
-                                       paired=paired and evidence.paired, noise_sd=noise_sd, seed=0)
+        result = margin_bootstrap_test(
+            stored,
+            current,
+            worse_sign=spec.worse_sign,
+            margin=margin,
+            paired=paired and evidence.paired,
+            noise_sd=noise_sd,
+            seed=0,
+        )
     return replace(result, margin_rule=rule)
 
 
-def _swap_z_gate(spec: MetricSpec, evidence: DriftEvidence, stored: np.ndarray, *, margin: float, paired: bool,
-                 adaptive: bool, seed_noise_sd: float | None = None) -> MarginTest:
+def _swap_z_gate(
+    spec: MetricSpec,
+    evidence: DriftEvidence,
+    stored: np.ndarray,
+    *,
+    margin: float,
+    paired: bool,
+    adaptive: bool,
+    seed_noise_sd: float | None = None,
+) -> MarginTest:
     """Swap-z evidence at looks n, 2n, ... up to the rows both sides can have (one look when none can grow).
 
     ``seed_noise_sd``: the baseline's stored seed noise, shown for a change inside the margin.
@@ -303,8 +377,15 @@ def _swap_z_gate(spec: MetricSpec, evidence: DriftEvidence, stored: np.ndarray, 
     for look, size in enumerate(design.looks):
         rows = evidence.rows if size == n else evidence.rows_for(size)
         current = np.asarray(rows)[:size].astype(np.float16).astype(np.float64)
-        look_z = swap_z(stored[:size], current, evidence.make_statistic, worse_sign=spec.worse_sign, margin=margin,
-                        paired=paired, seed=look)
+        look_z = swap_z(
+            stored[:size],
+            current,
+            evidence.make_statistic,
+            worse_sign=spec.worse_sign,
+            margin=margin,
+            paired=paired,
+            seed=look,
+        )
         bound = design.efficacy[look]
         decision = design.decide(look, look_z.z)
         if look_z.z_better >= bound:
@@ -313,14 +394,39 @@ def _swap_z_gate(spec: MetricSpec, evidence: DriftEvidence, stored: np.ndarray, 
             break
     if look_z.null_sd == 0 and abs(look_z.worsening) <= margin:
         # no null was needed: the noise shown is the baseline's stored seed noise, as for other metrics
-        return MarginTest("inside-margin", look_z.observed, look_z.worsening, float(margin), seed_noise_sd, 1.0, 1.0,
-                          0, ALPHA,
-                          look=look + 1, looks=len(design.looks), n_used=size, n_max=n_max)
+        return MarginTest(
+            "inside-margin",
+            look_z.observed,
+            look_z.worsening,
+            float(margin),
+            seed_noise_sd,
+            1.0,
+            1.0,
+            0,
+            ALPHA,
+            look=look + 1,
+            looks=len(design.looks),
+            n_used=size,
+            n_max=n_max,
+        )
     method = "paired swap-z" if paired else "swap-z"
-    return MarginTest(method, look_z.observed, look_z.worsening, float(margin), look_z.null_sd,
-                      _tail(look_z.z), _tail(look_z.z_better), SWAPS * (look + 1) if look_z.null_sd else 0, ALPHA,
-                      z=look_z.z, bound=float(bound), look=look + 1, looks=len(design.looks), n_used=size,
-                      n_max=n_max)
+    return MarginTest(
+        method,
+        look_z.observed,
+        look_z.worsening,
+        float(margin),
+        look_z.null_sd,
+        _tail(look_z.z),
+        _tail(look_z.z_better),
+        SWAPS * (look + 1) if look_z.null_sd else 0,
+        ALPHA,
+        z=look_z.z,
+        bound=float(bound),
+        look=look + 1,
+        looks=len(design.looks),
+        n_used=size,
+        n_max=n_max,
+    )
 
 
 def _tail(z: float) -> float:
@@ -366,8 +472,9 @@ def drift_verdict(spec: MetricSpec, value: float, baseline_value: float, max_dri
     if mode == "off":
         return "pass", "drift not checked (max_drift=None)"
     if mode in ("absolute", "percent"):
-        verdict, worsening, tolerance = tolerance_verdict(value, baseline_value, higher_is_better=spec.higher_is_better,
-                                                          mode=mode, amount=amount)
+        verdict, worsening, tolerance = tolerance_verdict(
+            value, baseline_value, higher_is_better=spec.higher_is_better, mode=mode, amount=amount
+        )
         if verdict == "fail":
             return "fail", f"worse by {worsening:.4g}, beyond max_drift={max_drift!r} ({tolerance:.4g})"
         if verdict == "improved":
@@ -407,17 +514,24 @@ def noise_z_better(noise: MarginTest) -> float | None:
 def _margin_verdict(noise: MarginTest) -> tuple[str, str]:
     worse = f"worse by {noise.worsening:.4g}" if noise.worsening >= 0 else f"better by {-noise.worsening:.4g}"
     if noise.significant_worsening:
-        return "fail", (f"{worse}, beyond the {_margin_words(noise)}: {_evidence_words(noise, noise.p_value)} "
-                        f"for 'worse by at most the margin'")
+        return "fail", (
+            f"{worse}, beyond the {_margin_words(noise)}: {_evidence_words(noise, noise.p_value)} "
+            f"for 'worse by at most the margin'"
+        )
     if noise.significant_improvement:
-        return "improved", (f"{worse}, beyond the {_margin_words(noise)} "
-                            f"({_evidence_words(noise, noise.p_better, noise_z_better(noise))})")
+        return "improved", (
+            f"{worse}, beyond the {_margin_words(noise)} "
+            f"({_evidence_words(noise, noise.p_better, noise_z_better(noise))})"
+        )
     if noise.worsening > noise.margin:
-        return "pass", (f"{worse}, beyond the {_margin_words(noise)} but not significant "
-                        f"({_evidence_words(noise, noise.p_value)})")
+        return "pass", (
+            f"{worse}, beyond the {_margin_words(noise)} but not significant ({_evidence_words(noise, noise.p_value)})"
+        )
     if -noise.worsening > noise.margin:
-        return "pass", (f"{worse}, beyond the {_margin_words(noise)} but not significant "
-                        f"({_evidence_words(noise, noise.p_better, noise_z_better(noise))})")
+        return "pass", (
+            f"{worse}, beyond the {_margin_words(noise)} but not significant "
+            f"({_evidence_words(noise, noise.p_better, noise_z_better(noise))})"
+        )
     if noise.method == "inside-margin":
         seeds = f" at n={noise.n_used} of {noise.n_max}" if noise.n_max and noise.n_max > (noise.n_used or 0) else ""
         return "pass", f"{worse}, within the {_margin_words(noise)}{seeds}"
@@ -430,11 +544,24 @@ def threshold_failed(spec: MetricSpec, value: float, threshold: float | None) ->
 
 
 # ---- the workflow --------------------------------------------------------------------------
-def check_metric(spec: MetricSpec, value: float, *, threshold: float | None = None, max_drift="auto",
-                 n: int | None = None, extractor_id: str | None = None, lane: str | None = None,
-                 qualifier: str | None = None, seeds: str = "", evidence: DriftEvidence | None = None,
-                 ci: tuple[float, float] | None = None, context_lines: tuple[str, ...] = (),
-                 compare_baseline: bool = True, batch=None, details: dict | None = None) -> MetricResult:
+def check_metric(
+    spec: MetricSpec,
+    value: float,
+    *,
+    threshold: float | None = None,
+    max_drift="auto",
+    n: int | None = None,
+    extractor_id: str | None = None,
+    lane: str | None = None,
+    qualifier: str | None = None,
+    seeds: str = "",
+    evidence: DriftEvidence | None = None,
+    ci: tuple[float, float] | None = None,
+    context_lines: tuple[str, ...] = (),
+    compare_baseline: bool = True,
+    batch=None,
+    details: dict | None = None,
+) -> MetricResult:
     """Record ``value``, compare it with its threshold and baseline, and raise on failure.
 
     ``compare_baseline=False``: the check carries its own baseline (paired image checks), so
@@ -452,16 +579,31 @@ def check_metric(spec: MetricSpec, value: float, *, threshold: float | None = No
     recorder = session_module.current_run()
     lane = lane or (recorder.lane if recorder else "")
     key = spec.name + (f"@{qualifier}" if qualifier else "")
-    result = MetricResult(spec.name, value, n, extractor_id, None, None, "pass", key=key,
-                          test=test_context.node_id if test_context else "", lane=lane, threshold=threshold,
-                          ci=ci, higher_is_better=spec.higher_is_better, seeds=seeds, details=dict(details or {}),
-                          batch=batch_fingerprint(batch) if batch is not None else "")
+    result = MetricResult(
+        spec.name,
+        value,
+        n,
+        extractor_id,
+        None,
+        None,
+        "pass",
+        key=key,
+        test=test_context.node_id if test_context else "",
+        lane=lane,
+        threshold=threshold,
+        ci=ci,
+        higher_is_better=spec.higher_is_better,
+        seeds=seeds,
+        details=dict(details or {}),
+        batch=batch_fingerprint(batch) if batch is not None else "",
+    )
     failures = []
     if threshold_failed(spec, value, threshold):
         relation = "below" if spec.higher_is_better else "above"
         failures.append(f"{spec.label} {value:.4g} is {relation} the threshold {threshold:.4g}")
 
     if test_context is not None:
+
         def record() -> None:
             _record(spec, result, recorder, test_context, evidence if compare_baseline else None, compare_baseline)
             if batch is not None:
@@ -494,9 +636,13 @@ def _compare_with_baseline(spec, result, recorder, test_context, max_drift, evid
     entry = lanes.get(result.lane)
     if entry is None:
         result.verdict = "no-baseline"
-        other = f" (baselines exist for other lanes: {', '.join(sorted(lanes))}; they are not compared)" if lanes else ""
-        failures.append(f"no baseline for {result.key} in {test_context.node_id} on lane {result.lane}{other}: "
-                        "run `pytest --update-refs`")
+        other = (
+            f" (baselines exist for other lanes: {', '.join(sorted(lanes))}; they are not compared)" if lanes else ""
+        )
+        failures.append(
+            f"no baseline for {result.key} in {test_context.node_id} on lane {result.lane}{other}: "
+            "run `pytest --update-refs`"
+        )
         return
     if entry.get("extractor_id") != result.extractor_id:
         raise BaselineMismatchError(
@@ -513,12 +659,23 @@ def _compare_with_baseline(spec, result, recorder, test_context, max_drift, evid
     result.baseline_commit = entry.get("commit")
     result.delta = result.value - result.baseline
     if parse_max_drift(max_drift)[0] == "auto":
-        stored = None if evidence is None else \
-            recorder.store.load_features(test_context.node_id, array_name(result.key, result.lane))
+        stored = (
+            None
+            if evidence is None
+            else recorder.store.load_features(test_context.node_id, array_name(result.key, result.lane))
+        )
         paired = same_seeds(entry.get("seeds"), result.seeds)
-        result.noise = drift_noise_test(spec, evidence, stored, observed=result.delta, noise_sd=entry.get("noise_sd"),
-                                   margin=recorder.settings.drift_margin_for(result.key, spec.name), paired=paired,
-                                   adaptive=recorder.settings.max_n != "off", baseline_value=result.baseline)
+        result.noise = drift_noise_test(
+            spec,
+            evidence,
+            stored,
+            observed=result.delta,
+            noise_sd=entry.get("noise_sd"),
+            margin=recorder.settings.drift_margin_for(result.key, spec.name),
+            paired=paired,
+            adaptive=recorder.settings.max_n != "off",
+            baseline_value=result.baseline,
+        )
     verdict, reason = drift_verdict(spec, result.value, result.baseline, max_drift, result.noise)
     result.verdict, result.reason = verdict, reason
     if verdict == "fail":
@@ -531,13 +688,22 @@ def _record(spec, result, recorder, test_context, evidence, write_baseline: bool
         test_context.record_property(f"genquality:{result.key}", result.value)
     if not (recorder.settings.update_refs and write_baseline):
         return
-    entry = {"value": result.value, "n": result.n, "extractor_id": result.extractor_id, "lane": result.lane,
-             "threshold": result.threshold, "ci": list(result.ci) if result.ci else None,
-             "seeds": result.seeds, "commit": recorder.provenance.get("commit"),
-             "dirty": recorder.provenance.get("dirty"), "branch": recorder.provenance.get("branch"),
-             "updated": utc_now(), "versions": recorder.provenance.get("versions"),
-             "higher_is_better": spec.higher_is_better,
-             "noise_sd": baseline_noise_sd(spec, evidence, None if evidence is None else evidence.rows)}
+    entry = {
+        "value": result.value,
+        "n": result.n,
+        "extractor_id": result.extractor_id,
+        "lane": result.lane,
+        "threshold": result.threshold,
+        "ci": list(result.ci) if result.ci else None,
+        "seeds": result.seeds,
+        "commit": recorder.provenance.get("commit"),
+        "dirty": recorder.provenance.get("dirty"),
+        "branch": recorder.provenance.get("branch"),
+        "updated": utc_now(),
+        "versions": recorder.provenance.get("versions"),
+        "higher_is_better": spec.higher_is_better,
+        "noise_sd": baseline_noise_sd(spec, evidence, None if evidence is None else evidence.rows),
+    }
     test_context.pending_entries.setdefault(result.key, {})[result.lane] = entry
     if evidence is not None:
         rows = _baseline_rows(spec, evidence)
@@ -549,8 +715,12 @@ def _record(spec, result, recorder, test_context, evidence, write_baseline: bool
 def _baseline_rows(spec: MetricSpec, evidence: DriftEvidence) -> np.ndarray:
     """The rows a baseline keeps: for swap-z evidence of a batch that can grow, all ``max_rows``
     seeds (so later checks can look at more seeds than the test's N), else the test's own rows."""
-    if spec.evidence == "swap-z" and evidence.rows_for is not None and evidence.max_rows \
-            and evidence.max_rows > len(evidence.rows):
+    if (
+        spec.evidence == "swap-z"
+        and evidence.rows_for is not None
+        and evidence.max_rows
+        and evidence.max_rows > len(evidence.rows)
+    ):
         return np.asarray(evidence.rows_for(int(evidence.max_rows)))
     return np.asarray(evidence.rows)
 

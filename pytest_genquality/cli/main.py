@@ -62,7 +62,9 @@ def _build_ref(args, run_settings, source: Path, world, device) -> int:
     from ..store import Store
 
     workers = default_workers() if args.workers is None else args.workers
-    label = f"genquality build-ref (rank {world.rank} of {world.size})" if world.is_distributed else "genquality build-ref"
+    label = (
+        f"genquality build-ref (rank {world.rank} of {world.size})" if world.is_distributed else "genquality build-ref"
+    )
     progress = None
     try:
         error, extractor, feature, files = None, None, "pool", None
@@ -74,9 +76,17 @@ def _build_ref(args, run_settings, source: Path, world, device) -> int:
         distributed.agree(world, error)
         if world.is_writer:
             progress = Progress(len(files), desc=f"genquality build-ref {args.name}", sink=StreamSink(sys.stderr))
-        stats = build_reference(files, extractor, batch_size=args.batch_size, workers=workers,
-                                pin_memory=device.type == "cuda", world=world, name=args.name,
-                                progress=progress.set_done if progress is not None else None, feature=feature)
+        stats = build_reference(
+            files,
+            extractor,
+            batch_size=args.batch_size,
+            workers=workers,
+            pin_memory=device.type == "cuda",
+            world=world,
+            name=args.name,
+            progress=progress.set_done if progress is not None else None,
+            feature=feature,
+        )
         error, path = None, None
         if world.is_writer:
             try:
@@ -109,8 +119,10 @@ def cmd_weights(args) -> int:
             only = tuple(args.only) if args.only else weights_setup.DEMO_CHOICES
             for path in weights_setup.write_demo(args.directory, seed=args.seed, only=only):
                 print(f"wrote {path}")
-            print(f"seeded random stand-ins (ids say random-seed-{args.seed}; numbers match no published value): "
-                  f"use them with --gen-weights-dir {args.directory}")
+            print(
+                f"seeded random stand-ins (ids say random-seed-{args.seed}; numbers match no published value): "
+                f"use them with --gen-weights-dir {args.directory}"
+            )
             return 0
         if args.action == "fetch":
             rows = weights_setup.fetch(clip_model=args.clip_model, include_clip=not args.no_clip)
@@ -119,8 +131,11 @@ def cmd_weights(args) -> int:
         print("\n".join(weights_setup.status_lines(rows)))
         unusable = [row.name for row in rows if row.state in ("missing", "bad hash")]
         if unusable:
-            print(f"genquality weights {args.action}: {len(unusable)} file(s) missing or corrupt: "
-                  f"{', '.join(unusable)} (exit status 1)", file=sys.stderr)
+            print(
+                f"genquality weights {args.action}: {len(unusable)} file(s) missing or corrupt: "
+                f"{', '.join(unusable)} (exit status 1)",
+                file=sys.stderr,
+            )
         return 1 if unusable else 0
     finally:
         settings_module.configure(previous)
@@ -129,18 +144,22 @@ def cmd_weights(args) -> int:
 def _add_weights_command(sub) -> None:
     from .weights_command import DEMO_CHOICES
 
-    weights = sub.add_parser("weights", help="status, fetch or demo stand-ins of every weights file the plugin can need")
+    weights = sub.add_parser(
+        "weights", help="status, fetch or demo stand-ins of every weights file the plugin can need"
+    )
     actions = weights.add_subparsers(dest="action", required=True)
-    status = actions.add_parser("status", help="where each file was looked for, found or not, hash OK or not; exit "
-                                                  "status 1 when one is missing or corrupt")
+    status = actions.add_parser(
+        "status",
+        help="where each file was looked for, found or not, hash OK or not; exit "
+        "status 1 when one is missing or corrupt",
+    )
     status.add_argument("--no-hash", action="store_true", help="skip hashing (CLIP ViT-L/14 is 1.7 GB)")
     fetch = actions.add_parser("fetch", help="download every missing file into the caches (CI pre-caching)")
     fetch.add_argument("--no-clip", action="store_true", help="skip the CLIP model (1.7 GB)")
     demo = actions.add_parser("demo", help="write seeded random stand-ins (offline demos and tests) into DIR")
     demo.add_argument("directory")
     demo.add_argument("--seed", type=int, default=0)
-    demo.add_argument("--only", nargs="+", choices=DEMO_CHOICES,
-                      help="write only these (default: all)")
+    demo.add_argument("--only", nargs="+", choices=DEMO_CHOICES, help="write only these (default: all)")
     for action in (status, fetch):
         action.add_argument("--clip-model", default=None, help="hub id of the CLIP model (default the plugin's)")
     for action in (status, fetch, demo):
@@ -158,10 +177,14 @@ def cmd_import_ref(args) -> int:
     store.check_new_reference(args.name, overwrite=args.force)
     stats = ReferenceStats.from_pytorch_fid_npz(args.file, name=args.name)
     path = store.save_reference(args.name, stats, overwrite=args.force)
-    print(f"wrote {path.with_suffix('.npz')} and {path.name}: dim {stats.dim}, extractor {stats.extractor_id}, "
-          f"sha256 of {args.file} {stats.imported['sha256'][:12]}")
-    print(f"no features: FID only (with the official Inception, resize pytorch-fid); KID, precision, recall and "
-          f"coverage need `genquality build-ref DIR --name {args.name}`")
+    print(
+        f"wrote {path.with_suffix('.npz')} and {path.name}: dim {stats.dim}, extractor {stats.extractor_id}, "
+        f"sha256 of {args.file} {stats.imported['sha256'][:12]}"
+    )
+    print(
+        f"no features: FID only (with the official Inception, resize pytorch-fid); KID, precision, recall and "
+        f"coverage need `genquality build-ref DIR --name {args.name}`"
+    )
     return 0
 
 
@@ -194,12 +217,21 @@ def _check_extractor_options(args) -> str | None:
     """A usage error for options that the chosen extractor does not take, else None."""
     module, _, name = args.extractor.partition(":")
     if args.extractor not in REFERENCE_EXTRACTORS and not (module and name):
-        return (f"--extractor: expected {', '.join(REFERENCE_EXTRACTORS)} or MODULE:NAME (a domain extractor, e.g. "
-                f"my_features:MyExtractor), got {args.extractor!r}")
+        return (
+            f"--extractor: expected {', '.join(REFERENCE_EXTRACTORS)} or MODULE:NAME (a domain extractor, e.g. "
+            f"my_features:MyExtractor), got {args.extractor!r}"
+        )
     if args.extractor == "inception":
         return "--model names a CLIP or DINOv2 checkpoint; Inception takes --weights" if args.model else None
-    ignored = [flag for flag, given in (("--weights", args.weights), ("--resize", args.resize != "pytorch-fid"),
-                                        ("--dims", args.dims != 2048)) if given]
+    ignored = [
+        flag
+        for flag, given in (
+            ("--weights", args.weights),
+            ("--resize", args.resize != "pytorch-fid"),
+            ("--dims", args.dims != 2048),
+        )
+        if given
+    ]
     return f"{', '.join(ignored)} only apply to --extractor inception" if ignored else None
 
 
@@ -220,9 +252,11 @@ def _custom_extractor(spec: str, device):
         sys.path.pop(0)
     extractor = factory(device=device)
     if not isinstance(getattr(extractor, "id", None), str) or not callable(extractor):
-        raise ValueError(f"--extractor {spec} made {type(extractor).__name__}, which is not an extractor: it needs a "
-                         "string .id and __call__(images) -> {'pool': [N, d] rows}, images being uint8 [N, 3, H, W] "
-                         "or an ImageBatch")
+        raise ValueError(
+            f"--extractor {spec} made {type(extractor).__name__}, which is not an extractor: it needs a "
+            "string .id and __call__(images) -> {'pool': [N, d] rows}, images being uint8 [N, 3, H, W] "
+            "or an ImageBatch"
+        )
     return extractor
 
 
@@ -263,11 +297,18 @@ def cmd_diff(args) -> int:
         print(f"genquality diff: {error}", file=sys.stderr)
         return 2
     if old_path == new_path:
-        print(f"genquality diff: {args.rev_a!r} and {args.rev_b!r} both name the run {old_path.stem}: a run compared "
-              "with itself is always 'ok'; name two different runs", file=sys.stderr)
+        print(
+            f"genquality diff: {args.rev_a!r} and {args.rev_b!r} both name the run {old_path.stem}: a run compared "
+            "with itself is always 'ok'; name two different runs",
+            file=sys.stderr,
+        )
         return 2
-    changes = diff(store.load_run(old_path), store.load_run(new_path), max_drift=args.max_drift,
-                   noise_sds=_baseline_noise_sds(store))
+    changes = diff(
+        store.load_run(old_path),
+        store.load_run(new_path),
+        max_drift=args.max_drift,
+        noise_sds=_baseline_noise_sds(store),
+    )
     print(f"{old_path.stem} -> {new_path.stem}")
     print("\n".join(diff_lines(changes)))
     worse = [c for c in changes if c.worse]
@@ -341,8 +382,10 @@ def cmd_report(args) -> int:
     for note in model.notes:
         print(f"warning: {note}", file=sys.stderr)
     older = f" (+{len(model.older_results)} from older runs, marked)" if model.older_results else ""
-    print(f"wrote {output}: {len(model.tests)} tests, {len(model.current_results)} metrics of the newest run{older}; "
-          f"history of the last {len(model.runs)} runs")
+    print(
+        f"wrote {output}: {len(model.tests)} tests, {len(model.current_results)} metrics of the newest run{older}; "
+        f"history of the last {len(model.runs)} runs"
+    )
     return 0
 
 
@@ -392,34 +435,55 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="genquality", description="pytest-genquality store tools")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    build = sub.add_parser("build-ref", help="turn a folder, .zip or .tar of real images into stored reference "
-                                             "statistics (also under torchrun: one rank per GPU)")
+    build = sub.add_parser(
+        "build-ref",
+        help="turn a folder, .zip or .tar of real images into stored reference "
+        "statistics (also under torchrun: one rank per GPU)",
+    )
     build.add_argument("image_dir", help="folder (searched recursively), .zip or uncompressed .tar of images")
     build.add_argument("--name", required=True, help="reference name, used as gen_refs[NAME]")
-    build.add_argument("--extractor", default="inception",
-                       help="features to keep: inception (FID, KID, precision/recall; default), clip (CMMD), "
-                            "dinov2 (FD_DINOv2, dgm-eval's preprocessing), or MODULE:NAME, a domain extractor "
-                            "NAME(device=...) imported from MODULE")
-    build.add_argument("--model", default=None, help="CLIP or DINOv2 checkpoint: hub id (from the HF cache) or "
-                                                     "directory; defaults openai/clip-vit-large-patch14, "
-                                                     "facebook/dinov2-large")
+    build.add_argument(
+        "--extractor",
+        default="inception",
+        help="features to keep: inception (FID, KID, precision/recall; default), clip (CMMD), "
+        "dinov2 (FD_DINOv2, dgm-eval's preprocessing), or MODULE:NAME, a domain extractor "
+        "NAME(device=...) imported from MODULE",
+    )
+    build.add_argument(
+        "--model",
+        default=None,
+        help="CLIP or DINOv2 checkpoint: hub id (from the HF cache) or "
+        "directory; defaults openai/clip-vit-large-patch14, "
+        "facebook/dinov2-large",
+    )
     build.add_argument("--weights", default=None, help="explicit Inception weights file")
-    build.add_argument("--resize", default="pytorch-fid", help="Inception preprocessing: pytorch-fid | tf1 | clean | "
-                                                               "torchmetrics")
-    build.add_argument("--dims", type=int, choices=(64, 192, 768, 2048), default=2048,
-                       help="Inception feature block, as pytorch-fid's --dims (default 2048)")
+    build.add_argument(
+        "--resize", default="pytorch-fid", help="Inception preprocessing: pytorch-fid | tf1 | clean | torchmetrics"
+    )
+    build.add_argument(
+        "--dims",
+        type=int,
+        choices=(64, 192, 768, 2048),
+        default=2048,
+        help="Inception feature block, as pytorch-fid's --dims (default 2048)",
+    )
     build.add_argument("--batch-size", type=_positive_int, default=64)
-    build.add_argument("--workers", type=_non_negative_int, default=None,
-                       help="image-decoding processes per rank (default: the CPUs of this node shared by its ranks, "
-                            "at most 8; 0 decodes in the main process)")
+    build.add_argument(
+        "--workers",
+        type=_non_negative_int,
+        default=None,
+        help="image-decoding processes per rank (default: the CPUs of this node shared by its ranks, "
+        "at most 8; 0 decodes in the main process)",
+    )
     build.add_argument("--force", action="store_true", help="replace an existing reference of that name")
     settings_module.add_options(build.add_argument, for_cli=True)
     build.set_defaults(handler=cmd_build_ref)
 
     _add_weights_command(sub)
 
-    imported = sub.add_parser("import-ref", help="store a pytorch-fid/TTUR statistics .npz (mu, sigma) as a "
-                                                 "reference (FID only: no features)")
+    imported = sub.add_parser(
+        "import-ref", help="store a pytorch-fid/TTUR statistics .npz (mu, sigma) as a reference (FID only: no features)"
+    )
     imported.add_argument("file", help="the .npz written by pytorch-fid --save-stats or TTUR")
     imported.add_argument("--name", required=True, help="reference name, used as gen_refs[NAME]")
     imported.add_argument("--force", action="store_true", help="replace an existing reference of that name")
@@ -433,30 +497,53 @@ def build_parser() -> argparse.ArgumentParser:
     settings_module.add_options(history.add_argument, for_cli=True, only=STORE_ONLY)
     history.set_defaults(handler=cmd_history)
 
-    compare = sub.add_parser("diff", help="compare two runs; exit 1 on a worsening beyond --max-drift or a failure "
-                                          "recorded in the newer run (a crossed threshold, a failed test)")
+    compare = sub.add_parser(
+        "diff",
+        help="compare two runs; exit 1 on a worsening beyond --max-drift or a failure "
+        "recorded in the newer run (a crossed threshold, a failed test)",
+    )
     compare.add_argument("rev_a", help="older run: file name, commit prefix or index (-2)")
     compare.add_argument("rev_b", help="newer run: file name, commit prefix or index (-1)")
-    compare.add_argument("--max-drift", type=_max_drift, default="auto",
-                         help="auto (default: the drift gate's margin test with each baseline's seed-noise SD), "
-                              "an absolute number, or a percentage like 5%%")
+    compare.add_argument(
+        "--max-drift",
+        type=_max_drift,
+        default="auto",
+        help="auto (default: the drift gate's margin test with each baseline's seed-noise SD), "
+        "an absolute number, or a percentage like 5%%",
+    )
     settings_module.add_options(compare.add_argument, for_cli=True, only=STORE_ONLY)
     compare.set_defaults(handler=cmd_diff)
 
-    thresholds = sub.add_parser("thresholds", help="suggest absolute thresholds from the baselines' values and their "
-                                                   "measured seed-to-seed spread (after `pytest --update-refs`)")
+    thresholds = sub.add_parser(
+        "thresholds",
+        help="suggest absolute thresholds from the baselines' values and their "
+        "measured seed-to-seed spread (after `pytest --update-refs`)",
+    )
     thresholds.add_argument("--test", default=None, help="only node ids containing this")
-    thresholds.add_argument("--false-fail", type=_false_fail, default=0.005,
-                            help="chance that the unchanged model fails a suggested threshold on a fresh block of "
-                                 "seeds, per check (default 0.005)")
+    thresholds.add_argument(
+        "--false-fail",
+        type=_false_fail,
+        default=0.005,
+        help="chance that the unchanged model fails a suggested threshold on a fresh block of "
+        "seeds, per check (default 0.005)",
+    )
     settings_module.add_options(thresholds.add_argument, for_cli=True)
     thresholds.set_defaults(handler=cmd_thresholds)
 
-    report = sub.add_parser("report", help="HTML dashboard of the last N stored runs: results, history, baseline images")
+    report = sub.add_parser(
+        "report", help="HTML dashboard of the last N stored runs: results, history, baseline images"
+    )
     report.add_argument("-o", "--output", default="genquality-report.html", help="output file, .html or .md")
-    report.add_argument("--runs", type=_positive_int, default=10, help="how many of the newest runs to show (default 10)")
-    report.add_argument("--gen-report-thumb", dest="thumb", type=_thumb_size, default=96,
-                        help="longest side in px of the embedded images (default 96)")
+    report.add_argument(
+        "--runs", type=_positive_int, default=10, help="how many of the newest runs to show (default 10)"
+    )
+    report.add_argument(
+        "--gen-report-thumb",
+        dest="thumb",
+        type=_thumb_size,
+        default=96,
+        help="longest side in px of the embedded images (default 96)",
+    )
     settings_module.add_options(report.add_argument, for_cli=True, only=STORE_ONLY)
     report.set_defaults(handler=cmd_report)
 
@@ -486,6 +573,7 @@ def user_error_types() -> tuple[type[BaseException], ...]:
 def _one_line_warning(command: str):
     """A warning as one line on stderr, like the command's errors: Python's default adds the file, line
     number and source line of the ``warnings.warn`` call, which is the plugin's code, not the user's."""
+
     def format_warning(message, category, filename, lineno, line=None) -> str:
         return f"genquality {command}: warning: {message}\n"
 

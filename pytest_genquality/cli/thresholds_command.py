@@ -19,7 +19,14 @@ from __future__ import annotations
 import re
 
 from ..checks.workflow import SPECS
-from ..stats.thresholds import DEFAULT_FALSE_FAIL, MIN_BLOCKS, Suggestion, from_blocks, from_seed_noise, rounded_outwards
+from ..stats.thresholds import (
+    DEFAULT_FALSE_FAIL,
+    MIN_BLOCKS,
+    Suggestion,
+    from_blocks,
+    from_seed_noise,
+    rounded_outwards,
+)
 
 _RANGE = re.compile(r"^(-?\d+)\.\.(-?\d+)$")
 
@@ -59,8 +66,11 @@ def recorded_blocks(node_id: str, key: str, lane: str, entry: dict, runs: list[t
         if provenance.get("commit") != entry.get("commit") or bool(provenance.get("dirty")) != bool(entry.get("dirty")):
             continue
         for result in payload.get("results", []):
-            if (result.get("test"), result.get("key"), result.get("lane")) != (node_id, key, lane) \
-                    or result.get("n") != n or result.get("verdict") == "error":
+            if (
+                (result.get("test"), result.get("key"), result.get("lane")) != (node_id, key, lane)
+                or result.get("n") != n
+                or result.get("verdict") == "error"
+            ):
                 continue
             block = seed_block(result.get("seeds"), n)
             if block is not None:
@@ -84,13 +94,19 @@ def suggest(node_id: str, key: str, lane: str, entry: dict, runs, false_fail: fl
     noise_sd = entry.get("noise_sd")
     few = f" ({len(blocks)} seed blocks recorded, fewer than {MIN_BLOCKS})" if len(blocks) > 1 else ""
     if noise_sd is not None:
-        suggestion = from_seed_noise(float(entry["value"]), float(noise_sd), higher_is_better=higher_is_better,
-                                     distribution=spec is not None and spec.family == "distribution"
-                                     and spec.noise_test == "resample", false_fail=false_fail)
+        suggestion = from_seed_noise(
+            float(entry["value"]),
+            float(noise_sd),
+            higher_is_better=higher_is_better,
+            distribution=spec is not None and spec.family == "distribution" and spec.noise_test == "resample",
+            false_fail=false_fail,
+        )
         return Suggestion(**{**suggestion.__dict__, "basis": suggestion.basis + few})
-    return (f"no seed-to-seed spread known{few}: a value recorded without per-sample evidence; record it on "
-            f"{MIN_BLOCKS} or more disjoint seed blocks of N={entry.get('n')} at one commit (runs of the test with "
-            "seeds k*N..(k+1)*N-1; assert_metric needs seeds=), or pass samples= to assert_metric")
+    return (
+        f"no seed-to-seed spread known{few}: a value recorded without per-sample evidence; record it on "
+        f"{MIN_BLOCKS} or more disjoint seed blocks of N={entry.get('n')} at one commit (runs of the test with "
+        "seeds k*N..(k+1)*N-1; assert_metric needs seeds=), or pass samples= to assert_metric"
+    )
 
 
 def paste_line(key: str, threshold: float, higher_is_better: bool) -> str:
@@ -100,13 +116,17 @@ def paste_line(key: str, threshold: float, higher_is_better: bool) -> str:
     return f"assert_metric({name!r}, value, higher_is_better={higher_is_better}, threshold={threshold:g})"
 
 
-def thresholds_lines(baselines: dict, runs: list[tuple[str, dict]], *, false_fail: float = DEFAULT_FALSE_FAIL,
-                     test: str | None = None) -> list[str]:
+def thresholds_lines(
+    baselines: dict, runs: list[tuple[str, dict]], *, false_fail: float = DEFAULT_FALSE_FAIL, test: str | None = None
+) -> list[str]:
     """The command's report. ``baselines``: node id -> key -> lane -> entry (all test files merged)."""
-    lines = [f"Suggested thresholds: each is passed by the unchanged model on a fresh block of seeds of the same N "
-             f"(new seeds, a retrained equivalent model) with probability {1 - false_fail:.4g}: a false-fail rate "
-             f"of {false_fail:.2%} per check (--false-fail), so up to m x {false_fail:.2%} for a session of m checks. "
-             "Rounded to the lenient side.", ""]
+    lines = [
+        f"Suggested thresholds: each is passed by the unchanged model on a fresh block of seeds of the same N "
+        f"(new seeds, a retrained equivalent model) with probability {1 - false_fail:.4g}: a false-fail rate "
+        f"of {false_fail:.2%} per check (--false-fail), so up to m x {false_fail:.2%} for a session of m checks. "
+        "Rounded to the lenient side.",
+        "",
+    ]
     shown, one_block = 0, False
     for node_id in sorted(baselines):
         if (test and test not in node_id) or not any(baselines[node_id].values()):
@@ -133,14 +153,18 @@ def thresholds_lines(baselines: dict, runs: list[tuple[str, dict]], *, false_fai
             lines.append(f"      or in one call: assert_quality(batch, ref, {', '.join(keywords)})")
         lines.append("")
     if one_block:
-        lines.append(f"From 1 seed block, a lucky or unlucky baseline block moves its bound with it; for a firmer number "
-                     f"record the test on {MIN_BLOCKS} or more disjoint blocks of the same N at one commit (seeds "
-                     "k*N..(k+1)*N-1, plain `pytest` runs) and run this again: it then uses their mean and SD.")
+        lines.append(
+            f"From 1 seed block, a lucky or unlucky baseline block moves its bound with it; for a firmer number "
+            f"record the test on {MIN_BLOCKS} or more disjoint blocks of the same N at one commit (seeds "
+            "k*N..(k+1)*N-1, plain `pytest` runs) and run this again: it then uses their mean and SD."
+        )
     if not shown and test:
         return [f"no baselined test matches --test {test!r}"]
     if not shown:
-        return ["no baselines to suggest thresholds from: run `pytest --update-refs` first (thresholds may be None "
-                "until then: the drift gate alone checks, and the values are recorded)"]
+        return [
+            "no baselines to suggest thresholds from: run `pytest --update-refs` first (thresholds may be None "
+            "until then: the drift gate alone checks, and the values are recorded)"
+        ]
     return lines
 
 

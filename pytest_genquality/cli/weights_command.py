@@ -21,8 +21,18 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .. import settings as settings_module
-from ..features.weights import (REGISTRY, WeightsHashMismatchError, WeightsNotFoundError, download_failure_reason,
-                                file_sha256, find_demo_file, hub_checkpoint_dir, resolve_weights, search_locations, verify_file)
+from ..features.weights import (
+    REGISTRY,
+    WeightsHashMismatchError,
+    WeightsNotFoundError,
+    download_failure_reason,
+    file_sha256,
+    find_demo_file,
+    hub_checkpoint_dir,
+    resolve_weights,
+    search_locations,
+    verify_file,
+)
 
 USED_FOR = {
     "inception-fid": "FID, KID, IS, precision/recall/coverage",
@@ -45,8 +55,9 @@ class FileStatus:
     detail: str = ""
 
 
-def status(weights_dir: str | os.PathLike | None = None, *, clip_model: str | None = None,
-           check_hashes: bool = True) -> list[FileStatus]:
+def status(
+    weights_dir: str | os.PathLike | None = None, *, clip_model: str | None = None, check_hashes: bool = True
+) -> list[FileStatus]:
     """Where each file was looked for and what was found, without downloading anything."""
     weights_dir = settings_module.active().weights_dir if weights_dir is None else weights_dir
     rows = [_registry_status(key, weights_dir, check_hashes) for key in REGISTRY]
@@ -66,18 +77,36 @@ def _registry_status(key: str, weights_dir, check_hashes: bool) -> FileStatus:
             try:
                 verify_file(path, spec.sha256_prefix)
             except WeightsHashMismatchError:
-                return FileStatus(key, USED_FOR.get(key, ""), looked, str(path), "bad hash",
-                                  f"sha256 does not start with {spec.sha256_prefix}: delete it and fetch again")
+                return FileStatus(
+                    key,
+                    USED_FOR.get(key, ""),
+                    looked,
+                    str(path),
+                    "bad hash",
+                    f"sha256 does not start with {spec.sha256_prefix}: delete it and fetch again",
+                )
             return FileStatus(key, USED_FOR.get(key, ""), looked, str(path), "ok", f"sha256 {spec.sha256_prefix}…")
     try:
         demo = _quiet(find_demo_file, spec, weights_dir)
     except ValueError as error:
         return FileStatus(key, USED_FOR.get(key, ""), looked, None, "missing", str(error))
     if demo is not None:
-        return FileStatus(key, USED_FOR.get(key, ""), looked + (str(demo),), str(demo), "demo",
-                          "seeded random stand-in: numbers match no published value")
-    return FileStatus(key, USED_FOR.get(key, ""), looked, None, "missing",
-                      f"`genquality weights fetch` where there is internet, or download {spec.url}")
+        return FileStatus(
+            key,
+            USED_FOR.get(key, ""),
+            looked + (str(demo),),
+            str(demo),
+            "demo",
+            "seeded random stand-in: numbers match no published value",
+        )
+    return FileStatus(
+        key,
+        USED_FOR.get(key, ""),
+        looked,
+        None,
+        "missing",
+        f"`genquality weights fetch` where there is internet, or download {spec.url}",
+    )
 
 
 def _lin_status(net: str) -> FileStatus:
@@ -91,11 +120,23 @@ def _lin_status(net: str) -> FileStatus:
             demo = _quiet(resolve_lin_weights, net)
         except LPIPSWeightsNotFoundError:
             return FileStatus(name, used_for, ("the lpips package",), None, "missing", "pip install lpips")
-        return FileStatus(name, used_for, ("the lpips package", str(demo)), str(demo), "demo",
-                          "seeded random stand-in (the lpips package is not installed)")
+        return FileStatus(
+            name,
+            used_for,
+            ("the lpips package", str(demo)),
+            str(demo),
+            "demo",
+            "seeded random stand-in (the lpips package is not installed)",
+        )
     ok = file_sha256(path) == LIN_SHA256[net]
-    return FileStatus(name, used_for, (str(path),), str(path), "ok" if ok else "bad hash",
-                      f"sha256 {LIN_SHA256[net][:8]}…" if ok else "not lpips 0.1.4's file: pip install --force-reinstall lpips")
+    return FileStatus(
+        name,
+        used_for,
+        (str(path),),
+        str(path),
+        "ok" if ok else "bad hash",
+        f"sha256 {LIN_SHA256[net][:8]}…" if ok else "not lpips 0.1.4's file: pip install --force-reinstall lpips",
+    )
 
 
 def _clip_status(clip_model: str | None, check_hashes: bool) -> FileStatus:
@@ -116,20 +157,38 @@ def _clip_status(clip_model: str | None, check_hashes: bool) -> FileStatus:
 
         demo = _quiet(find_demo_clip) if model_id == DEFAULT_CLIP_MODEL else None
         if demo is not None:
-            return FileStatus(name, used_for, looked + (str(demo),), str(demo), "demo",
-                              "tiny seeded random stand-in: CLIP scores match no published value")
+            return FileStatus(
+                name,
+                used_for,
+                looked + (str(demo),),
+                str(demo),
+                "demo",
+                "tiny seeded random stand-in: CLIP scores match no published value",
+            )
         return FileStatus(name, used_for, looked, None, "missing", download_command(model_id))
     weights = [p for p in (folder / "model.safetensors", folder / "pytorch_model.bin") if p.exists()]
     if not (folder / "config.json").exists() or not weights:
-        return FileStatus(name, used_for, looked, str(folder), "missing",
-                          f"config.json or the weights are not cached: {download_command(model_id)}")
+        return FileStatus(
+            name,
+            used_for,
+            looked,
+            str(folder),
+            "missing",
+            f"config.json or the weights are not cached: {download_command(model_id)}",
+        )
     if not check_hashes:
         return FileStatus(name, used_for, looked, str(weights[0]), "ok", "hash not checked")
     blob = weights[0].resolve()  # the HF cache names large-file blobs by their sha256
     if len(blob.name) == 64 and all(c in "0123456789abcdef" for c in blob.name):
         if file_sha256(blob) != blob.name:
-            return FileStatus(name, used_for, looked, str(weights[0]), "bad hash",
-                              f"blob {blob.name[:8]}… is corrupt: delete it and fetch again")
+            return FileStatus(
+                name,
+                used_for,
+                looked,
+                str(weights[0]),
+                "bad hash",
+                f"blob {blob.name[:8]}… is corrupt: delete it and fetch again",
+            )
         return FileStatus(name, used_for, looked, str(weights[0]), "ok", f"sha256 {blob.name[:8]}…")
     return FileStatus(name, used_for, looked, str(weights[0]), "ok", "no hash in the cache to check")
 
@@ -154,8 +213,9 @@ def status_lines(rows: list[FileStatus]) -> list[str]:
     return lines
 
 
-def fetch(weights_dir: str | os.PathLike | None = None, *, clip_model: str | None = None,
-          include_clip: bool = True) -> list[FileStatus]:
+def fetch(
+    weights_dir: str | os.PathLike | None = None, *, clip_model: str | None = None, include_clip: bool = True
+) -> list[FileStatus]:
     """Download every missing file into the caches (torch hub checkpoints, HF cache); returns the new status.
 
     For CI runners to pre-cache: one online ``genquality weights fetch``, then ``--gen-offline``.
@@ -174,9 +234,12 @@ def fetch(weights_dir: str | os.PathLike | None = None, *, clip_model: str | Non
         failure = _fetch_clip(clip_model)
         if failure:
             failures[f"clip:{clip_model or _default_clip()}"] = failure
-    rows = [replace(row, detail=_fetch_failure_detail(row, failures[row.name]))
-            if row.name in failures and row.state != "ok"
-            else row for row in status(weights_dir, clip_model=clip_model)]
+    rows = [
+        replace(row, detail=_fetch_failure_detail(row, failures[row.name]))
+        if row.name in failures and row.state != "ok"
+        else row
+        for row in status(weights_dir, clip_model=clip_model)
+    ]
     return rows if include_clip else [row for row in rows if not row.name.startswith("clip:")]
 
 
@@ -185,8 +248,10 @@ def _fetch_failure_detail(row: FileStatus, reason: str) -> str:
     spec = REGISTRY.get(row.name)
     if spec is None:
         return f"download failed ({reason}); run `genquality weights fetch` again where there is internet"
-    return (f"download failed ({reason}); run `genquality weights fetch` again where there is internet, or put "
-            f"{spec.url} into {hub_checkpoint_dir()}/")
+    return (
+        f"download failed ({reason}); run `genquality weights fetch` again where there is internet, or put "
+        f"{spec.url} into {hub_checkpoint_dir()}/"
+    )
 
 
 def _default_clip() -> str:

@@ -62,8 +62,13 @@ class AestheticPredictor:
     ``.id`` names the head file's sha256 prefix (or random-seed-N) and the CLIP embedder's id.
     """
 
-    def __init__(self, weights: str | os.PathLike | None = None, *, clip: Any = DEFAULT_CLIP_MODEL,
-                 device: str | torch.device = "cpu"):
+    def __init__(
+        self,
+        weights: str | os.PathLike | None = None,
+        *,
+        clip: Any = DEFAULT_CLIP_MODEL,
+        device: str | torch.device = "cpu",
+    ):
         from .weights import weights_label
 
         self.weights_path = resolve_score_weights(LAION_AESTHETIC, weights)
@@ -108,6 +113,7 @@ def load_aesthetic_head(path: str | os.PathLike) -> AestheticHead:
     try:
         head.load_state_dict(state, strict=True)
     except RuntimeError as error:
-        raise ValueError(f"weights: {path} does not fit the aesthetic MLP "
-                         f"(Linear {first.shape[1]}-1024-128-64-16-1): {error}") from None
+        raise ValueError(
+            f"weights: {path} does not fit the aesthetic MLP (Linear {first.shape[1]}-1024-128-64-16-1): {error}"
+        ) from None
     return head.eval()

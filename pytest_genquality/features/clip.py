@@ -91,7 +91,8 @@ class CLIPEmbedder:
             )
         image_processor = getattr(processor, "image_processor", None)
         self.preprocess = CLIPImagePreprocessing.from_processor(
-            image_processor, int(self.model.config.vision_config.image_size))
+            image_processor, int(self.model.config.vision_config.image_size)
+        )
         self.max_text_tokens = int(self.model.config.text_config.max_position_embeddings)
         self._id: str | None = None
         self._truncated_captions: set[str] = set()  # warned about once each
@@ -115,7 +116,7 @@ class CLIPEmbedder:
         images = as_image_tensor(batch, "batch")
         rows = []
         for start in range(0, len(images), EMBED_BATCH_SIZE):
-            pixels = self.preprocess(images[start:start + EMBED_BATCH_SIZE]).to(self.device)
+            pixels = self.preprocess(images[start : start + EMBED_BATCH_SIZE]).to(self.device)
             rows.append(_projected(self.model.get_image_features(pixel_values=pixels)))
         return _unit_rows(torch.cat(rows))
 
@@ -131,11 +132,21 @@ class CLIPEmbedder:
         self._warn_about_long_captions(texts)
         rows = []
         for start in range(0, len(texts), EMBED_BATCH_SIZE):
-            tokens = self.tokenizer(list(texts[start:start + EMBED_BATCH_SIZE]), padding=True, truncation=True,
-                                    max_length=self.max_text_tokens, return_tensors="pt")
-            rows.append(_projected(self.model.get_text_features(
-                input_ids=tokens["input_ids"].to(self.device),
-                attention_mask=tokens["attention_mask"].to(self.device))))
+            tokens = self.tokenizer(
+                list(texts[start : start + EMBED_BATCH_SIZE]),
+                padding=True,
+                truncation=True,
+                max_length=self.max_text_tokens,
+                return_tensors="pt",
+            )
+            rows.append(
+                _projected(
+                    self.model.get_text_features(
+                        input_ids=tokens["input_ids"].to(self.device),
+                        attention_mask=tokens["attention_mask"].to(self.device),
+                    )
+                )
+            )
         return _unit_rows(torch.cat(rows))
 
     def _warn_about_long_captions(self, texts: list[str]) -> None:
@@ -179,12 +190,15 @@ def _load(model: Any) -> tuple[str, Any, Any]:
             raise TypeError(f"model: expected a (CLIPModel, processor_or_tokenizer) pair, got {len(model)} items")
         clip_model, processor = model
         if not hasattr(clip_model, "get_image_features") or not hasattr(clip_model, "get_text_features"):
-            raise TypeError(f"model: the first item should be a transformers CLIPModel, got {type(clip_model).__name__}")
+            raise TypeError(
+                f"model: the first item should be a transformers CLIPModel, got {type(clip_model).__name__}"
+            )
         name = getattr(clip_model.config, "_name_or_path", "") or type(clip_model).__name__
         return Path(name).name if os.path.isdir(name) else name, clip_model, processor
     if not isinstance(model, (str, os.PathLike)):
         raise TypeError(
-            f"model: expected a hub id, a directory or a (CLIPModel, processor) pair, got {type(model).__name__}")
+            f"model: expected a hub id, a directory or a (CLIPModel, processor) pair, got {type(model).__name__}"
+        )
 
     from transformers import CLIPModel, CLIPProcessor
 
@@ -225,16 +239,22 @@ def find_demo_clip() -> Path | None:
     found = sorted(p for p in Path(weights_dir).glob("clip-tiny-random-seed-*") if p.is_dir()) if weights_dir else []
     if len(found) != 1:
         return None
-    warnings.warn(f"CLIP {DEFAULT_CLIP_MODEL} is not in the Hugging Face cache; using the tiny random stand-in "
-                  f"{found[0]}: its CLIP scores match no published value", RandomWeightsWarning, stacklevel=4)
+    warnings.warn(
+        f"CLIP {DEFAULT_CLIP_MODEL} is not in the Hugging Face cache; using the tiny random stand-in "
+        f"{found[0]}: its CLIP scores match no published value",
+        RandomWeightsWarning,
+        stacklevel=4,
+    )
     return found[0]
 
 
 def _from_pretrained(model_id: str, *, local_files_only: bool) -> tuple[Any, Any]:
     from transformers import CLIPModel, CLIPProcessor
 
-    return (CLIPModel.from_pretrained(model_id, local_files_only=local_files_only),
-            CLIPProcessor.from_pretrained(model_id, local_files_only=local_files_only))
+    return (
+        CLIPModel.from_pretrained(model_id, local_files_only=local_files_only),
+        CLIPProcessor.from_pretrained(model_id, local_files_only=local_files_only),
+    )
 
 
 def _not_found_message(model_id: str, reason: str) -> str:
@@ -272,7 +292,7 @@ def _center_crop(images: torch.Tensor, height: int, width: int) -> torch.Tensor:
         image_height, image_width = images.shape[-2:]
     top = int((image_height - height) / 2.0)
     left = int((image_width - width) / 2.0)
-    return images[..., top:top + height, left:left + width]
+    return images[..., top : top + height, left : left + width]
 
 
 def _projected(output: Any) -> torch.Tensor:

@@ -46,10 +46,12 @@ def dgm_eval_pixels(images: torch.Tensor, size: int = DINOV2_INPUT_SIZE) -> torc
     from .resize import check_uint8_images
 
     pixels = check_uint8_images(images).cpu().permute(0, 2, 3, 1).numpy()
-    resized = np.stack([
-        np.asarray(Image.fromarray(np.ascontiguousarray(image)).resize((size, size), Image.Resampling.BICUBIC))
-        for image in pixels
-    ])
+    resized = np.stack(
+        [
+            np.asarray(Image.fromarray(np.ascontiguousarray(image)).resize((size, size), Image.Resampling.BICUBIC))
+            for image in pixels
+        ]
+    )
     unit = torch.from_numpy(resized).permute(0, 3, 1, 2).to(torch.float32) / 255
     mean = torch.tensor(IMAGENET_MEAN, dtype=torch.float32).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD, dtype=torch.float32).view(1, 3, 1, 1)
@@ -69,8 +71,13 @@ class DINOv2Embedder:
     ``.id`` is ``dinov2:<name>:<sha256 prefix of the weights>/dgm-eval``.
     """
 
-    def __init__(self, model: Any = DEFAULT_DINOV2_MODEL, *, device: str | torch.device = "cpu",
-                 batch_size: int = EMBED_BATCH_SIZE):
+    def __init__(
+        self,
+        model: Any = DEFAULT_DINOV2_MODEL,
+        *,
+        device: str | torch.device = "cpu",
+        batch_size: int = EMBED_BATCH_SIZE,
+    ):
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
         self.batch_size = batch_size
@@ -100,7 +107,7 @@ class DINOv2Embedder:
     @torch.inference_mode()
     def _embed_batches(self, images: torch.Tensor) -> Iterator[torch.Tensor]:
         for start in range(0, len(images), self.batch_size):
-            pixels = dgm_eval_pixels(images[start:start + self.batch_size]).to(self.device)
+            pixels = dgm_eval_pixels(images[start : start + self.batch_size]).to(self.device)
             output = self.model(pixel_values=pixels)
             yield output.pooler_output.to("cpu", torch.float32)
 

@@ -39,7 +39,7 @@ def _weights_and_rest(extractor_id: str) -> tuple[str, str] | None:
     """('<weights label>', '<resize>[/dims-d]') of an Inception id, None for other extractors."""
     if not extractor_id.startswith(INCEPTION_PREFIX):
         return None
-    label, _, rest = extractor_id[len(INCEPTION_PREFIX):].partition("/")
+    label, _, rest = extractor_id[len(INCEPTION_PREFIX) :].partition("/")
     return label, rest
 
 
@@ -53,16 +53,21 @@ def comparable(reference_id: str | None, extractor_id: str | None) -> bool:
     for imported, other in ((reference_id, extractor_id), (extractor_id, reference_id)):
         if is_imported_pytorch_fid_id(imported):
             parts = _weights_and_rest(other)
-            return parts is not None and parts[0].startswith(OFFICIAL_INCEPTION_SHA256_PREFIX) \
+            return (
+                parts is not None
+                and parts[0].startswith(OFFICIAL_INCEPTION_SHA256_PREFIX)
                 and parts[1] == _weights_and_rest(imported)[1]
+            )
     return False
 
 
 def mismatch_hint(reference_id: str, extractor_id: str) -> str:
     """The fix for a mismatch, in a sentence; specific when one side is imported pytorch-fid statistics."""
     if is_imported_pytorch_fid_id(reference_id) or is_imported_pytorch_fid_id(extractor_id):
-        return ("Statistics imported from a pytorch-fid .npz are comparable only with the official FID Inception "
-                f"weights (pt_inception-2015-12-05-{OFFICIAL_INCEPTION_SHA256_PREFIX}.pth) with resize='pytorch-fid' "
-                "at the same feature width: use InceptionFID() with those weights, or rebuild the reference "
-                "from its images with `genquality build-ref DIR --name NAME`.")
+        return (
+            "Statistics imported from a pytorch-fid .npz are comparable only with the official FID Inception "
+            f"weights (pt_inception-2015-12-05-{OFFICIAL_INCEPTION_SHA256_PREFIX}.pth) with resize='pytorch-fid' "
+            "at the same feature width: use InceptionFID() with those weights, or rebuild the reference "
+            "from its images with `genquality build-ref DIR --name NAME`."
+        )
     return "Rebuild the reference with the same weights and preprocessing (`genquality build-ref DIR --name NAME`)."

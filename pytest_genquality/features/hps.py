@@ -54,8 +54,14 @@ class HPSv2:
     pytest-genquality[hps]``); the ``hpsv2`` package itself is not needed.
     """
 
-    def __init__(self, weights: str | os.PathLike | None = None, *, version: str = "v2.0",
-                 architecture: str | dict = HPS_ARCHITECTURE, device: str | torch.device = "cpu"):
+    def __init__(
+        self,
+        weights: str | os.PathLike | None = None,
+        *,
+        version: str = "v2.0",
+        architecture: str | dict = HPS_ARCHITECTURE,
+        device: str | torch.device = "cpu",
+    ):
         if version not in HPS_VERSIONS:
             raise ValueError(f"version: expected one of {sorted(HPS_VERSIONS)}, got {version!r}")
         open_clip = _import_open_clip()
@@ -67,13 +73,18 @@ class HPSv2:
         try:
             model.load_state_dict(_state_dict(self.weights_path), strict=True)
         except RuntimeError as error:
-            raise ValueError(f"weights: {self.weights_path} does not fit the open_clip {architecture_name} "
-                             f"architecture: {str(error)[:600]}") from None
+            raise ValueError(
+                f"weights: {self.weights_path} does not fit the open_clip {architecture_name} "
+                f"architecture: {str(error)[:600]}"
+            ) from None
         self.model = model.to(self.device).eval()
         self.image_size = _square_size(self.model.visual.image_size)
         context_length = int(config.get("text_cfg", {}).get("context_length", 77))
-        self.tokenizer = (open_clip.get_tokenizer(architecture) if isinstance(architecture, str)
-                          else open_clip.SimpleTokenizer(context_length=context_length))
+        self.tokenizer = (
+            open_clip.get_tokenizer(architecture)
+            if isinstance(architecture, str)
+            else open_clip.SimpleTokenizer(context_length=context_length)
+        )
         self.id = f"hps{version}:{_weights_label(self.weights_path, self.model)}:{architecture_name}"
 
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:
@@ -86,11 +97,13 @@ class HPSv2:
         scale = self.image_size / float(max(height, width))
         if scale != 1.0:
             new_height, new_width = round(height * scale), round(width * scale)
-            pixels = tvF.resize(pixels, [new_height, new_width], interpolation=InterpolationMode.BICUBIC,
-                                antialias=HPS_RESIZE_ANTIALIAS)
+            pixels = tvF.resize(
+                pixels, [new_height, new_width], interpolation=InterpolationMode.BICUBIC, antialias=HPS_RESIZE_ANTIALIAS
+            )
             pad_height, pad_width = self.image_size - new_height, self.image_size - new_width
-            pixels = torch.nn.functional.pad(pixels, (pad_width // 2, pad_width - pad_width // 2,
-                                                      pad_height // 2, pad_height - pad_height // 2))
+            pixels = torch.nn.functional.pad(
+                pixels, (pad_width // 2, pad_width - pad_width // 2, pad_height // 2, pad_height - pad_height // 2)
+            )
         mean = torch.tensor(OPENAI_CLIP_MEAN, dtype=torch.float32).view(1, 3, 1, 1)
         std = torch.tensor(OPENAI_CLIP_STD, dtype=torch.float32).view(1, 3, 1, 1)
         return (pixels - mean) / std
@@ -109,9 +122,11 @@ class HPSv2:
         scores = []
         for start in range(0, len(pixels), EMBED_BATCH_SIZE):
             image_rows = self.model.encode_image(
-                self.preprocess(pixels[start:start + EMBED_BATCH_SIZE]).to(self.device), normalize=True)
+                self.preprocess(pixels[start : start + EMBED_BATCH_SIZE]).to(self.device), normalize=True
+            )
             text_rows = self.model.encode_text(
-                self.tokenizer(prompts[start:start + EMBED_BATCH_SIZE]).to(self.device), normalize=True)
+                self.tokenizer(prompts[start : start + EMBED_BATCH_SIZE]).to(self.device), normalize=True
+            )
             scores.append(HPS_SCALE * (image_rows.float() * text_rows.float()).sum(dim=1))
         return torch.cat(scores).to("cpu", torch.float32)
 
@@ -134,8 +149,9 @@ def _import_open_clip():
     try:
         import open_clip
     except ImportError:
-        raise ImportError("HPSv2 needs the open-clip-torch package: pip install open-clip-torch "
-                          "(or pytest-genquality[hps])") from None
+        raise ImportError(
+            "HPSv2 needs the open-clip-torch package: pip install open-clip-torch (or pytest-genquality[hps])"
+        ) from None
     return open_clip
 
 
@@ -144,14 +160,18 @@ def _model_config(open_clip: Any, architecture: Any) -> tuple[dict, str]:
     if isinstance(architecture, str):
         config = open_clip.get_model_config(architecture)
         if config is None:
-            raise ValueError(f"architecture: {architecture!r} is not an open_clip model name "
-                             f"(expected e.g. {HPS_ARCHITECTURE!r}, or a config dict)")
+            raise ValueError(
+                f"architecture: {architecture!r} is not an open_clip model name "
+                f"(expected e.g. {HPS_ARCHITECTURE!r}, or a config dict)"
+            )
         return dict(config), architecture
     if isinstance(architecture, dict) and {"embed_dim", "vision_cfg", "text_cfg"} <= set(architecture):
         digest = hashlib.sha256(json.dumps(architecture, sort_keys=True).encode()).hexdigest()[:12]
         return dict(architecture), f"open_clip-config-{digest}"
-    raise TypeError(f"architecture: expected an open_clip model name or a config dict with embed_dim, "
-                    f"vision_cfg and text_cfg, got {architecture!r}")
+    raise TypeError(
+        f"architecture: expected an open_clip model name or a config dict with embed_dim, "
+        f"vision_cfg and text_cfg, got {architecture!r}"
+    )
 
 
 def _state_dict(path: os.PathLike) -> dict:
@@ -159,8 +179,10 @@ def _state_dict(path: os.PathLike) -> dict:
     checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     state = checkpoint.get("state_dict", checkpoint) if isinstance(checkpoint, dict) else None
     if not isinstance(state, dict) or not state:
-        raise ValueError(f"weights: {path} holds no state dict (expected the HPSv2 checkpoint, a dict with 'state_dict')")
-    return {name[len("module."):] if name.startswith("module.") else name: tensor for name, tensor in state.items()}
+        raise ValueError(
+            f"weights: {path} holds no state dict (expected the HPSv2 checkpoint, a dict with 'state_dict')"
+        )
+    return {name[len("module.") :] if name.startswith("module.") else name: tensor for name, tensor in state.items()}
 
 
 def _square_size(image_size: Any) -> int:

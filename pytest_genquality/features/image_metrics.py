@@ -28,22 +28,38 @@ from .extractor_ids import comparable, mismatch_hint
 def _side(value: Any, extractor, name: str) -> dict:
     """Normalise one side to {mu, sigma, rows, sqrt, extractor_id}."""
     if hasattr(value, "mu") and hasattr(value, "sigma"):  # ReferenceStats
-        return {"mu": value.mu, "sigma": value.sigma, "rows": None,
-                "sqrt": value.matrix_sqrt() if hasattr(value, "matrix_sqrt") else None,
-                "extractor_id": value.extractor_id}
+        return {
+            "mu": value.mu,
+            "sigma": value.sigma,
+            "rows": None,
+            "sqrt": value.matrix_sqrt() if hasattr(value, "matrix_sqrt") else None,
+            "extractor_id": value.extractor_id,
+        }
     if isinstance(value, np.ndarray) or (isinstance(value, torch.Tensor) and value.is_floating_point()):
-        return {"mu": None, "sigma": None, "rows": np.asarray(to_numpy(value), dtype=np.float64), "sqrt": None,
-                "extractor_id": None}
+        return {
+            "mu": None,
+            "sigma": None,
+            "rows": np.asarray(to_numpy(value), dtype=np.float64),
+            "sqrt": None,
+            "extractor_id": None,
+        }
     if isinstance(value, ImageBatch) or hasattr(value, "shape"):
         if extractor is None:
             from .inception import InceptionFID
 
             extractor = InceptionFID()
         rows = extractor(value)["pool"]
-        return {"mu": None, "sigma": None, "rows": np.asarray(to_numpy(rows), dtype=np.float64), "sqrt": None,
-                "extractor_id": getattr(extractor, "id", None)}
-    raise TypeError(f"{name}: expected an ImageBatch, a uint8 image tensor, ReferenceStats or a float feature "
-                    f"array [N, d], got {type(value).__name__}")
+        return {
+            "mu": None,
+            "sigma": None,
+            "rows": np.asarray(to_numpy(rows), dtype=np.float64),
+            "sqrt": None,
+            "extractor_id": getattr(extractor, "id", None),
+        }
+    raise TypeError(
+        f"{name}: expected an ImageBatch, a uint8 image tensor, ReferenceStats or a float feature "
+        f"array [N, d], got {type(value).__name__}"
+    )
 
 
 def _check_same_extractor(a: dict, b: dict) -> None:
@@ -83,8 +99,15 @@ def fid(a: Any, b: Any, extractor=None) -> float:
     return frechet_distance(mu_a, sigma_a, mu_b, sigma_b, sqrt_sigma1=side_a["sqrt"])
 
 
-def lpips(a, b, *, net: str = "alex", weights: str | os.PathLike | None = None,
-          lin_weights: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> np.ndarray:
+def lpips(
+    a,
+    b,
+    *,
+    net: str = "alex",
+    weights: str | os.PathLike | None = None,
+    lin_weights: str | os.PathLike | None = None,
+    device: str | torch.device = "cpu",
+) -> np.ndarray:
     """LPIPS v0.1 distance per pair, float64 [N].
 
     a, b: ImageBatch or uint8 tensors [N, 3, H, W], image i of a paired with image i of b
@@ -118,8 +141,11 @@ def _check_lpips_image_side(images: torch.Tensor, net: str) -> None:
     minimum = LPIPS_MIN_IMAGE_SIDE[net]
     if min(height, width) >= minimum:
         return
-    others = [f"net={other!r} (>= {side} px)" for other, side in LPIPS_MIN_IMAGE_SIDE.items()
-              if other != net and min(height, width) >= side]
+    others = [
+        f"net={other!r} (>= {side} px)"
+        for other, side in LPIPS_MIN_IMAGE_SIDE.items()
+        if other != net and min(height, width) >= side
+    ]
     alternatives = " or ".join([*others, "a pixel metric: 'psnr' or 'ssim' (any size)"])
     raise ValueError(
         f"images: LPIPS with net={net!r} needs images of at least {minimum} x {minimum} pixels, got {height} x "

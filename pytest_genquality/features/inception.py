@@ -36,8 +36,7 @@ import torch.nn.functional as F
 
 from ..store.files import atomic_write_bytes
 from .weights import resolve_weights, weights_label
-from .resize import (RESIZE_MODES, TORCH_FIDELITY_NETWORK_MODES, check_uint8_images, get_resize,
-                     resize_pytorch_fid)
+from .resize import RESIZE_MODES, TORCH_FIDELITY_NETWORK_MODES, check_uint8_images, get_resize, resize_pytorch_fid
 
 WEIGHTS_KEY = "inception-fid"
 NUM_CLASSES = 1008  # the 2015-12-05 graph's classifier: 1000 ImageNet classes + 8 unused
@@ -50,6 +49,7 @@ PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 # --------------------------------------------------------------------------- architecture
+
 
 class ConvBN(nn.Module):
     """Convolution without bias, batch norm (eps 1e-3), ReLU: torchvision's ``BasicConv2d``.
@@ -106,12 +106,15 @@ class MixedA(nn.Module):
         self.branch_pool = ConvBN(in_channels, pool_features, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([
-            self.branch1x1(x),
-            self.branch5x5_2(self.branch5x5_1(x)),
-            self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x))),
-            self.branch_pool(_avg_pool_3x3(x)),
-        ], 1)
+        return torch.cat(
+            [
+                self.branch1x1(x),
+                self.branch5x5_2(self.branch5x5_1(x)),
+                self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x))),
+                self.branch_pool(_avg_pool_3x3(x)),
+            ],
+            1,
+        )
 
 
 class MixedB(nn.Module):
@@ -125,11 +128,14 @@ class MixedB(nn.Module):
         self.branch3x3dbl_3 = ConvBN(96, 96, 3, stride=2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([
-            self.branch3x3(x),
-            self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x))),
-            F.max_pool2d(x, kernel_size=3, stride=2),
-        ], 1)
+        return torch.cat(
+            [
+                self.branch3x3(x),
+                self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x))),
+                F.max_pool2d(x, kernel_size=3, stride=2),
+            ],
+            1,
+        )
 
 
 class MixedC(nn.Module):
@@ -151,15 +157,23 @@ class MixedC(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         long_branch = x
-        for layer in (self.branch7x7dbl_1, self.branch7x7dbl_2, self.branch7x7dbl_3,
-                      self.branch7x7dbl_4, self.branch7x7dbl_5):
+        for layer in (
+            self.branch7x7dbl_1,
+            self.branch7x7dbl_2,
+            self.branch7x7dbl_3,
+            self.branch7x7dbl_4,
+            self.branch7x7dbl_5,
+        ):
             long_branch = layer(long_branch)
-        return torch.cat([
-            self.branch1x1(x),
-            self.branch7x7_3(self.branch7x7_2(self.branch7x7_1(x))),
-            long_branch,
-            self.branch_pool(_avg_pool_3x3(x)),
-        ], 1)
+        return torch.cat(
+            [
+                self.branch1x1(x),
+                self.branch7x7_3(self.branch7x7_2(self.branch7x7_1(x))),
+                long_branch,
+                self.branch_pool(_avg_pool_3x3(x)),
+            ],
+            1,
+        )
 
 
 class MixedD(nn.Module):
@@ -178,11 +192,14 @@ class MixedD(nn.Module):
         branch7x7x3 = self.branch7x7x3_1(x)
         for layer in (self.branch7x7x3_2, self.branch7x7x3_3, self.branch7x7x3_4):
             branch7x7x3 = layer(branch7x7x3)
-        return torch.cat([
-            self.branch3x3_2(self.branch3x3_1(x)),
-            branch7x7x3,
-            F.max_pool2d(x, kernel_size=3, stride=2),
-        ], 1)
+        return torch.cat(
+            [
+                self.branch3x3_2(self.branch3x3_1(x)),
+                branch7x7x3,
+                F.max_pool2d(x, kernel_size=3, stride=2),
+            ],
+            1,
+        )
 
 
 class MixedE(nn.Module):
@@ -214,12 +231,17 @@ class MixedE(nn.Module):
             pooled = _avg_pool_3x3(x)
         else:
             pooled = F.max_pool2d(x, kernel_size=3, stride=1, padding=1)
-        return torch.cat([
-            self.branch1x1(x),
-            self.branch3x3_2a(short), self.branch3x3_2b(short),
-            self.branch3x3dbl_3a(double), self.branch3x3dbl_3b(double),
-            self.branch_pool(pooled),
-        ], 1)
+        return torch.cat(
+            [
+                self.branch1x1(x),
+                self.branch3x3_2a(short),
+                self.branch3x3_2b(short),
+                self.branch3x3dbl_3a(double),
+                self.branch3x3dbl_3b(double),
+                self.branch_pool(pooled),
+            ],
+            1,
+        )
 
 
 class FIDInceptionV3(nn.Module):
@@ -262,8 +284,16 @@ class FIDInceptionV3(nn.Module):
         x = F.max_pool2d(x, kernel_size=3, stride=2)
         if dims == 192:
             return _spatial_mean(x)
-        for block in (self.Mixed_5b, self.Mixed_5c, self.Mixed_5d, self.Mixed_6a, self.Mixed_6b,
-                      self.Mixed_6c, self.Mixed_6d, self.Mixed_6e):
+        for block in (
+            self.Mixed_5b,
+            self.Mixed_5c,
+            self.Mixed_5d,
+            self.Mixed_6a,
+            self.Mixed_6b,
+            self.Mixed_6c,
+            self.Mixed_6d,
+            self.Mixed_6e,
+        ):
             x = block(x)
         if dims == 768:
             return _spatial_mean(x)
@@ -322,6 +352,7 @@ def _key_mismatch(network: nn.Module, state_dict: dict) -> tuple[list[str], list
 
 # --------------------------------------------------------------------------- random weights
 
+
 def _calibration_images(count: int, generator: torch.Generator) -> torch.Tensor:
     """Smooth random uint8 images [count, 3, 299, 299]: blurry colour fields plus fine noise.
 
@@ -357,7 +388,7 @@ def random_fid_inception(seed: int = 0, *, calibration_images: int = 8) -> FIDIn
             module.bn.bias.copy_(0.1 * torch.randn(channels, generator=generator))
             module.bn.momentum = None  # cumulative average over the calibration pass
             module.bn.reset_running_stats()
-    network.fc.weight.copy_(torch.randn(network.fc.weight.shape, generator=generator) / POOL_DIM ** 0.5)
+    network.fc.weight.copy_(torch.randn(network.fc.weight.shape, generator=generator) / POOL_DIM**0.5)
     network.fc.bias.copy_(0.1 * torch.randn(NUM_CLASSES, generator=generator))
 
     network.train()
@@ -409,6 +440,7 @@ def build_random_inception_weights(path_or_dir: str | os.PathLike, seed: int = 0
 
 # --------------------------------------------------------------------------- extractor
 
+
 class InceptionFID:
     """FID Inception-v3 features of uint8 images: ``{"pool": [N, 2048], "logits_unbiased": [N, 1008]}``.
 
@@ -432,9 +464,17 @@ class InceptionFID:
     CPU, where it buys little). Only float round-off changes, so ``.id`` does not name it.
     """
 
-    def __init__(self, weights: str | os.PathLike | None = None, *, device: str | torch.device = "cpu",
-                 resize: str = "pytorch-fid", dims: int = POOL_DIM, batch_size: int = 64,
-                 precision: str = "fp32", compile: bool = False):
+    def __init__(
+        self,
+        weights: str | os.PathLike | None = None,
+        *,
+        device: str | torch.device = "cpu",
+        resize: str = "pytorch-fid",
+        dims: int = POOL_DIM,
+        batch_size: int = 64,
+        precision: str = "fp32",
+        compile: bool = False,
+    ):
         self._autocast_dtype = _check_precision(precision)
         if not isinstance(compile, bool):
             raise TypeError(f"compile: expected True or False, got {compile!r}")
@@ -507,8 +547,9 @@ def _memory_format(device: torch.device, precision: str = "fp32") -> torch.memor
 
 def _check_dims(dims) -> int:
     if isinstance(dims, bool) or not isinstance(dims, int) or dims not in BLOCK_DIMS:
-        raise ValueError(f"dims: expected one of {', '.join(map(str, BLOCK_DIMS))} (pytorch-fid's --dims), "
-                         f"got {dims!r}")
+        raise ValueError(
+            f"dims: expected one of {', '.join(map(str, BLOCK_DIMS))} (pytorch-fid's --dims), got {dims!r}"
+        )
     return dims
 
 

@@ -66,21 +66,31 @@ def resolve_lin_weights(net: str) -> Path:
         return default_lin_weights(net)
     except LPIPSWeightsNotFoundError:
         weights_dir = settings_module.active().weights_dir
-        demos = sorted(Path(weights_dir).glob(demo_lin_filename(net, 0).replace("seed-0", "seed-*"))) if weights_dir else []
+        demos = (
+            sorted(Path(weights_dir).glob(demo_lin_filename(net, 0).replace("seed-0", "seed-*"))) if weights_dir else []
+        )
         if len(demos) != 1:
             raise
         import warnings
 
-        warnings.warn(f"LPIPS linear layers: the lpips package is not installed, using the seeded random stand-in "
-                      f"{demos[0]}", RandomWeightsWarning, stacklevel=3)
+        warnings.warn(
+            f"LPIPS linear layers: the lpips package is not installed, using the seeded random stand-in {demos[0]}",
+            RandomWeightsWarning,
+            stacklevel=3,
+        )
         return demos[0]
 
 
 class LPIPSNet(nn.Module):
     """LPIPS distance between image pairs; inputs uint8 [N, 3, H, W], output float32 [N]."""
 
-    def __init__(self, net: str = "alex", *, weights: str | os.PathLike | None = None,
-                 lin_weights: str | os.PathLike | None = None):
+    def __init__(
+        self,
+        net: str = "alex",
+        *,
+        weights: str | os.PathLike | None = None,
+        lin_weights: str | os.PathLike | None = None,
+    ):
         super().__init__()
         if net not in NETS:
             raise ValueError(f"net: expected one of {sorted(NETS)}, got {net!r}")
@@ -127,11 +137,9 @@ def _load_backbone_features(builder: str, path: Path) -> nn.Sequential:
     model = getattr(torchvision.models, builder)(weights=None)
     state = torch.load(path, map_location="cpu", weights_only=True)
     prefix = "features."
-    features_state = {key[len(prefix):]: value for key, value in state.items() if key.startswith(prefix)}
+    features_state = {key[len(prefix) :]: value for key, value in state.items() if key.startswith(prefix)}
     if not features_state:
-        raise ValueError(
-            f"weights: {path} holds no 'features.*' tensors; expected a torchvision {builder} state dict"
-        )
+        raise ValueError(f"weights: {path} holds no 'features.*' tensors; expected a torchvision {builder} state dict")
     model.features.load_state_dict(features_state, strict=True)
     return model.features
 

@@ -44,8 +44,10 @@ class PickScore:
 
     def __init__(self, model: Any = PICKSCORE_MODEL, *, processor: Any = AUTO, device: str | torch.device = "cpu"):
         if processor not in (AUTO, None) and not isinstance(model, (str, os.PathLike)):
-            raise TypeError(f"processor: only used with a hub id or a directory as model; a {type(model).__name__} "
-                            "brings its own (pass a (CLIPModel, processor) pair instead)")
+            raise TypeError(
+                f"processor: only used with a hub id or a directory as model; a {type(model).__name__} "
+                "brings its own (pass a (CLIPModel, processor) pair instead)"
+            )
         if isinstance(model, CLIPEmbedder):
             self.embedder = model
         else:
@@ -70,7 +72,9 @@ class PickScore:
         prompts = prompts_for(images, prompts)
         image_rows = self.embedder.embed_images(images)
         if len(prompts) != len(image_rows):
-            raise ValueError(f"prompts: got {len(prompts)} prompts for {len(image_rows)} images; expected one per image")
+            raise ValueError(
+                f"prompts: got {len(prompts)} prompts for {len(image_rows)} images; expected one per image"
+            )
         text_rows = self.embedder.embed_texts(prompts)
         scale = self.embedder.model.logit_scale.detach().to("cpu", torch.float32).exp()
         return scale * (image_rows * text_rows).sum(dim=1)
@@ -89,6 +93,7 @@ def _from_cache_or_dir(cls: Any, name: Any, *, argument: str = "model") -> Any:
         return cls.from_pretrained(model_id, local_files_only=True)
     except OSError:
         pass
+
     def not_found(reason: str) -> CLIPModelNotFoundError:
         message = _not_found_message(model_id, reason)
         if argument != "model":  # clip.py's message speaks of the model argument

@@ -13,6 +13,8 @@ def prompts_for(images: Any, prompts: Sequence[str] | None) -> list[str]:
         return list(prompts)
     batch_prompts = getattr(images, "prompts", None)
     if batch_prompts is None:
-        raise ValueError("prompts: none given and the images carry none; pass prompts=[...] (one per image) "
-                         "or an ImageBatch made with prompts")
+        raise ValueError(
+            "prompts: none given and the images carry none; pass prompts=[...] (one per image) "
+            "or an ImageBatch made with prompts"
+        )
     return list(batch_prompts)

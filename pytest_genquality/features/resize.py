@@ -116,8 +116,9 @@ def resize_clean(images: torch.Tensor) -> torch.Tensor:
 def resize_torchmetrics(images: torch.Tensor) -> torch.Tensor:
     """torchmetrics >= 1.8: antialiased bilinear to 299 on float pixels 0..255, then (x - 128) / 128."""
     pixels = check_uint8_images(images).to(torch.float32)
-    resized = F.interpolate(pixels, size=(INCEPTION_SIZE, INCEPTION_SIZE), mode="bilinear", align_corners=False,
-                            antialias=True)
+    resized = F.interpolate(
+        pixels, size=(INCEPTION_SIZE, INCEPTION_SIZE), mode="bilinear", align_corners=False, antialias=True
+    )
     return (resized - 128) / 128
 
 

@@ -43,8 +43,9 @@ HPS_V2_1 = WeightsSpec(
 SCORE_WEIGHTS = {spec.key: spec for spec in (LAION_AESTHETIC, HPS_V2, HPS_V2_1)}
 
 
-def resolve_score_weights(spec: WeightsSpec, explicit: str | os.PathLike | None = None, *,
-                          weights_dir: str | os.PathLike | None = None) -> Path:
+def resolve_score_weights(
+    spec: WeightsSpec, explicit: str | os.PathLike | None = None, *, weights_dir: str | os.PathLike | None = None
+) -> Path:
     """Path of ``spec``'s file: ``explicit`` if given (must exist), else the first search location holding it."""
     if explicit is not None:
         path = Path(explicit).expanduser()

@@ -133,9 +133,13 @@ def search_locations(spec: WeightsSpec, weights_dir: str | os.PathLike | None) -
     return places
 
 
-def resolve_weights(key: str, explicit: str | os.PathLike | None = None, *,
-                    weights_dir: str | os.PathLike | None = None,
-                    offline: bool | None = None) -> Path:
+def resolve_weights(
+    key: str,
+    explicit: str | os.PathLike | None = None,
+    *,
+    weights_dir: str | os.PathLike | None = None,
+    offline: bool | None = None,
+) -> Path:
     """Return the path of the weights file for ``key``, verified when named officially.
 
     ``weights_dir`` and ``offline`` default to the active settings (``--gen-weights-dir``,
@@ -207,8 +211,12 @@ def find_demo_file(spec: WeightsSpec, weights_dir: str | os.PathLike | None) -> 
         return None
     import warnings
 
-    warnings.warn(f"{spec.description}: official file not found, using the seeded random stand-in {found[0]}; "
-                  "its numbers match no published value (ids say random-seed-N)", RandomWeightsWarning, stacklevel=3)
+    warnings.warn(
+        f"{spec.description}: official file not found, using the seeded random stand-in {found[0]}; "
+        "its numbers match no published value (ids say random-seed-N)",
+        RandomWeightsWarning,
+        stacklevel=3,
+    )
     return found[0]
 
 

@@ -94,8 +94,12 @@ class Fingerprint:
 
     def hexdigest(self) -> str:
         arrays = [p for p in self._parts if not isinstance(p, bytes)]
-        buffers = [_tensor_bytes(a) if isinstance(a, torch.Tensor) else memoryview(np.ascontiguousarray(a).view(np.uint8).reshape(-1))
-                   for a in arrays]
+        buffers = [
+            _tensor_bytes(a)
+            if isinstance(a, torch.Tensor)
+            else memoryview(np.ascontiguousarray(a).view(np.uint8).reshape(-1))
+            for a in arrays
+        ]
         with ThreadPoolExecutor(_HASH_THREADS) as pool:
             digests = iter(list(pool.map(_sha256, buffers)))
         total = hashlib.sha256()
@@ -146,8 +150,9 @@ def add_pipeline_component(fp: Fingerprint, name: str, component: Any) -> None:
             fp.text("config", _config_text(component.config))
     elif hasattr(component, "get_vocab"):
         vocab = json.dumps(sorted(component.get_vocab().items()), ensure_ascii=False)
-        fp.text("tokenizer", hashlib.sha256(vocab.encode("utf-8")).hexdigest(),
-                getattr(component, "model_max_length", None))
+        fp.text(
+            "tokenizer", hashlib.sha256(vocab.encode("utf-8")).hexdigest(), getattr(component, "model_max_length", None)
+        )
     elif hasattr(component, "config"):
         fp.text("config", _config_text(component.config))
     elif hasattr(component, "to_dict"):
@@ -286,11 +291,19 @@ def canonical(value: Any) -> Any:
     return repr(value)
 
 
-def cache_key(*, model_fingerprint: str, generator: str, seeds: list[int], prompts: list[str] | None,
-              kwargs: dict, lane: str) -> str:
+def cache_key(
+    *, model_fingerprint: str, generator: str, seeds: list[int], prompts: list[str] | None, kwargs: dict, lane: str
+) -> str:
     """sha256 hex over everything that makes two requests produce the same images."""
-    material = {"schema": CACHE_SCHEMA, "model": model_fingerprint, "generator": generator,
-                "seeds": seeds, "prompts": prompts, "kwargs": canonical(kwargs), "lane": lane}
+    material = {
+        "schema": CACHE_SCHEMA,
+        "model": model_fingerprint,
+        "generator": generator,
+        "seeds": seeds,
+        "prompts": prompts,
+        "kwargs": canonical(kwargs),
+        "lane": lane,
+    }
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode("utf-8")).hexdigest()
 
 
@@ -341,7 +354,9 @@ class ImageCache:
         except Exception as error:  # zip, json or key errors all mean the same: not an entry
             raise CorruptCacheEntryError(f"{path}: not a valid image cache entry ({error})") from error
         if header.get("schema") != CACHE_SCHEMA or header.get("key") != key:
-            raise CorruptCacheEntryError(f"{path}: header does not match key {key[:12]}… (schema {header.get('schema')})")
+            raise CorruptCacheEntryError(
+                f"{path}: header does not match key {key[:12]}… (schema {header.get('schema')})"
+            )
         if images.dtype != np.uint8 or images.ndim != 4 or images.shape[0] != header.get("count"):
             raise CorruptCacheEntryError(f"{path}: images {images.dtype} {images.shape} do not match the header")
         return torch.from_numpy(images), header
@@ -413,7 +428,7 @@ class FeatureCache:
 
         self.directory.mkdir(parents=True, exist_ok=True)
         with FileLock(str(self.directory / ".lock")):
-            _write_npz_atomically(self.path(key), {f"{name}": np.asarray(rows) for name, rows in features.items()},
-                                  header)
+            _write_npz_atomically(
+                self.path(key), {f"{name}": np.asarray(rows) for name, rows in features.items()}, header
+            )
         return self.path(key)
-

@@ -23,11 +23,14 @@ def _mps_available() -> bool:
     return bool(backend and backend.is_available())
 
 
-def resolve_device(spec: str | torch.device | None, *,
-                   cuda_available: Callable[[], bool] = torch.cuda.is_available,
-                   cuda_count: Callable[[], int] = torch.cuda.device_count,
-                   mps_available: Callable[[], bool] = _mps_available,
-                   worker_index: int | None = None) -> torch.device:
+def resolve_device(
+    spec: str | torch.device | None,
+    *,
+    cuda_available: Callable[[], bool] = torch.cuda.is_available,
+    cuda_count: Callable[[], int] = torch.cuda.device_count,
+    mps_available: Callable[[], bool] = _mps_available,
+    worker_index: int | None = None,
+) -> torch.device:
     """Turn ``--gen-device`` into a ``torch.device``; only ``auto`` ever chooses.
 
     ``worker_index`` (pytest-xdist worker k) spreads plain ``cuda``/``auto`` over the GPUs:

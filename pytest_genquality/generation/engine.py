@@ -93,8 +93,9 @@ def expand_prompts(prompts: Sequence[str] | None, count: int) -> list[str] | Non
     if prompts is None:
         return None
     if isinstance(prompts, str):
-        raise TypeError(f"prompts: expected a list of strings, got the single string {prompts!r}; "
-                        f"write prompts=[{prompts!r}]")
+        raise TypeError(
+            f"prompts: expected a list of strings, got the single string {prompts!r}; write prompts=[{prompts!r}]"
+        )
     prompts = list(prompts)
     for prompt in prompts:
         if not isinstance(prompt, str):
@@ -159,20 +160,33 @@ class DiffusersAdapter:
         if not self.takes_prompts and prompts is not None:
             raise ValueError(f"{self.name} is unconditional (it takes no prompt): drop prompts=")
 
-    def run(self, seeds: list[int], prompts: list[str] | None, device: torch.device,
-            model_kwargs: dict, value_range: tuple | None) -> Any:
+    def run(
+        self,
+        seeds: list[int],
+        prompts: list[str] | None,
+        device: torch.device,
+        model_kwargs: dict,
+        value_range: tuple | None,
+    ) -> Any:
         if value_range is not None:
             raise TypeError(f"value_range applies to callables only; {self.name} returns images in [0, 1]")
         output_type = model_kwargs.pop("output_type", "np")
         if output_type not in PIPELINE_OUTPUT_TYPES:
-            raise ValueError(f"output_type: generate() reads {PIPELINE_OUTPUT_TYPES} from {self.name}, got {output_type!r}")
+            raise ValueError(
+                f"output_type: generate() reads {PIPELINE_OUTPUT_TYPES} from {self.name}, got {output_type!r}"
+            )
         inputs = {"prompt": prompts} if self.takes_prompts else {"batch_size": len(seeds)}
         saved = dict(getattr(self.pipe, "_progress_bar_config", {}))
         self.pipe.set_progress_bar_config(disable=True)  # generate() draws one bar for the whole run
         try:
             with torch.inference_mode():
-                output = self.pipe(**inputs, generator=seed_generators(seeds), output_type=output_type,
-                                   return_dict=True, **model_kwargs)
+                output = self.pipe(
+                    **inputs,
+                    generator=seed_generators(seeds),
+                    output_type=output_type,
+                    return_dict=True,
+                    **model_kwargs,
+                )
         finally:
             self.pipe._progress_bar_config = saved
         return output.images, (0, 1)
@@ -192,8 +206,11 @@ class CallableAdapter:
 
     @property
     def dtype(self) -> torch.dtype:
-        held = [value for value in vars(self.fn).values() if isinstance(value, torch.nn.Module)] \
-            if hasattr(self.fn, "__dict__") else []
+        held = (
+            [value for value in vars(self.fn).values() if isinstance(value, torch.nn.Module)]
+            if hasattr(self.fn, "__dict__")
+            else []
+        )
         if isinstance(self.fn, torch.nn.Module):
             held.insert(0, self.fn)
         return self.dtype_hint or _module_dtype(held) or torch.float32
@@ -215,12 +232,20 @@ class CallableAdapter:
         except ValueError:  # builtins without a signature: let the call decide
             pass
 
-    def run(self, seeds: list[int], prompts: list[str] | None, device: torch.device,
-            model_kwargs: dict, value_range: tuple | None) -> Any:
+    def run(
+        self,
+        seeds: list[int],
+        prompts: list[str] | None,
+        device: torch.device,
+        model_kwargs: dict,
+        value_range: tuple | None,
+    ) -> Any:
         output = self.fn(list(seeds), list(prompts) if prompts is not None else None, device, **model_kwargs)
         if isinstance(output, ImageBatch):
             if output.seeds is not None and output.seeds != list(seeds):
-                raise ValueError(f"{self.name} returned an ImageBatch with seeds {output.seeds}, asked for {list(seeds)}")
+                raise ValueError(
+                    f"{self.name} returned an ImageBatch with seeds {output.seeds}, asked for {list(seeds)}"
+                )
             return output.images, None
         return output, value_range
 
@@ -241,8 +266,9 @@ def _is_diffusion_pipeline(model: Any) -> bool:
     built before diffusers was re-imported (a test runner that restores ``sys.modules``, or
     ``importlib.reload``), and the pipeline was then driven as a plain callable.
     """
-    return any(cls.__name__ == "DiffusionPipeline" and cls.__module__.startswith("diffusers.")
-               for cls in type(model).__mro__)
+    return any(
+        cls.__name__ == "DiffusionPipeline" and cls.__module__.startswith("diffusers.") for cls in type(model).__mro__
+    )
 
 
 def adapter_for(model: Any):
@@ -288,16 +314,25 @@ def _check_max_seeds(max_seeds: Any, seeds: list[int]) -> int | None:
     if isinstance(max_seeds, bool) or not isinstance(max_seeds, (int, np.integer)) or max_seeds < len(seeds):
         raise ValueError(f"max_seeds: expected an int >= the {len(seeds)} seeds asked for, got {max_seeds!r}")
     if seeds != list(range(seeds[0], seeds[0] + len(seeds))):
-        raise ValueError("max_seeds: the batch grows by the seeds after the last one, so seeds must be one ascending "
-                         f"range such as range({seeds[0]}, {seeds[0] + len(seeds)}); got {seeds[:4]}...")
+        raise ValueError(
+            "max_seeds: the batch grows by the seeds after the last one, so seeds must be one ascending "
+            f"range such as range({seeds[0]}, {seeds[0] + len(seeds)}); got {seeds[:4]}..."
+        )
     if seeds[0] + int(max_seeds) > 2**63:
         raise ValueError(f"max_seeds: seeds {seeds[0]}..{seeds[0] + int(max_seeds) - 1} run past 2**63-1")
     return int(max_seeds)
 
 
-def make_generate(device: torch.device, *, cache_dir=None, show_progress: bool = False,
-                  progress_sink: ProgressSink | None = None, dtype: torch.dtype | None = None,
-                  world: World | None = None, max_seeds_factor: int | None = None) -> Callable[..., ImageBatch]:
+def make_generate(
+    device: torch.device,
+    *,
+    cache_dir=None,
+    show_progress: bool = False,
+    progress_sink: ProgressSink | None = None,
+    dtype: torch.dtype | None = None,
+    world: World | None = None,
+    max_seeds_factor: int | None = None,
+) -> Callable[..., ImageBatch]:
     """Build the ``generate`` callable of the fixture.
 
     device: where models run. cache_dir: directory of the image cache (``--gen-cache``), or
@@ -322,33 +357,61 @@ def make_generate(device: torch.device, *, cache_dir=None, show_progress: bool =
     enable_determinism()
     cache = ImageCache(cache_dir) if cache_dir is not None else None
 
-    def generate(model: Any, *, prompts: Sequence[str] | None = None, seeds: Iterable[int],
-                 batch_size: int = 8, value_range: tuple[float, float] | None = None,
-                 max_seeds: int | None = None, **model_kwargs: Any) -> ImageBatch:
+    def generate(
+        model: Any,
+        *,
+        prompts: Sequence[str] | None = None,
+        seeds: Iterable[int],
+        batch_size: int = 8,
+        value_range: tuple[float, float] | None = None,
+        max_seeds: int | None = None,
+        **model_kwargs: Any,
+    ) -> ImageBatch:
         """Generate one image per seed (and prompt) with ``model``; see the module docstring."""
         seeds = _check_seeds(seeds)
-        if max_seeds is None and max_seeds_factor is not None and max_seeds_factor > 1 \
-                and seeds == list(range(seeds[0], seeds[0] + len(seeds))):
+        if (
+            max_seeds is None
+            and max_seeds_factor is not None
+            and max_seeds_factor > 1
+            and seeds == list(range(seeds[0], seeds[0] + len(seeds)))
+        ):
             max_seeds = max_seeds_factor * len(seeds)
         max_seeds = _check_max_seeds(max_seeds, seeds)
-        batch = _generate_seeds(model, prompts=prompts, seeds=seeds, batch_size=batch_size,
-                                value_range=value_range, **model_kwargs)
+        batch = _generate_seeds(
+            model, prompts=prompts, seeds=seeds, batch_size=batch_size, value_range=value_range, **model_kwargs
+        )
         if max_seeds is None or max_seeds == len(seeds):
             return batch
         user_prompts = None if prompts is None else list(prompts)
 
         def make_block(block_seeds: list[int]) -> ImageBatch:
             offset = block_seeds[0] - seeds[0]
-            block_prompts = None if user_prompts is None else \
-                [user_prompts[(offset + i) % len(user_prompts)] for i in range(len(block_seeds))]
-            return _generate_seeds(model, prompts=block_prompts, seeds=block_seeds, batch_size=batch_size,
-                                   value_range=value_range, **model_kwargs)
+            block_prompts = (
+                None
+                if user_prompts is None
+                else [user_prompts[(offset + i) % len(user_prompts)] for i in range(len(block_seeds))]
+            )
+            return _generate_seeds(
+                model,
+                prompts=block_prompts,
+                seeds=block_seeds,
+                batch_size=batch_size,
+                value_range=value_range,
+                **model_kwargs,
+            )
 
         growth = SeedGrowth(range(seeds[0], seeds[0] + max_seeds), len(seeds), make_block)
         return ImageBatch(batch.images, seeds=batch.seeds, prompts=batch.prompts, meta=batch.meta, growth=growth)
 
-    def _generate_seeds(model: Any, *, prompts: Sequence[str] | None, seeds: list[int], batch_size: int,
-                        value_range: tuple[float, float] | None, **model_kwargs: Any) -> ImageBatch:
+    def _generate_seeds(
+        model: Any,
+        *,
+        prompts: Sequence[str] | None,
+        seeds: list[int],
+        batch_size: int,
+        value_range: tuple[float, float] | None,
+        **model_kwargs: Any,
+    ) -> ImageBatch:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
         _check_kwargs(model_kwargs)
@@ -366,16 +429,29 @@ def make_generate(device: torch.device, *, cache_dir=None, show_progress: bool =
             if cache is not None:
                 raise UnhashableModelError(f"--gen-cache: {adapter.name}: {error}; run without --gen-cache") from error
             fingerprint = None
-        meta = {"model_fingerprint": fingerprint, "kwargs": canonical(model_kwargs), "lane": run_lane,
-                "generator": adapter.name, "cached": False, "batch_size": batch_size,
-                "seconds_per_image": None, "peak_memory_bytes": None}
+        meta = {
+            "model_fingerprint": fingerprint,
+            "kwargs": canonical(model_kwargs),
+            "lane": run_lane,
+            "generator": adapter.name,
+            "cached": False,
+            "batch_size": batch_size,
+            "seconds_per_image": None,
+            "peak_memory_bytes": None,
+        }
         if value_range is not None:
             meta["value_range"] = list(value_range)
 
         if cache is None:
             return _generate_uncached(adapter, seeds, prompts, batch_size, model_kwargs, value_range, meta)
-        key = cache_key(model_fingerprint=fingerprint, generator=adapter.name, seeds=seeds, prompts=prompts,
-                        kwargs={**model_kwargs, "value_range": value_range, "batch_size": batch_size}, lane=run_lane)
+        key = cache_key(
+            model_fingerprint=fingerprint,
+            generator=adapter.name,
+            seeds=seeds,
+            prompts=prompts,
+            kwargs={**model_kwargs, "value_range": value_range, "batch_size": batch_size},
+            lane=run_lane,
+        )
         if world.is_distributed:  # every rank takes part in the generation: no waiting on one another's lock
             return _generate_cached(adapter, seeds, prompts, batch_size, model_kwargs, value_range, meta, key)
         with cache.computing(key):  # another process (xdist worker) generating this key: wait, then read it
@@ -387,8 +463,9 @@ def make_generate(device: torch.device, *, cache_dir=None, show_progress: bool =
             return ImageBatch(hit[0], seeds=seeds, prompts=prompts, meta={**meta, "cached": True})
         batch = _generate_uncached(adapter, seeds, prompts, batch_size, model_kwargs, value_range, meta)
         if world.is_writer:
-            cache.put(key, batch.images, {"generator": adapter.name, "lane": meta["lane"], "seeds": seeds,
-                                          "prompts": prompts})
+            cache.put(
+                key, batch.images, {"generator": adapter.name, "lane": meta["lane"], "seeds": seeds, "prompts": prompts}
+            )
         return batch
 
     def _generate_uncached(adapter, seeds, prompts, batch_size, model_kwargs, value_range, meta) -> ImageBatch:
@@ -398,15 +475,22 @@ def make_generate(device: torch.device, *, cache_dir=None, show_progress: bool =
         error = None
         generated = sum(chunks[i].stop - chunks[i].start for i in mine)
         started = time.perf_counter()
-        with peak_device_memory(device) as peak, \
-                progress_bar(generated, desc=f"generate {adapter.name}", enabled=show_progress and world.is_writer,
-                             sink=progress_sink) as progress:
+        with (
+            peak_device_memory(device) as peak,
+            progress_bar(
+                generated,
+                desc=f"generate {adapter.name}",
+                enabled=show_progress and world.is_writer,
+                sink=progress_sink,
+            ) as progress,
+        ):
             for index in mine:
                 chunk = chunks[index]
                 chunk_prompts = prompts[chunk] if prompts is not None else None
                 try:
-                    images, chunk_range = adapter.run(seeds[chunk], chunk_prompts, device, dict(model_kwargs),
-                                                      value_range)
+                    images, chunk_range = adapter.run(
+                        seeds[chunk], chunk_prompts, device, dict(model_kwargs), value_range
+                    )
                     parts.append((index, _to_uint8_batch(adapter, images, chunk_range, seeds[chunk])))
                 except Exception as failure:  # noqa: BLE001 - under torchrun the other ranks must hear of it
                     if not world.is_distributed:

@@ -61,8 +61,16 @@ class Progress:
     ``clock`` is injectable so the delay and the interval can be tested without sleeping.
     """
 
-    def __init__(self, total: int | None, *, desc: str, sink: ProgressSink, delay: float | None = None,
-                 interval: float | None = None, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        total: int | None,
+        *,
+        desc: str,
+        sink: ProgressSink,
+        delay: float | None = None,
+        interval: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.total = total
         self.desc = desc
         self.sink = sink
@@ -107,15 +115,27 @@ class Progress:
 
 
 @contextmanager
-def progress_bar(total: int | None, *, desc: str, enabled: bool, delay: float | None = None,
-                 file: TextIO | None = None, sink: ProgressSink | None = None,
-                 interval: float | None = None) -> Iterator[Progress | None]:
+def progress_bar(
+    total: int | None,
+    *,
+    desc: str,
+    enabled: bool,
+    delay: float | None = None,
+    file: TextIO | None = None,
+    sink: ProgressSink | None = None,
+    interval: float | None = None,
+) -> Iterator[Progress | None]:
     """Yield a ``Progress`` on ``sink`` (default: stderr), or None when not ``enabled``; closed at the end."""
     if not enabled:
         yield None
         return
-    progress = Progress(total, desc=desc, sink=sink or StreamSink(file if file is not None else sys.stderr),
-                        delay=delay, interval=interval)
+    progress = Progress(
+        total,
+        desc=desc,
+        sink=sink or StreamSink(file if file is not None else sys.stderr),
+        delay=delay,
+        interval=interval,
+    )
     try:
         yield progress
     finally:

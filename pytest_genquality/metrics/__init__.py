@@ -51,8 +51,13 @@ __all__ = [
     "vendi_score",
 ]
 
-_RENAMED_MODULES = {"kid": "kernel_distance", "cmmd": "mmd", "clip_score": "alignment",
-                    "inception_score": "classifier_scores", "_validate": "validation"}
+_RENAMED_MODULES = {
+    "kid": "kernel_distance",
+    "cmmd": "mmd",
+    "clip_score": "alignment",
+    "inception_score": "classifier_scores",
+    "_validate": "validation",
+}
 for _old, _new in _RENAMED_MODULES.items():
     sys.modules[f"{__name__}.{_old}"] = sys.modules[f"{__name__}.{_new}"]
 
@@ -65,8 +70,11 @@ def _forward(old: str):
             raise AttributeError(f"module {old!r} has no attribute {name!r}")
         if name == "ExtractorMismatchError":
             return importlib.import_module("pytest_genquality.errors").ExtractorMismatchError
-        warnings.warn(f"{old} moved to {_IMAGE_METRICS} in pytest-genquality 0.3; import {name} from there",
-                      DeprecationWarning, stacklevel=2)
+        warnings.warn(
+            f"{old} moved to {_IMAGE_METRICS} in pytest-genquality 0.3; import {name} from there",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         return getattr(importlib.import_module(_IMAGE_METRICS), name)
 
     module = types.ModuleType(old, f"Moved in 0.3 to {_IMAGE_METRICS}.")
@@ -80,7 +88,11 @@ for _old in ("fid", "lpips"):  # modules of 0.2 whose content moved up to featur
 
 def __getattr__(name: str):
     if name in ("fid", "lpips"):
-        warnings.warn(f"pytest_genquality.metrics.{name} moved to {_IMAGE_METRICS}.{name} in pytest-genquality 0.3 "
-                      "(it needs a network; metrics are arrays in, numbers out)", DeprecationWarning, stacklevel=2)
+        warnings.warn(
+            f"pytest_genquality.metrics.{name} moved to {_IMAGE_METRICS}.{name} in pytest-genquality 0.3 "
+            "(it needs a network; metrics are arrays in, numbers out)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         return getattr(importlib.import_module(_IMAGE_METRICS), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

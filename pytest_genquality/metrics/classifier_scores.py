@@ -36,8 +36,9 @@ def inception_score(logits, *, splits: int = IS_SPLITS, seed: int = IS_SEED) -> 
     """
     splits = check_int(splits, "splits", minimum=1)
     seed = check_int(seed, "seed", minimum=0)
-    scores_in = as_features(logits, "logits", min_rows=splits,
-                            why=f"each of the splits={splits} chunks needs at least one sample")
+    scores_in = as_features(
+        logits, "logits", min_rows=splits, why=f"each of the splits={splits} chunks needs at least one sample"
+    )
     if scores_in.shape[1] < 2:
         raise ValueError(f"logits: got {scores_in.shape[1]} class column; expected at least 2 classes")
 

@@ -33,8 +33,8 @@ from .validation import as_features
 from .prdc import _kth_neighbour_sq_radii as kth_neighbour_sq_radii
 from .resampling import pairwise_sq_distances
 
-FLOOR_FRACTION = 1e-3   # distances floored at this fraction of the median NN distance (log 0 otherwise)
-DUPLICATE_RATIO = 0.5   # "near-duplicate": nearest neighbour closer than half the median NN distance
+FLOOR_FRACTION = 1e-3  # distances floored at this fraction of the median NN distance (log 0 otherwise)
+DUPLICATE_RATIO = 0.5  # "near-duplicate": nearest neighbour closer than half the median NN distance
 
 
 def nearest_neighbour_distances(features, *, name: str = "features") -> np.ndarray:

@@ -70,7 +70,9 @@ def timing_noise(seconds_per_image, *, confidence: float = TIMING_CONFIDENCE) ->
             "average each run's per-image times first"
         )
     if values.shape[0] < 2:
-        raise ValueError(f"seconds_per_image: got {values.shape[0]} runs; expected at least 2 to measure run-to-run noise")
+        raise ValueError(
+            f"seconds_per_image: got {values.shape[0]} runs; expected at least 2 to measure run-to-run noise"
+        )
     values = values.astype(np.float64)
     if not np.isfinite(values).all() or (values <= 0).any():
         bad = float(values[~(np.isfinite(values) & (values > 0))][0])

@@ -68,8 +68,9 @@ def default_subset_sizes(count: int, *, points: int = FD_INFINITY_POINTS) -> tup
     return sizes
 
 
-def fd_infinity(features, mu_ref, sigma_ref, *, subset_sizes: Sequence[int] | None = None, seed: int = 0,
-                sqrt_sigma_ref=None) -> FDInfinityFit:
+def fd_infinity(
+    features, mu_ref, sigma_ref, *, subset_sizes: Sequence[int] | None = None, seed: int = 0, sqrt_sigma_ref=None
+) -> FDInfinityFit:
     """FD∞ of generated ``features`` [N, D] against the reference Gaussian (``mu_ref`` [D], ``sigma_ref`` [D, D]).
 
     For each size n in ``subset_sizes`` (default ``default_subset_sizes(N)``, increasing), the
@@ -83,8 +84,10 @@ def fd_infinity(features, mu_ref, sigma_ref, *, subset_sizes: Sequence[int] | No
     rows = as_features(features, "features", min_rows=3, why="FD∞ fits FID over at least 2 subset sizes")
     mu_ref = _as_vector("mu_ref", mu_ref)
     if mu_ref.shape[0] != rows.shape[1]:
-        raise ValueError(f"mu_ref: has {mu_ref.shape[0]} dimensions but features have {rows.shape[1]}; "
-                         "expected statistics of the same extractor")
+        raise ValueError(
+            f"mu_ref: has {mu_ref.shape[0]} dimensions but features have {rows.shape[1]}; "
+            "expected statistics of the same extractor"
+        )
     sigma_ref = _as_covariance("sigma_ref", sigma_ref, mu_ref.shape[0])
     seed = check_int(seed, "seed", minimum=0)
     count, dim = rows.shape
@@ -112,7 +115,7 @@ def _subset_moments(rows: np.ndarray, chosen: np.ndarray, shift: np.ndarray) -> 
     dim = rows.shape[1]
     total, outer = np.zeros(dim), np.zeros((dim, dim))
     for start in range(0, len(chosen), COVARIANCE_BLOCK_ROWS):
-        block = rows[chosen[start:start + COVARIANCE_BLOCK_ROWS]].astype(np.float64) - shift
+        block = rows[chosen[start : start + COVARIANCE_BLOCK_ROWS]].astype(np.float64) - shift
         total += block.sum(axis=0)
         outer += block.T @ block
     count = len(chosen)
@@ -127,8 +130,12 @@ def _check_sizes(subset_sizes, count: int) -> tuple[int, ...]:
     sizes = [check_int(size, "subset_sizes", minimum=2) for size in subset_sizes]
     too_big = [size for size in sizes if size > count]
     if too_big:
-        raise ValueError(f"subset_sizes: {too_big[0]} is more than the {count} generated images; "
-                         "expected sizes between 2 and the number of feature rows")
+        raise ValueError(
+            f"subset_sizes: {too_big[0]} is more than the {count} generated images; "
+            "expected sizes between 2 and the number of feature rows"
+        )
     if len(set(sizes)) < 2:
-        raise ValueError(f"subset_sizes: got {sorted(set(sizes))}; expected at least 2 distinct sizes to fit a line in 1/N")
+        raise ValueError(
+            f"subset_sizes: got {sorted(set(sizes))}; expected at least 2 distinct sizes to fit a line in 1/N"
+        )
     return tuple(sorted(set(sizes)))

@@ -144,8 +144,9 @@ def frechet_distance_to_samples(mu1, sigma1, features, *, sqrt_sigma1=None) -> f
         trace_sqrt = trace_sqrt_product_lowrank(sigma1, features)
     else:
         sigma2 = centred.T @ centred / (count - 1)
-        trace_sqrt = trace_sqrt_product(sigma1, sigma2,
-                                        sqrt_sigma1=sqrt_sigma1() if callable(sqrt_sigma1) else sqrt_sigma1)
+        trace_sqrt = trace_sqrt_product(
+            sigma1, sigma2, sqrt_sigma1=sqrt_sigma1() if callable(sqrt_sigma1) else sqrt_sigma1
+        )
     return _finish(float(diff @ diff), float(np.trace(sigma1)), trace2, trace_sqrt)
 
 
@@ -234,8 +235,9 @@ class FrechetSubsets:
         if self._eigenvalues == "float32":
             from scipy.linalg import eigh
 
-            eigenvalues = eigh(block.astype(np.float32), eigvals_only=True, driver="evr",
-                               check_finite=False).astype(np.float64) / (count - 1)
+            eigenvalues = eigh(block.astype(np.float32), eigvals_only=True, driver="evr", check_finite=False).astype(
+                np.float64
+            ) / (count - 1)
         else:
             eigenvalues = np.linalg.eigvalsh(block) / (count - 1)
         return float(np.sqrt(np.clip(eigenvalues, 0.0, None)).sum())

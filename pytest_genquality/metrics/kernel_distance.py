@@ -102,8 +102,15 @@ def kid_subset_size(subset_size: int, n_a: int, n_b: int) -> int:
     return min(subset_size, n_a, n_b)
 
 
-def kid(feats_a, feats_b, *, subsets: int = KID_SUBSETS, subset_size: int = KID_SUBSET_SIZE,
-        seed: int = 0, precision: str = "mixed") -> KIDEstimate:
+def kid(
+    feats_a,
+    feats_b,
+    *,
+    subsets: int = KID_SUBSETS,
+    subset_size: int = KID_SUBSET_SIZE,
+    seed: int = 0,
+    precision: str = "mixed",
+) -> KIDEstimate:
     """Mean and population std of the unbiased MMD^2 over ``subsets`` random subsets.
 
     feats_a, feats_b: [N_a, D], [N_b, D] features (numpy or torch, float32 or float64; never
@@ -151,7 +158,7 @@ def _mmd_estimates(a: np.ndarray, b: np.ndarray, rows_a: np.ndarray, rows_b: np.
         sums = _kernel_sums_by_tiles(a, b, rows_a, rows_b)
     else:
         sums = _kernel_sums_by_subset(a, b, rows_a, rows_b)
-    scale = a.gamma ** 3  # the tiles hold the centred part over gamma^3
+    scale = a.gamma**3  # the tiles hold the centred part over gamma^3
     within_a = scale * sums.within_a + _offset_sums(a, a, rows_a, rows_a, symmetric=True)
     within_b = scale * sums.within_b + _offset_sums(b, b, rows_b, rows_b, symmetric=True)
     cross = scale * sums.cross + _offset_sums(a, b, rows_a, rows_b, symmetric=False)
@@ -205,8 +212,7 @@ class _Products:
     never copied whole.
     """
 
-    def __init__(self, features: np.ndarray, dtype, center: np.ndarray, gamma: float, buffers: dict,
-                 raw_columns: bool):
+    def __init__(self, features: np.ndarray, dtype, center: np.ndarray, gamma: float, buffers: dict, raw_columns: bool):
         self.features = features
         self.dtype = dtype
         self.center = center.astype(dtype)
@@ -227,8 +233,7 @@ class _Products:
         mixed = dtype == np.float32  # only mixed precision may multiply by raw columns: squares needed then
         moments_a, moments_b = _column_moments(a, squares=mixed), _column_moments(b, squares=mixed)
         center = (moments_a[0] + moments_b[0]) / 2
-        raw = mixed and max(
-            _offset_ratio(*moments_a, center), _offset_ratio(*moments_b, center)) <= RAW_OFFSET_RATIO
+        raw = mixed and max(_offset_ratio(*moments_a, center), _offset_ratio(*moments_b, center)) <= RAW_OFFSET_RATIO
         buffers: dict[int, np.ndarray] = {}  # one per slot for both sets: a block of a and one of b never share a slot
         return cls(a, dtype, center, gamma, buffers, raw), cls(b, dtype, center, gamma, buffers, raw)
 
@@ -275,8 +280,15 @@ class _Products:
             buffer = self._buffers[slot] = np.empty((rows, self.features.shape[1]), dtype=self.dtype)
         return buffer[:rows]
 
-    def centred_kernel(self, gram: np.ndarray, rows_x, other: "_Products", rows_y,
-                       row_offsets: tuple[np.ndarray, np.ndarray] | None = None, rows_per_step: int = 64) -> np.ndarray:
+    def centred_kernel(
+        self,
+        gram: np.ndarray,
+        rows_x,
+        other: "_Products",
+        rows_y,
+        row_offsets: tuple[np.ndarray, np.ndarray] | None = None,
+        rows_per_step: int = 64,
+    ) -> np.ndarray:
         """The centred part of the kernel over gamma^3, Q (Q (Q + 3 w') + 3 w'^2), in place of the
         Gram of two blocks. ``row_offsets`` (from ``block_offsets``) when the Gram is (x - c).y,
         raw columns: Q is the Gram less them. A few rows at a time: two small temporaries instead
@@ -290,7 +302,7 @@ class _Products:
         for start in range(0, len(gram), rows_per_step):
             step = slice(start, start + rows_per_step)
             centred = gram[step]
-            total, square = total_buffer[:len(centred)], square_buffer[:len(centred)]
+            total, square = total_buffer[: len(centred)], square_buffer[: len(centred)]
             if row_offsets is not None:
                 centred -= offsets_high[step]
                 centred -= offsets_low[step]
@@ -314,7 +326,7 @@ def _offset_sums(x: _Products, y: _Products, rows_x: np.ndarray, rows_y: np.ndar
     t0 = x.t0
     powers_x = [(x.offsets[rows_x] ** k).sum(axis=1) for k in range(4)]
     powers_y = [(y.offsets[rows_y] ** k).sum(axis=1) for k in range(4)]
-    z1, z2, z3 = ([sum(math.comb(k, a) * powers_x[a] * powers_y[k - a] for a in range(k + 1)) for k in (1, 2, 3)])
+    z1, z2, z3 = [sum(math.comb(k, a) * powers_x[a] * powers_y[k - a] for a in range(k + 1)) for k in (1, 2, 3)]
     sums = 3 * t0 * t0 * z1 + 3 * t0 * z2 + z3
     if symmetric:
         self_pairs = 2 * x.offsets[rows_x]
@@ -322,13 +334,14 @@ def _offset_sums(x: _Products, y: _Products, rows_x: np.ndarray, rows_y: np.ndar
     return sums
 
 
-def _column_moments(features: np.ndarray, *, squares: bool,
-                    rows_per_step: int = 256) -> tuple[np.ndarray, np.ndarray | None]:
+def _column_moments(
+    features: np.ndarray, *, squares: bool, rows_per_step: int = 256
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Per-column mean and (``squares``) mean square in float64, a block of rows at a time."""
     total = np.zeros(features.shape[1], dtype=np.float64)
     square_total = np.zeros(features.shape[1], dtype=np.float64) if squares else None
     for start in range(0, len(features), rows_per_step):
-        block = features[start:start + rows_per_step].astype(np.float64)
+        block = features[start : start + rows_per_step].astype(np.float64)
         total += block.sum(axis=0)
         if squares:
             square_total += np.einsum("ij,ij->j", block, block)
@@ -344,8 +357,12 @@ def _offset_ratio(mean: np.ndarray, mean_square: np.ndarray, center: np.ndarray)
 def _row_dots(features: np.ndarray, vector: np.ndarray, rows_per_step: int = 256) -> np.ndarray:
     """features @ vector in float64, a block of rows at a time (a 4 MB float64 block at d = 2048,
     never a float64 copy of the set)."""
-    return np.concatenate([features[start:start + rows_per_step].astype(np.float64) @ vector
-                           for start in range(0, len(features), rows_per_step)])
+    return np.concatenate(
+        [
+            features[start : start + rows_per_step].astype(np.float64) @ vector
+            for start in range(0, len(features), rows_per_step)
+        ]
+    )
 
 
 def _kernel_sums_by_tiles(a: _Products, b: _Products, rows_a, rows_b) -> _KernelSums:
@@ -394,15 +411,18 @@ def _tiled_sums(x: _Products, y: _Products, member_x, member_y, *, symmetric: bo
         member_rows = member_x[rows].astype(np.float64)
         for col_start, col_stop, weight in _column_blocks(rows.start, rows.stop, len(y), symmetric):
             cols = slice(col_start, col_stop)
-            kernel = tile[:len(x_block), :col_stop - col_start]
+            kernel = tile[: len(x_block), : col_stop - col_start]
             diagonal = symmetric and (col_start, col_stop) == (rows.start, rows.stop)
             if diagonal:
                 np.matmul(x_block, x_block.T, out=kernel)  # numpy calls syrk for x @ x.T
             else:
                 for start in range(col_start, col_stop, gemm_cols):
                     stop = min(start + gemm_cols, col_stop)
-                    np.matmul(x_block, y.columns(slice(start, stop), slot=1).T,
-                              out=kernel[:, start - col_start:stop - col_start])
+                    np.matmul(
+                        x_block,
+                        y.columns(slice(start, stop), slot=1).T,
+                        out=kernel[:, start - col_start : stop - col_start],
+                    )
             x.centred_kernel(kernel, rows, y, cols, None if diagonal else offsets)
             if symmetric and weight == 1.0:
                 _zero_self_pairs(kernel, row_start, col_start)

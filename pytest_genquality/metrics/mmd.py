@@ -53,7 +53,7 @@ def _mean_kernel(x: np.ndarray, y: np.ndarray, gamma: float, *, include_diagonal
     y_norms = np.einsum("ij,ij->i", y64, y64)
     total = 0.0
     for start in range(0, len(x), BLOCK_ROWS):
-        x_block = x[start:start + BLOCK_ROWS].astype(np.float64, copy=False)
+        x_block = x[start : start + BLOCK_ROWS].astype(np.float64, copy=False)
         distances_sq = x_block @ y64.T
         distances_sq *= -2.0
         distances_sq += np.einsum("ij,ij->i", x_block, x_block)[:, None]

@@ -30,7 +30,7 @@ def lpips_distance(a, b, network: Callable[[torch.Tensor, torch.Tensor], torch.T
     """
     images_a, images_b = as_image_pairs(a, b)
     distances = [
-        network(images_a[i:i + LPIPS_PAIRS_PER_STEP], images_b[i:i + LPIPS_PAIRS_PER_STEP]).cpu()
+        network(images_a[i : i + LPIPS_PAIRS_PER_STEP], images_b[i : i + LPIPS_PAIRS_PER_STEP]).cpu()
         for i in range(0, len(images_a), LPIPS_PAIRS_PER_STEP)
     ]
     return torch.cat(distances).to(torch.float64).numpy()

@@ -59,7 +59,7 @@ def ssim(a, b, *, data_range: float | None = None) -> np.ndarray:
         )
     window = _gaussian_window(SSIM_KERNEL_SIZE, SSIM_SIGMA)
     values = [
-        _ssim_of_pairs(images_a[i:i + PAIRS_PER_STEP], images_b[i:i + PAIRS_PER_STEP], window, data_range)
+        _ssim_of_pairs(images_a[i : i + PAIRS_PER_STEP], images_b[i : i + PAIRS_PER_STEP], window, data_range)
         for i in range(0, len(images_a), PAIRS_PER_STEP)
     ]
     return np.concatenate(values)
@@ -81,8 +81,9 @@ def _blur(images: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
     return F.conv2d(F.conv2d(images, rows, groups=channels), cols, groups=channels)
 
 
-def _ssim_of_pairs(images_a: torch.Tensor, images_b: torch.Tensor, window: torch.Tensor,
-                   data_range: float) -> np.ndarray:
+def _ssim_of_pairs(
+    images_a: torch.Tensor, images_b: torch.Tensor, window: torch.Tensor, data_range: float
+) -> np.ndarray:
     """float64 [n, C, H, W] pairs -> mean SSIM per pair."""
     pad = window.numel() // 2
     x = F.pad(images_a, (pad, pad, pad, pad), mode="reflect")
@@ -90,10 +91,10 @@ def _ssim_of_pairs(images_a: torch.Tensor, images_b: torch.Tensor, window: torch
     count = len(x)
     blurred = _blur(torch.cat([x, y, x * x, y * y, x * y]), window).split(count)
     mu_x, mu_y, mean_xx, mean_yy, mean_xy = blurred
-    var_x = (mean_xx - mu_x ** 2).clamp(min=0.0)
-    var_y = (mean_yy - mu_y ** 2).clamp(min=0.0)
+    var_x = (mean_xx - mu_x**2).clamp(min=0.0)
+    var_y = (mean_yy - mu_y**2).clamp(min=0.0)
     cov_xy = mean_xy - mu_x * mu_y
     c1 = (SSIM_K1 * data_range) ** 2
     c2 = (SSIM_K2 * data_range) ** 2
-    ssim_map = ((2 * mu_x * mu_y + c1) * (2 * cov_xy + c2)) / ((mu_x ** 2 + mu_y ** 2 + c1) * (var_x + var_y + c2))
+    ssim_map = ((2 * mu_x * mu_y + c1) * (2 * cov_xy + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
     return ssim_map.flatten(1).mean(dim=1).numpy()

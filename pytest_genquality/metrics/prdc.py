@@ -130,10 +130,13 @@ class _Screen:
         distance compared here with a radius found here gives the same answer both ways."""
         distances = np.empty(len(rows), dtype=np.float64)
         for start in range(0, len(rows), PAIRS_PER_STEP):
-            r, c = rows[start:start + PAIRS_PER_STEP], cols[start:start + PAIRS_PER_STEP]
-            dots = np.einsum("ij,ij->i", self.features[r].astype(np.float64, copy=False),
-                             other.features[c].astype(np.float64, copy=False))
-            distances[start:start + len(r)] = (self.norms_sq[r] + other.norms_sq[c]) - 2.0 * dots
+            r, c = rows[start : start + PAIRS_PER_STEP], cols[start : start + PAIRS_PER_STEP]
+            dots = np.einsum(
+                "ij,ij->i",
+                self.features[r].astype(np.float64, copy=False),
+                other.features[c].astype(np.float64, copy=False),
+            )
+            distances[start : start + len(r)] = (self.norms_sq[r] + other.norms_sq[c]) - 2.0 * dots
         np.maximum(distances, 0.0, out=distances)
         if other is self:
             distances[rows == cols] = 0.0
@@ -181,7 +184,7 @@ def _radius_candidates(space: _Screen, k: int):
     for rows, strip in _screened_strips(space, space, upper=True):
         local = np.arange(len(strip))
         strip[local, local] = 0.0  # the strip starts at column rows.start: its diagonal is self
-        below_diagonal = strip[:, len(strip):]
+        below_diagonal = strip[:, len(strip) :]
         _merge_smallest(smallest, rows, strip, axis=1)
         columns = slice(rows.stop, n)
         _merge_smallest(smallest, columns, below_diagonal, axis=0)
@@ -262,10 +265,10 @@ def _screened_strips(row_space: _Screen, col_space: _Screen, *, upper: bool = Fa
         row_block = row_space.features[rows].astype(np.float32, copy=False)
         if buffer is None:
             buffer = np.empty(len(row_block) * len(cols), dtype=np.float32)
-        strip = buffer[:len(row_block) * (len(cols) - first_col)].reshape(len(row_block), -1)
+        strip = buffer[: len(row_block) * (len(cols) - first_col)].reshape(len(row_block), -1)
         for col_start in range(first_col, len(cols), COLUMN_BLOCK_ROWS):
-            col_block = cols[col_start:col_start + COLUMN_BLOCK_ROWS].astype(np.float32, copy=False)
-            out = strip[:, col_start - first_col:col_start - first_col + len(col_block)]
+            col_block = cols[col_start : col_start + COLUMN_BLOCK_ROWS].astype(np.float32, copy=False)
+            out = strip[:, col_start - first_col : col_start - first_col + len(col_block)]
             np.matmul(row_block, col_block.T, out=out)
         strip *= -2.0
         strip += row_space.norms_sq32[rows, None]
@@ -279,8 +282,8 @@ def _exact_strip(row_space: _Screen, col_space: _Screen, rows: slice) -> np.ndar
     row_block = row_space.features[rows].astype(np.float64, copy=False)
     strip = np.empty((len(row_block), len(col_space.features)), dtype=np.float64)
     for col_start in range(0, len(col_space.features), COLUMN_BLOCK_ROWS):
-        col_block = col_space.features[col_start:col_start + COLUMN_BLOCK_ROWS].astype(np.float64, copy=False)
-        np.matmul(row_block, col_block.T, out=strip[:, col_start:col_start + len(col_block)])
+        col_block = col_space.features[col_start : col_start + COLUMN_BLOCK_ROWS].astype(np.float64, copy=False)
+        np.matmul(row_block, col_block.T, out=strip[:, col_start : col_start + len(col_block)])
     strip *= -2.0
     strip += row_space.norms_sq[rows, None]
     strip += col_space.norms_sq[None, :]
@@ -294,6 +297,6 @@ def _exact_strip(row_space: _Screen, col_space: _Screen, rows: slice) -> np.ndar
 def _squared_norms(features: np.ndarray) -> np.ndarray:
     norms = np.empty(len(features), dtype=np.float64)
     for start in range(0, len(features), COLUMN_BLOCK_ROWS):
-        block = features[start:start + COLUMN_BLOCK_ROWS].astype(np.float64, copy=False)
-        norms[start:start + len(block)] = np.einsum("ij,ij->i", block, block)
+        block = features[start : start + COLUMN_BLOCK_ROWS].astype(np.float64, copy=False)
+        norms[start : start + len(block)] = np.einsum("ij,ij->i", block, block)
     return norms

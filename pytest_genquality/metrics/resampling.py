@@ -46,7 +46,7 @@ class KernelMMDSubsets:
             self._kernel = lambda a, b: (a @ b.T / dim + 1.0) ** 3
             self._scale = 1.0
         elif kernel == "rbf":
-            gamma = 1.0 / (2.0 * sigma ** 2)
+            gamma = 1.0 / (2.0 * sigma**2)
 
             def rbf(a, b):
                 squared = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * a @ b.T
@@ -90,7 +90,7 @@ class NeighbourhoodSubsets:
         real_to_pooled = pairwise_sq_distances(real, pooled)
         self._real_to_pooled = real_to_pooled
         self._pooled_to_pooled = pairwise_sq_distances(pooled)
-        self._fake_in_real_ball = (real_to_pooled < real_radii[:, None])  # [real, pooled]
+        self._fake_in_real_ball = real_to_pooled < real_radii[:, None]  # [real, pooled]
 
     def precision(self, indices) -> float:
         return float(self._fake_in_real_ball[:, indices].any(axis=0).mean())

@@ -55,7 +55,7 @@ def as_float_array(x: Any, name: str) -> np.ndarray:
 def check_finite(array: np.ndarray, name: str, *, rows_per_check: int = 4096) -> None:
     """Reject NaN/inf, checking a few thousand rows at a time (no full-size boolean copy)."""
     for start in range(0, max(len(array), 1), rows_per_check):
-        part = array[start:start + rows_per_check]
+        part = array[start : start + rows_per_check]
         if not np.isfinite(part).all():
             bad = int(np.size(part) - np.isfinite(part).sum())
             row = start + int(np.argwhere(~np.isfinite(part))[0][0])
@@ -74,9 +74,7 @@ def as_features(x: Any, name: str, *, min_rows: int = 1, why: str = "") -> np.nd
         raise ValueError(f"{name}: features have 0 dimensions (shape {tuple(array.shape)}); expected D >= 1")
     if array.shape[0] < min_rows:
         reason = f" ({why})" if why else ""
-        raise ValueError(
-            f"{name}: got {array.shape[0]} rows; expected at least {min_rows}{reason}"
-        )
+        raise ValueError(f"{name}: got {array.shape[0]} rows; expected at least {min_rows}{reason}")
     check_finite(array, name)
     return array
 
@@ -91,9 +89,7 @@ def check_same_dim(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> No
 
 def check_same_rows(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> None:
     if a.shape[0] != b.shape[0]:
-        raise ValueError(
-            f"{name_b}: has {b.shape[0]} rows but {name_a} has {a.shape[0]}; expected one row per pair"
-        )
+        raise ValueError(f"{name_b}: has {b.shape[0]} rows but {name_a} has {a.shape[0]}; expected one row per pair")
 
 
 def check_int(value: Any, name: str, *, minimum: int) -> int:
@@ -136,8 +132,9 @@ def as_image_pairs(a: Any, b: Any, name_a: str = "a", name_b: str = "b") -> tupl
     return images_a, images_b
 
 
-def _check_pairs(images_a: torch.Tensor, images_b: torch.Tensor, name_a: str, name_b: str, *, first_dim: int,
-                 what: str, label: str) -> None:
+def _check_pairs(
+    images_a: torch.Tensor, images_b: torch.Tensor, name_a: str, name_b: str, *, first_dim: int, what: str, label: str
+) -> None:
     """One image of ``b`` per image of ``a``, of the same shape from ``first_dim`` on."""
     if images_a.shape[0] != images_b.shape[0]:
         raise ValueError(
@@ -167,8 +164,9 @@ def _pixel_tensor(x: Any, name: str) -> torch.Tensor:
     return x.detach().to("cpu")
 
 
-def as_pixel_pairs(a: Any, b: Any, data_range: Any, name_a: str = "a",
-                   name_b: str = "b") -> tuple[torch.Tensor, torch.Tensor, float]:
+def as_pixel_pairs(
+    a: Any, b: Any, data_range: Any, name_a: str = "a", name_b: str = "b"
+) -> tuple[torch.Tensor, torch.Tensor, float]:
     """Two float64 image tensors of one shape [N, C, H, W] (any C: grayscale, RGB, ...) and their range.
 
     Integer pixels (ImageBatch, uint8, int64 levels) have ``data_range`` 255 unless one is given,

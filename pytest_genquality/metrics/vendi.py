@@ -73,6 +73,8 @@ def _smaller_gram(rows: np.ndarray, scale: np.ndarray) -> np.ndarray:
     else:
         gram = np.zeros((dim, dim))
         for start in range(0, count, GRAM_BLOCK_ROWS):
-            block = rows[start:start + GRAM_BLOCK_ROWS].astype(np.float64) * scale[start:start + GRAM_BLOCK_ROWS, None]
+            block = (
+                rows[start : start + GRAM_BLOCK_ROWS].astype(np.float64) * scale[start : start + GRAM_BLOCK_ROWS, None]
+            )
             gram += block.T @ block
     return (gram + gram.T) / 2

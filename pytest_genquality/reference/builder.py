@@ -44,10 +44,19 @@ def _sum_over_ranks(world: World, done: int, failed: bool) -> tuple[int, bool]:
     return int(counts[0]), bool(counts[1])
 
 
-def build_reference(source, extractor: Callable, *, batch_size: int = 64, workers: int = 0,
-                    pin_memory: bool = False, world: World = World(), name: str = "",
-                    keep_features: bool | None = None, feature: str = "pool",
-                    progress: Callable[[int], None] | None = None) -> ReferenceStats | None:
+def build_reference(
+    source,
+    extractor: Callable,
+    *,
+    batch_size: int = 64,
+    workers: int = 0,
+    pin_memory: bool = False,
+    world: World = World(),
+    name: str = "",
+    keep_features: bool | None = None,
+    feature: str = "pool",
+    progress: Callable[[int], None] | None = None,
+) -> ReferenceStats | None:
     """ReferenceStats of the images in ``source`` (folder, .zip, .tar, or an opened ``ImageFiles``) on rank 0;
     None on the other ranks.
 
@@ -73,8 +82,8 @@ def build_reference(source, extractor: Callable, *, batch_size: int = 64, worker
     steps = -(-len(all_blocks) // world.size)
 
     moments: RunningMoments | None = None
-    kept: list[tuple[int, np.ndarray]] = []   # (first file index, rows): put back in file order on rank 0
-    sizes: set[tuple[int, int]] = set()       # (H, W) of the images seen: the reference records one size
+    kept: list[tuple[int, np.ndarray]] = []  # (first file index, rows): put back in file order on rank 0
+    sizes: set[tuple[int, int]] = set()  # (H, W) of the images seen: the reference records one size
     batches = image_batches(files, [all_blocks[b] for b in my_blocks], workers=workers, pin_memory=pin_memory)
     done = 0
     for step in range(steps):
@@ -141,7 +150,11 @@ def warn_if_too_few(stats: ReferenceStats) -> None:
     import warnings
 
     label = f"reference {stats.name!r}" if stats.name else "reference statistics"
-    warnings.warn(SmallReferenceWarning(
-        f"{label}: n={stats.n} images for {stats.dim} feature dimensions, so its covariance is singular and "
-        f"FID against it is mostly sampling error; FID needs more than {stats.dim} images for a full-rank "
-        f"covariance and is usually measured on 10 000 or more"), stacklevel=2)
+    warnings.warn(
+        SmallReferenceWarning(
+            f"{label}: n={stats.n} images for {stats.dim} feature dimensions, so its covariance is singular and "
+            f"FID against it is mostly sampling error; FID needs more than {stats.dim} images for a full-rank "
+            f"covariance and is usually measured on 10 000 or more"
+        ),
+        stacklevel=2,
+    )

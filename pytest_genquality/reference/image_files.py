@@ -57,10 +57,10 @@ class ImageFiles:
     """
 
     source: str
-    kind: str                                   # "folder" | "zip" | "tar"
+    kind: str  # "folder" | "zip" | "tar"
     names: list[str]
-    _members: list = field(default_factory=list, repr=False)   # folder: Paths; zip: names; tar: (offset, size)
-    _handle: tuple | None = field(default=None, repr=False)    # (pid, open archive): one per process
+    _members: list = field(default_factory=list, repr=False)  # folder: Paths; zip: names; tar: (offset, size)
+    _handle: tuple | None = field(default=None, repr=False)  # (pid, open archive): one per process
 
     def __len__(self) -> int:
         return len(self.names)
@@ -73,8 +73,9 @@ class ImageFiles:
             found = cls(str(path), "folder", [str(p) for p in files], list(files))
         elif path.is_file() and zipfile.is_zipfile(path):
             with zipfile.ZipFile(path) as archive:
-                members = sorted(info.filename for info in archive.infolist()
-                                 if not info.is_dir() and _is_image(info.filename))
+                members = sorted(
+                    info.filename for info in archive.infolist() if not info.is_dir() and _is_image(info.filename)
+                )
             found = cls(str(path), "zip", [f"{path}:{name}" for name in members], members)
         elif path.is_file() and path.name.lower().endswith(".tar"):
             found = cls._open_tar(path)
@@ -90,13 +91,22 @@ class ImageFiles:
     def _open_tar(cls, path: Path) -> "ImageFiles":
         try:
             with tarfile.open(path, "r:") as archive:  # "r:" refuses compression: members must be seekable
-                members = sorted((info.name, info.offset_data, info.size) for info in archive.getmembers()
-                                 if info.isfile() and _is_image(info.name))
+                members = sorted(
+                    (info.name, info.offset_data, info.size)
+                    for info in archive.getmembers()
+                    if info.isfile() and _is_image(info.name)
+                )
         except tarfile.ReadError as error:
-            raise ValueError(f"images: {path} is not an uncompressed tar archive ({error}); a compressed tar cannot "
-                             "be read at random positions: unpack it, or repack it with `tar cf` or as a .zip") from None
-        return cls(str(path), "tar", [f"{path}:{name}" for name, _, _ in members],
-                   [(offset, size) for _, offset, size in members])
+            raise ValueError(
+                f"images: {path} is not an uncompressed tar archive ({error}); a compressed tar cannot "
+                "be read at random positions: unpack it, or repack it with `tar cf` or as a .zip"
+            ) from None
+        return cls(
+            str(path),
+            "tar",
+            [f"{path}:{name}" for name, _, _ in members],
+            [(offset, size) for _, offset, size in members],
+        )
 
     def read(self, index: int) -> bytes:
         """The raw bytes of entry ``index``; archives are opened once per process (DataLoader workers fork)."""
@@ -127,8 +137,9 @@ class ImageFiles:
                 image.load()
                 return images_to_uint8(image, name=name)
         except Exception as error:  # PIL raises OSError, SyntaxError, ValueError... for a damaged file
-            return ImageReadError(f"{name}: cannot be read as an image ({type(error).__name__}: {error}); "
-                                  "remove or replace the file")
+            return ImageReadError(
+                f"{name}: cannot be read as an image ({type(error).__name__}: {error}); remove or replace the file"
+            )
 
 
 class _DecodedImages:
@@ -163,8 +174,9 @@ def _stack_runs(items: list) -> list | ImageReadError:
     return [(indices, torch.cat(images)) for indices, images in runs]
 
 
-def image_batches(files: ImageFiles, blocks: Sequence[Sequence[int]], *, workers: int = 0,
-                  pin_memory: bool = False) -> Iterator[list]:
+def image_batches(
+    files: ImageFiles, blocks: Sequence[Sequence[int]], *, workers: int = 0, pin_memory: bool = False
+) -> Iterator[list]:
     """Yield, for each block in order, ``[(indices, uint8 [n, 3, H, W]), ...]``.
 
     Each block (a list of entry indices, e.g. one batch) is decoded by one worker and split
@@ -174,11 +186,17 @@ def image_batches(files: ImageFiles, blocks: Sequence[Sequence[int]], *, workers
     from torch.utils.data import DataLoader
 
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
-        raise ValueError(f"workers: expected 0 (decode in this process) or a number of worker processes, "
-                         f"got {workers!r}")
-    loader = DataLoader(_DecodedImages(files), batch_sampler=[list(block) for block in blocks],
-                        num_workers=workers, collate_fn=_stack_runs, pin_memory=pin_memory,
-                        prefetch_factor=4 if workers else None)
+        raise ValueError(
+            f"workers: expected 0 (decode in this process) or a number of worker processes, got {workers!r}"
+        )
+    loader = DataLoader(
+        _DecodedImages(files),
+        batch_sampler=[list(block) for block in blocks],
+        num_workers=workers,
+        collate_fn=_stack_runs,
+        pin_memory=pin_memory,
+        prefetch_factor=4 if workers else None,
+    )
     for runs in loader:
         if isinstance(runs, ImageReadError):
             raise runs

@@ -30,8 +30,16 @@ import numpy as np
 from ..batch import ImageBatch, images_to_uint8
 from .image_files import IMAGE_SUFFIXES
 from ..settings import user_cache_dir
-from ..store.files import (StoreFileError, atomic_write_bytes, file_sha256, atomic_write_json, atomic_write_npz, lock_for,
-                          read_json, read_npz)
+from ..store.files import (
+    StoreFileError,
+    atomic_write_bytes,
+    file_sha256,
+    atomic_write_json,
+    atomic_write_npz,
+    lock_for,
+    read_json,
+    read_npz,
+)
 from ..metrics.frechet import sqrtm_psd
 from ..metrics.validation import to_numpy
 from ..stats import RunningMoments
@@ -114,34 +122,53 @@ class ReferenceStats:
         return self.sqrt_sigma
 
     @classmethod
-    def from_features(cls, features, *, extractor_id: str, source: str = "", keep_features: bool | None = None,
-                      name: str = "") -> "ReferenceStats":
+    def from_features(
+        cls, features, *, extractor_id: str, source: str = "", keep_features: bool | None = None, name: str = ""
+    ) -> "ReferenceStats":
         features = np.asarray(features)
         if features.ndim != 2 or features.shape[0] < 2:
             raise ValueError(f"features: expected [n >= 2, d], got shape {features.shape}")
         moments = RunningMoments(features.shape[1])
         moments.update(features)
         keep = features.shape[0] <= MAX_STORED_FEATURES if keep_features is None else keep_features
-        return cls.from_moments(moments, extractor_id, source, features=features.astype(np.float32) if keep else None,
-                                name=name)
+        return cls.from_moments(
+            moments, extractor_id, source, features=features.astype(np.float32) if keep else None, name=name
+        )
 
     @classmethod
-    def from_moments(cls, moments: RunningMoments | None, extractor_id: str, source: str = "", *,
-                     features: np.ndarray | None = None, name: str = "") -> "ReferenceStats":
+    def from_moments(
+        cls,
+        moments: RunningMoments | None,
+        extractor_id: str,
+        source: str = "",
+        *,
+        features: np.ndarray | None = None,
+        name: str = "",
+    ) -> "ReferenceStats":
         """The statistics of accumulated ``moments`` (and the kept float32 ``features``), with sigma^½
         computed now, so the first test run does not pay for it. The one constructor the builders share
         (``from_features``, ``from_images`` and ``reference.builder.build_reference``)."""
         if moments is None or moments.count < 2:
-            raise ValueError(f"images: need at least 2 images for reference statistics, got "
-                             f"{0 if moments is None else moments.count}")
+            raise ValueError(
+                f"images: need at least 2 images for reference statistics, got "
+                f"{0 if moments is None else moments.count}"
+            )
         stats = cls(moments.mean, moments.covariance, moments.count, extractor_id, source, features=features, name=name)
         stats.matrix_sqrt()
         return stats
 
     @classmethod
-    def from_images(cls, images: Any, extractor: Callable, *, batch_size: int = 64, feature: str = "pool",
-                    keep_features: bool | None = None, progress: Callable[[int], None] | None = None,
-                    name: str = "") -> "ReferenceStats":
+    def from_images(
+        cls,
+        images: Any,
+        extractor: Callable,
+        *,
+        batch_size: int = 64,
+        feature: str = "pool",
+        keep_features: bool | None = None,
+        progress: Callable[[int], None] | None = None,
+        name: str = "",
+    ) -> "ReferenceStats":
         """Stream images through ``extractor`` with constant memory in N (features aside).
 
         images: an ImageBatch, a uint8 tensor/array, a list of PIL images, or a folder of image
@@ -167,8 +194,13 @@ class ReferenceStats:
                     keep_all, kept = False, []
             if progress is not None:
                 progress(moments.count)
-        stats = cls.from_moments(moments, extractor_id_of(extractor), source,
-                                 features=np.concatenate(kept) if keep_all and kept else None, name=name)
+        stats = cls.from_moments(
+            moments,
+            extractor_id_of(extractor),
+            source,
+            features=np.concatenate(kept) if keep_all and kept else None,
+            name=name,
+        )
         stats.image_size = one_size(sizes)
         return stats
 
@@ -197,14 +229,24 @@ class ReferenceStats:
         with lock_for(json_path):
             atomic_write_npz(npz_path, arrays)
             self.file_sha256 = file_sha256(npz_path)
-            atomic_write_json(json_path, {
-                "schema": REFERENCE_SCHEMA, "kind": "reference-stats", "name": self.name or npz_path.stem,
-                "n": self.n, "dim": self.dim, "extractor_id": self.extractor_id, "source": self.source,
-                "created": self.created, "has_features": self.features is not None,
-                "sigma_stored": "sigma" in arrays, "npz_sha256": self.file_sha256,
-                **({"imported": self.imported} if self.imported else {}),
-                **({"image_size": list(self.image_size)} if self.image_size else {}),
-            })
+            atomic_write_json(
+                json_path,
+                {
+                    "schema": REFERENCE_SCHEMA,
+                    "kind": "reference-stats",
+                    "name": self.name or npz_path.stem,
+                    "n": self.n,
+                    "dim": self.dim,
+                    "extractor_id": self.extractor_id,
+                    "source": self.source,
+                    "created": self.created,
+                    "has_features": self.features is not None,
+                    "sigma_stored": "sigma" in arrays,
+                    "npz_sha256": self.file_sha256,
+                    **({"imported": self.imported} if self.imported else {}),
+                    **({"image_size": list(self.image_size)} if self.image_size else {}),
+                },
+            )
         if self.sqrt_sigma is not None:  # computed at build time: the first test run reuses it
             _write_cached_sqrt(self.file_sha256, self.sqrt_sigma)
         return json_path
@@ -219,8 +261,10 @@ class ReferenceStats:
             return False
         mu, sigma = _moments(self.features)
         scale = max(float(np.abs(self.sigma).max()), 1e-300)
-        return bool(np.abs(sigma - self.sigma).max() <= 1e-9 * scale and np.abs(mu - self.mu).max() <= 1e-9 * (
-            float(np.abs(self.mu).max()) + 1e-300))
+        return bool(
+            np.abs(sigma - self.sigma).max() <= 1e-9 * scale
+            and np.abs(mu - self.mu).max() <= 1e-9 * (float(np.abs(self.mu).max()) + 1e-300)
+        )
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "ReferenceStats":
@@ -243,11 +287,20 @@ class ReferenceStats:
         if "sigma" not in arrays and "features" in arrays:  # left out because the features give it back
             arrays["sigma"] = _moments(arrays["features"])[1]
         try:
-            return cls(arrays["mu"], arrays["sigma"], None if meta["n"] is None else int(meta["n"]),
-                       meta["extractor_id"], meta.get("source", ""), meta.get("created", ""),
-                       features=arrays.get("features"), sqrt_sigma=arrays.get("sqrt_sigma"),
-                       name=meta.get("name", npz_path.stem), file_sha256=meta.get("npz_sha256") or file_sha256(npz_path),
-                       imported=meta.get("imported"), image_size=meta.get("image_size"))
+            return cls(
+                arrays["mu"],
+                arrays["sigma"],
+                None if meta["n"] is None else int(meta["n"]),
+                meta["extractor_id"],
+                meta.get("source", ""),
+                meta.get("created", ""),
+                features=arrays.get("features"),
+                sqrt_sigma=arrays.get("sqrt_sigma"),
+                name=meta.get("name", npz_path.stem),
+                file_sha256=meta.get("npz_sha256") or file_sha256(npz_path),
+                imported=meta.get("imported"),
+                image_size=meta.get("image_size"),
+            )
         except KeyError as missing:
             raise StoreFileError(f"reference statistics {npz_path} / {json_path} lack the field {missing}") from None
 
@@ -273,14 +326,27 @@ class ReferenceStats:
             )
         mu, sigma = _checked_gaussian(npz_path, arrays["mu"], arrays["sigma"])
         digest = file_sha256(npz_path)
-        imported = {"format": "pytorch-fid statistics (.npz: mu, sigma)", "file": str(npz_path.resolve()),
-                    "sha256": digest, "features": "none"}
-        return cls(mu, sigma, None, imported_pytorch_fid_id(len(mu)), source=str(npz_path.resolve()),
-                   name=name or npz_path.stem, imported=imported)
+        imported = {
+            "format": "pytorch-fid statistics (.npz: mu, sigma)",
+            "file": str(npz_path.resolve()),
+            "sha256": digest,
+            "features": "none",
+        }
+        return cls(
+            mu,
+            sigma,
+            None,
+            imported_pytorch_fid_id(len(mu)),
+            source=str(npz_path.resolve()),
+            name=name or npz_path.stem,
+            imported=imported,
+        )
 
     def __repr__(self) -> str:
-        return (f"ReferenceStats(name={self.name!r}, n={self.n}, dim={self.dim}, extractor_id={self.extractor_id!r}, "
-                f"features={'yes' if self.features is not None else 'no'})")
+        return (
+            f"ReferenceStats(name={self.name!r}, n={self.n}, dim={self.dim}, extractor_id={self.extractor_id!r}, "
+            f"features={'yes' if self.features is not None else 'no'})"
+        )
 
 
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # an .npz is a zip archive (the second: an empty one)
@@ -303,8 +369,9 @@ def _read_statistics_npz(path: Path) -> dict[str, np.ndarray]:
     try:
         return read_npz(path, kind="pytorch-fid statistics")
     except StoreFileError:
-        raise ValueError(f"{path} is a damaged or truncated .npz file (its zip archive cannot be read); "
-                         f"{expected}") from None
+        raise ValueError(
+            f"{path} is a damaged or truncated .npz file (its zip archive cannot be read); {expected}"
+        ) from None
 
 
 def _moments(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -359,8 +426,9 @@ def _checked_gaussian(path: Path, mu: np.ndarray, sigma: np.ndarray) -> tuple[np
         raise StoreFileError(f"{path}: mu or sigma holds NaN or inf; expected finite statistics")
     asymmetry = float(np.abs(sigma - sigma.T).max())
     if asymmetry > 1e-6 * max(float(np.abs(sigma).max()), 1e-300):
-        raise StoreFileError(f"{path}: sigma is not symmetric (max |sigma - sigma.T| = {asymmetry:.3g}); "
-                             "expected a covariance matrix")
+        raise StoreFileError(
+            f"{path}: sigma is not symmetric (max |sigma - sigma.T| = {asymmetry:.3g}); expected a covariance matrix"
+        )
     return mu, sigma
 
 
@@ -386,7 +454,7 @@ def _image_chunks(images: Any, batch_size: int) -> tuple[str, Iterator]:
         return str(folder), _folder_chunks(files, batch_size)
     if not isinstance(images, ImageBatch):
         images = ImageBatch(images_to_uint8(images, name="images"))
-    return "in-memory images", (images.images[i:i + batch_size] for i in range(0, len(images), batch_size))
+    return "in-memory images", (images.images[i : i + batch_size] for i in range(0, len(images), batch_size))
 
 
 def _folder_chunks(files: list[Path], batch_size: int) -> Iterator:

@@ -17,7 +17,7 @@ from .table import verdict_label
 
 @dataclass(frozen=True)
 class Point:
-    run: str            # run file name
+    run: str  # run file name
     commit: str
     time: str
     value: float
@@ -37,8 +37,16 @@ def series(runs: list[tuple[str, dict]], *, test: str | None = None, metric: str
             if metric and result["metric"] != metric and result["key"] != metric:
                 continue
             key = (result["test"], result["key"], result.get("lane", ""))
-            found.setdefault(key, []).append(Point(run_name, commit, provenance.get("time", ""), float(result["value"]),
-                                                   result.get("verdict", ""), result.get("n")))
+            found.setdefault(key, []).append(
+                Point(
+                    run_name,
+                    commit,
+                    provenance.get("time", ""),
+                    float(result["value"]),
+                    result.get("verdict", ""),
+                    result.get("n"),
+                )
+            )
     return dict(sorted(found.items()))
 
 
@@ -52,8 +60,10 @@ def history_lines(all_series: dict) -> list[str]:
         previous = None
         for point in points:
             delta = "—" if previous is None else f"{point.value - previous:+.4g}"
-            lines.append(f"  {point.commit:<14} {point.time:<26} {point.n if point.n is not None else '—':>6} "
-                         f"{point.value:>12.4g} {delta:>10}  {verdict_label(point.verdict)}")
+            lines.append(
+                f"  {point.commit:<14} {point.time:<26} {point.n if point.n is not None else '—':>6} "
+                f"{point.value:>12.4g} {delta:>10}  {verdict_label(point.verdict)}"
+            )
             previous = point.value
         lines.append("")
     return lines
@@ -85,7 +95,9 @@ def plot_figure(all_series: dict):
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise MissingDependencyError("genquality history --plot needs matplotlib: pip install 'pytest-genquality[plot]'") from None
+        raise MissingDependencyError(
+            "genquality history --plot needs matplotlib: pip install 'pytest-genquality[plot]'"
+        ) from None
     labels, position = run_axis(all_series)
     by_metric: dict[str, list] = {}
     for (test, key, lane), points in all_series.items():
@@ -170,15 +182,19 @@ FIXED_TOLERANCE_HINT = "--max-drift N (or N%) compares the values"
 def _untested_note(after: dict) -> str:
     """Why the margin test cannot judge this pair, and what would (from what the new run recorded)."""
     if str(after.get("extractor_id") or "").startswith("paired:"):
-        return ("not drift-tested: a paired check (each seed vs its baseline image), so its threshold "
-                f"judges it; {FIXED_TOLERANCE_HINT}")
+        return (
+            "not drift-tested: a paired check (each seed vs its baseline image), so its threshold "
+            f"judges it; {FIXED_TOLERANCE_HINT}"
+        )
     noise, reason = after.get("noise"), after.get("reason") or ""
     if isinstance(noise, str) and noise:
         return f"{noise.rstrip('.')} (so in its run too); {FIXED_TOLERANCE_HINT}"
     if reason.startswith("drift not checked"):
         return f"untested: the test sets max_drift=None; {FIXED_TOLERANCE_HINT}"
-    return ("untested: no seed-noise estimate in the run or its baseline (`pytest --update-refs` stores one "
-            f"for metrics with samples); {FIXED_TOLERANCE_HINT}")
+    return (
+        "untested: no seed-noise estimate in the run or its baseline (`pytest --update-refs` stores one "
+        f"for metrics with samples); {FIXED_TOLERANCE_HINT}"
+    )
 
 
 def _auto_change(change: Change, before: dict, after: dict, noise_sds: dict) -> Change:
@@ -257,20 +273,30 @@ def diff(old_run: dict, new_run: dict, *, max_drift="auto", noise_sds: dict | No
     its failing test never reached (``_why_missing``) sets ``failed``.
     """
     mode, amount = parse_max_drift(max_drift)
+
     def index(run: dict) -> dict:
         return {(r["test"], r["key"], r.get("lane", "")): r for r in run.get("results", [])}
+
     old, new = index(old_run), index(new_run)
     changes = []
     for key in sorted(set(old) | set(new)):
         before, after = old.get(key), new.get(key)
         higher = bool((after or before).get("higher_is_better", False))
-        change = Change(key[0], key[1], key[2], before["value"] if before else None,
-                        after["value"] if after else None, higher, False)
+        change = Change(
+            key[0],
+            key[1],
+            key[2],
+            before["value"] if before else None,
+            after["value"] if after else None,
+            higher,
+            False,
+        )
         if before is not None and after is not None and mode == "auto":
             change = _auto_change(change, before, after, noise_sds or {})
         elif before is not None and after is not None and mode != "off":
-            verdict, _, _ = tolerance_verdict(after["value"], before["value"], higher_is_better=higher, mode=mode,
-                                              amount=amount)
+            verdict, _, _ = tolerance_verdict(
+                after["value"], before["value"], higher_is_better=higher, mode=mode, amount=amount
+            )
             change.worse, change.better = verdict == "fail", verdict == "improved"
         if after is not None:
             change.failed = _run_failure(after)
@@ -284,11 +310,20 @@ def diff_lines(changes: list[Change]) -> list[str]:
     rows = [["test", "metric", "lane", "old", "new", "delta", "margin", "noise SD", "p", "verdict"]]
     for change in changes:
         delta = "—" if change.old is None or change.new is None else f"{change.new - change.old:+.4g}"
-        rows.append([change.test, change.key, change.lane, "—" if change.old is None else f"{change.old:.4g}",
-                     "—" if change.new is None else f"{change.new:.4g}", delta,
-                     "—" if change.margin is None else f"{change.margin:.3g}",
-                     "—" if change.noise_sd is None else f"{change.noise_sd:.3g}",
-                     "—" if change.p_value is None else f"{change.p_value:.2g}", change.verdict])
+        rows.append(
+            [
+                change.test,
+                change.key,
+                change.lane,
+                "—" if change.old is None else f"{change.old:.4g}",
+                "—" if change.new is None else f"{change.new:.4g}",
+                delta,
+                "—" if change.margin is None else f"{change.margin:.3g}",
+                "—" if change.noise_sd is None else f"{change.noise_sd:.3g}",
+                "—" if change.p_value is None else f"{change.p_value:.2g}",
+                change.verdict,
+            ]
+        )
     from .table import format_table
 
     return format_table(rows)
@@ -322,8 +357,10 @@ def find_run(run_files: list[Path], revision: str) -> Path:
         return matches[0]
     if matches:
         listed = "\n".join(f"  {path.stem}" for path in reversed(matches))
-        raise RunNotFoundError(f"commit {revision!r} matches {len(matches)} runs (newest first):\n{listed}\n"
-                         "name one by its run file name or by index (-1 = newest)")
+        raise RunNotFoundError(
+            f"commit {revision!r} matches {len(matches)} runs (newest first):\n{listed}\n"
+            "name one by its run file name or by index (-1 = newest)"
+        )
     if index is not None:  # all digits and no commit starts so: an index out of range
         raise RunNotFoundError(f"run index {revision} out of range: {len(run_files)} runs are stored")
     raise RunNotFoundError(f"no run matches {revision!r}; runs: {', '.join(p.stem for p in run_files[-5:])} ...")

@@ -65,8 +65,11 @@ def _verdict_cell(result: dict) -> str:
 
 
 def _legend() -> str:
-    return '<details class="legend" open><summary>columns</summary><ul>' + \
-        "".join(f"<li>{escape(line)}</li>" for line in legend_lines()) + "</ul></details>"
+    return (
+        '<details class="legend" open><summary>columns</summary><ul>'
+        + "".join(f"<li>{escape(line)}</li>" for line in legend_lines())
+        + "</ul></details>"
+    )
 
 
 def _row_class(result: dict) -> str:
@@ -76,19 +79,25 @@ def _row_class(result: dict) -> str:
 
 def _css(verdicts: list[str], thumb: int) -> str:
     badges = "\n".join(f".badge.v-{v} {{ background: {VERDICT_COLOURS.get(v, '#455a64')}; }}" for v in VERDICT_ORDER)
-    borders = "\n".join(f"section.test.v-{v} {{ border-left-color: {VERDICT_COLOURS.get(v, '#455a64')}; }}"
-                        for v in VERDICT_ORDER)
+    borders = "\n".join(
+        f"section.test.v-{v} {{ border-left-color: {VERDICT_COLOURS.get(v, '#455a64')}; }}" for v in VERDICT_ORDER
+    )
     filters = ["#show-all:checked ~ nav label[for=show-all] { background: #1b1f23; color: #fff; }"]
     for verdict in verdicts:
-        filters.append(f"#show-{verdict}:checked ~ nav label[for=show-{verdict}] {{ background: #1b1f23; color: #fff; }}")
-        filters.append(f"#show-{verdict}:checked ~ main section.test:not(.has-{verdict}),"
-                       f" #show-{verdict}:checked ~ table.summary tr.row:not(.v-{verdict}) {{ display: none; }}")
+        filters.append(
+            f"#show-{verdict}:checked ~ nav label[for=show-{verdict}] {{ background: #1b1f23; color: #fff; }}"
+        )
+        filters.append(
+            f"#show-{verdict}:checked ~ main section.test:not(.has-{verdict}),"
+            f" #show-{verdict}:checked ~ table.summary tr.row:not(.v-{verdict}) {{ display: none; }}"
+        )
     return _CSS % {"thumb": thumb, "badges": badges, "borders": borders, "filters": "\n".join(filters)}
 
 
 def _cells(cells: list[str], numeric: set[int] = frozenset()) -> str:
-    return "".join(f'<td class="num">{escape(c)}</td>' if i in numeric else f"<td>{escape(c)}</td>"
-                   for i, c in enumerate(cells))
+    return "".join(
+        f'<td class="num">{escape(c)}</td>' if i in numeric else f"<td>{escape(c)}</td>" for i, c in enumerate(cells)
+    )
 
 
 def _header(model: ReportModel) -> str:
@@ -108,10 +117,14 @@ def _header(model: ReportModel) -> str:
     where = " in the newest run" if older else ""
     line = f"{tests} tests, {len(current)} metrics{where}: {totals or 'nothing measured'}"
     if older:
-        line += (f"; {_count(len(older), 'more row')} from older runs (not measured in the newest run: "
-                 "greyed, marked with their run, not counted)")
-    return (f"<header><h1>{escape(model.title)}</h1>"
-            f'<p class="meta">{escape(" · ".join(facts))}<br>{escape(line)}</p></header>')
+        line += (
+            f"; {_count(len(older), 'more row')} from older runs (not measured in the newest run: "
+            "greyed, marked with their run, not counted)"
+        )
+    return (
+        f"<header><h1>{escape(model.title)}</h1>"
+        f'<p class="meta">{escape(" · ".join(facts))}<br>{escape(line)}</p></header>'
+    )
 
 
 def _verdict_counts(model: ReportModel) -> dict[str, int]:
@@ -131,8 +144,9 @@ def _filter_counts(model: ReportModel) -> dict[str, int]:
 
 
 def _has_classes(test: TestReport) -> str:
-    return " ".join(sorted({f"has-{OLDER_RUN}" if r.get("stale") else f"has-{escape(r['verdict'])}"
-                            for r in test.results}))
+    return " ".join(
+        sorted({f"has-{OLDER_RUN}" if r.get("stale") else f"has-{escape(r['verdict'])}" for r in test.results})
+    )
 
 
 def _count(number: int, noun: str) -> str:
@@ -147,14 +161,18 @@ def _filters(model: ReportModel) -> tuple[str, str]:
     """
     counts = _filter_counts(model)
     inputs = ['<input class="filter-input" type="radio" name="verdict-filter" id="show-all" checked>']
-    labels = [f'<label for="show-all">all ({_count(len(model.results), "metric")}, '
-              f'{_count(len(model.tests), "test")})</label>']
+    labels = [
+        f'<label for="show-all">all ({_count(len(model.results), "metric")}, '
+        f"{_count(len(model.tests), 'test')})</label>"
+    ]
     for verdict, count in counts.items():
         tests = sum(1 for test in model.tests if f"has-{verdict}" in _has_classes(test).split())
         name = "older runs" if verdict == OLDER_RUN else verdict
         inputs.append(f'<input class="filter-input" type="radio" name="verdict-filter" id="show-{escape(verdict)}">')
-        labels.append(f'<label for="show-{escape(verdict)}">{escape(name)} ({_count(count, "metric")}, '
-                      f'{_count(tests, "test")})</label>')
+        labels.append(
+            f'<label for="show-{escape(verdict)}">{escape(name)} ({_count(count, "metric")}, '
+            f"{_count(tests, 'test')})</label>"
+        )
     return "".join(inputs), '<nav class="filters">show: ' + "".join(labels) + "</nav>"
 
 
@@ -165,8 +183,10 @@ def _summary_table(model: ReportModel, anchors: dict[str, str]) -> str:
     for result, cells in zip(model.results, rows[1:]):
         test = cells[0]
         link = f'<a href="#{anchors[test]}">{escape(test)}</a>' if test in anchors else escape(test)
-        body.append(f'<tr class="{_row_class(result)}"><td>{link}</td>'
-                    f"{_cells(cells[1:-1], {1, 3, 4, 5})}{_verdict_cell(result)}</tr>")
+        body.append(
+            f'<tr class="{_row_class(result)}"><td>{link}</td>'
+            f"{_cells(cells[1:-1], {1, 3, 4, 5})}{_verdict_cell(result)}</tr>"
+        )
     return f'<table class="summary"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
 
 
@@ -175,8 +195,12 @@ def _runs_table(runs: list[dict]) -> str:
         return ""
     body = []
     for run in runs:
-        counts = ", ".join(f"{n} {v}" for v, n in sorted(run["counts"].items(), key=lambda i: VERDICT_ORDER.get(i[0], 9)))
-        body.append(f"<tr>{_cells([run['commit'], run.get('branch') or '', run['time'], run['lane'], counts, run['run']])}</tr>")
+        counts = ", ".join(
+            f"{n} {v}" for v, n in sorted(run["counts"].items(), key=lambda i: VERDICT_ORDER.get(i[0], 9))
+        )
+        body.append(
+            f"<tr>{_cells([run['commit'], run.get('branch') or '', run['time'], run['lane'], counts, run['run']])}</tr>"
+        )
     head = "".join(f"<th>{h}</th>" for h in ("commit", "branch", "time", "lane", "results", "run file"))
     return f'<h2>Runs (newest first)</h2><table class="runs"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
 
@@ -189,14 +213,17 @@ def _metrics_table(test: TestReport) -> str:
         extra = [str(result.get("n") if result.get("n") is not None else "—")]
         reason = f'<td class="reason">{escape(verdict_reason(result))}</td>'
         stale = ' class="stale"' if result.get("stale") else ""
-        body.append(f'<tr{stale}>{_cells(cells[1:-1], {1, 3, 4, 5})}{_verdict_cell(result)}'
-                    f'{_cells(extra, {0})}{reason}</tr>')
+        body.append(
+            f"<tr{stale}>{_cells(cells[1:-1], {1, 3, 4, 5})}{_verdict_cell(result)}{_cells(extra, {0})}{reason}</tr>"
+        )
     return f'<table class="metrics"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
 
 
 def _img(png: str, role: str, alt: str) -> str:
-    return (f'<div><img class="{role}" src="data:image/png;base64,{png}" alt="{escape(alt)}">'
-            f'<div class="role">{escape(role)}</div></div>')
+    return (
+        f'<div><img class="{role}" src="data:image/png;base64,{png}" alt="{escape(alt)}">'
+        f'<div class="role">{escape(role)}</div></div>'
+    )
 
 
 def _tile(tile: ImageTile) -> str:
@@ -213,8 +240,10 @@ def _tile(tile: ImageTile) -> str:
         caption += f" · mean |Δ| {tile.mean_difference:.2f}"
     if tile.prompt:
         caption += f" · {tile.prompt}"
-    return (f'<figure class="tile" data-seed="{escape(str(tile.seed))}"><div class="images">{"".join(images)}</div>'
-            f'<figcaption title="{escape(tile.prompt or name)}">{escape(caption)}</figcaption></figure>')
+    return (
+        f'<figure class="tile" data-seed="{escape(str(tile.seed))}"><div class="images">{"".join(images)}</div>'
+        f'<figcaption title="{escape(tile.prompt or name)}">{escape(caption)}</figcaption></figure>'
+    )
 
 
 def _grid(test: TestReport, anchors: dict[str, str]) -> str:
@@ -224,24 +253,33 @@ def _grid(test: TestReport, anchors: dict[str, str]) -> str:
     shown = f"{len(test.tiles)} of {test.total_images}" if test.total_images > len(test.tiles) else str(len(test.tiles))
     if test.grid_shared_with in anchors:
         owner = test.grid_shared_with
-        return (f'<p class="meta shared-grid">{escape(kind)} ({shown}): the same batch as '
-                f'<a href="#{anchors[owner]}">{escape(owner)}</a>, shown there</p>')
+        return (
+            f'<p class="meta shared-grid">{escape(kind)} ({shown}): the same batch as '
+            f'<a href="#{anchors[owner]}">{escape(owner)}</a>, shown there</p>'
+        )
     legend = ""
     if any(t.heatmap for t in test.tiles):
-        legend = (f"; difference: per-pixel |generated − baseline|, black = 0, yellow/white ≥ "
-                  f"{HEAT_FULL_SCALE:.0f} of 255 levels")
-    return (f'<p class="meta">{escape(kind)} ({shown}){escape(legend)}</p>'
-            f'<div class="grid">{"".join(_tile(t) for t in test.tiles)}</div>')
+        legend = (
+            f"; difference: per-pixel |generated − baseline|, black = 0, yellow/white ≥ "
+            f"{HEAT_FULL_SCALE:.0f} of 255 levels"
+        )
+    return (
+        f'<p class="meta">{escape(kind)} ({shown}){escape(legend)}</p>'
+        f'<div class="grid">{"".join(_tile(t) for t in test.tiles)}</div>'
+    )
 
 
 def _section(test: TestReport, anchors: dict[str, str]) -> str:
     anchor = anchors[test.node_id]
-    charts = "".join(line_chart(c.points, title=c.title, threshold=c.threshold, baseline=c.baseline)
-                     for c in test.charts)
+    charts = "".join(
+        line_chart(c.points, title=c.title, threshold=c.threshold, baseline=c.baseline) for c in test.charts
+    )
     has = _has_classes(test)
-    return (f'<section class="test v-{escape(test.verdict)} {has}" id="{anchor}" data-verdict="{escape(test.verdict)}">'
-            f"<h2>{_badge(test.verdict)} {escape(test.node_id)}</h2>{_metrics_table(test)}"
-            f'<div class="charts">{charts}</div>{_grid(test, anchors)}</section>')
+    return (
+        f'<section class="test v-{escape(test.verdict)} {has}" id="{anchor}" data-verdict="{escape(test.verdict)}">'
+        f"<h2>{_badge(test.verdict)} {escape(test.node_id)}</h2>{_metrics_table(test)}"
+        f'<div class="charts">{charts}</div>{_grid(test, anchors)}</section>'
+    )
 
 
 MIN_DISPLAY = 80  # CSS px: smaller thumbnails are shown enlarged (pixelated) so tiles and captions stay legible
@@ -253,13 +291,25 @@ def build_page(model: ReportModel, *, thumb: int = DEFAULT_SIZE) -> str:
     notes = "".join(f'<p class="note">{escape(note)}</p>' for note in model.notes)
     versions = ", ".join(f"{k} {v}" for k, v in (model.provenance.get("versions") or {}).items())
     inputs, nav = _filters(model)
-    body = (inputs + _header(model) + nav + notes + _summary_table(model, anchors) + _legend() + _runs_table(model.runs)
-            + "<main>" + "".join(_section(test, anchors) for test in model.tests) + "</main>"
-            + f'<footer class="meta">{escape(versions)}</footer>')
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-            f"<title>{escape(model.title)}</title><style>{_css(list(_filter_counts(model)), max(thumb, MIN_DISPLAY))}</style></head>"
-            f"<body>{body}</body></html>\n")
+    body = (
+        inputs
+        + _header(model)
+        + nav
+        + notes
+        + _summary_table(model, anchors)
+        + _legend()
+        + _runs_table(model.runs)
+        + "<main>"
+        + "".join(_section(test, anchors) for test in model.tests)
+        + "</main>"
+        + f'<footer class="meta">{escape(versions)}</footer>'
+    )
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(model.title)}</title><style>{_css(list(_filter_counts(model)), max(thumb, MIN_DISPLAY))}</style></head>"
+        f"<body>{body}</body></html>\n"
+    )
 
 
 def write_page(path, model: ReportModel, *, thumb: int = DEFAULT_SIZE):

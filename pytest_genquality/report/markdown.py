@@ -14,8 +14,15 @@ from .table import PROBLEM_VERDICTS, VERDICT_ORDER, legend_lines, sorted_results
 from .model import verdict_reason
 
 STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
-_VERDICT_ICONS = {"fail": "❌", "error": "⛔", "no-baseline": "⚠️", "improved": "🟢", "updated": "🔄",
-                  "not-written": "⏸️", "pass": "✅"}
+_VERDICT_ICONS = {
+    "fail": "❌",
+    "error": "⛔",
+    "no-baseline": "⚠️",
+    "improved": "🟢",
+    "updated": "🔄",
+    "not-written": "⏸️",
+    "pass": "✅",
+}
 
 
 def _cell(text: str) -> str:
@@ -30,8 +37,9 @@ def _headline(results: list[dict], provenance: dict) -> str:
         if not result.get("stale"):
             counts[result["verdict"]] = counts.get(result["verdict"], 0) + 1
     order = list(VERDICT_ORDER)
-    parts = [f"{counts[v]} {v}" for v in order if v in counts] + \
-            [f"{n} {v}" for v, n in counts.items() if v not in order]
+    parts = [f"{counts[v]} {v}" for v in order if v in counts] + [
+        f"{n} {v}" for v, n in counts.items() if v not in order
+    ]
     older = sum(1 for result in results if result.get("stale"))
     if older:
         parts.append(f"{older} from older runs (not measured in the newest run, not counted)")
@@ -46,9 +54,12 @@ def markdown_summary(results: list[dict], provenance: dict) -> str:
     """A heading with the verdict counts, the metric table (failures first), and failure reasons."""
     rows = table_rows(results)
     header = ["", *rows[0]]
-    lines = [_headline(results, provenance), "",
-             "| " + " | ".join(header) + " |",
-             "|" + "|".join("---" for _ in header) + "|"]
+    lines = [
+        _headline(results, provenance),
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join("---" for _ in header) + "|",
+    ]
     ordered = sorted_results(results)
     for result, cells in zip(ordered, rows[1:]):
         icon = "🕘" if result.get("stale") else _VERDICT_ICONS.get(result["verdict"], "")

@@ -21,8 +21,15 @@ from ..store.files import StoreFileError
 from .history import series
 from .table import VERDICT_ORDER, sorted_results
 from .svg_chart import ChartPoint
-from .thumbnails import (DEFAULT_SIZE, MAX_THUMBNAILS, decode_png, difference_heatmap, file_thumbnail, match_size,
-                         png_base64)
+from .thumbnails import (
+    DEFAULT_SIZE,
+    MAX_THUMBNAILS,
+    decode_png,
+    difference_heatmap,
+    file_thumbnail,
+    match_size,
+    png_base64,
+)
 
 OLDER_RUN = "older"  # a test's state when none of its metrics was measured in the newest run (dashboard)
 HISTORY_RUNS = 50  # run files read for the history charts of a session report: enough to see a trend
@@ -37,7 +44,7 @@ class ImageTile:
     generated: str | None = None
     baseline: str | None = None
     heatmap: str | None = None
-    mean_difference: float | None = None   # mean |generated - baseline| in 8-bit levels, at thumbnail size
+    mean_difference: float | None = None  # mean |generated - baseline| in 8-bit levels, at thumbnail size
 
 
 @dataclass
@@ -53,9 +60,9 @@ class TestReport:
     node_id: str
     results: list[dict]
     tiles: list[ImageTile] = field(default_factory=list)
-    total_images: int = 0                    # images the test's batches held (tiles show at most MAX_THUMBNAILS)
+    total_images: int = 0  # images the test's batches held (tiles show at most MAX_THUMBNAILS)
     charts: list[Chart] = field(default_factory=list)
-    grid_shared_with: str | None = None      # node id of the test above that shows the very same tiles
+    grid_shared_with: str | None = None  # node id of the test above that shows the very same tiles
 
     @property
     def verdict(self) -> str:
@@ -71,10 +78,10 @@ class TestReport:
 class ReportModel:
     title: str
     provenance: dict
-    results: list[dict]                      # failures first
-    tests: list[TestReport]                  # failures first
-    runs: list[dict] = field(default_factory=list)   # dashboard: one summary per run shown
-    notes: list[str] = field(default_factory=list)   # e.g. run files that could not be read
+    results: list[dict]  # failures first
+    tests: list[TestReport]  # failures first
+    runs: list[dict] = field(default_factory=list)  # dashboard: one summary per run shown
+    notes: list[str] = field(default_factory=list)  # e.g. run files that could not be read
 
     @property
     def current_results(self) -> list[dict]:
@@ -162,8 +169,12 @@ def _baseline_tiles(folder: Path, size: int) -> tuple[list[ImageTile], int]:
     if not folder.is_dir():
         return [], 0
     paths = sorted(folder.glob("*.png"), key=_seed_sort_key)
-    tiles = [ImageTile(int(p.stem) if p.stem.lstrip("-").isdigit() else None, None,
-                       baseline=png_base64(file_thumbnail(p, size))) for p in paths[:MAX_THUMBNAILS]]
+    tiles = [
+        ImageTile(
+            int(p.stem) if p.stem.lstrip("-").isdigit() else None, None, baseline=png_base64(file_thumbnail(p, size))
+        )
+        for p in paths[:MAX_THUMBNAILS]
+    ]
     return tiles, len(paths)
 
 
@@ -200,8 +211,14 @@ def share_grids(tests: list[TestReport]) -> list[TestReport]:
     return tests
 
 
-def from_session(results: list[dict], provenance: dict, *, thumbnails: dict | None = None, store=None,
-                 current_run: Path | None = None) -> ReportModel:
+def from_session(
+    results: list[dict],
+    provenance: dict,
+    *,
+    thumbnails: dict | None = None,
+    store=None,
+    current_run: Path | None = None,
+) -> ReportModel:
     """The report of one pytest session.
 
     thumbnails: node id -> {"total": int, "images": [{"seed", "prompt", "png"}]} (the recorder's).
@@ -222,8 +239,11 @@ def from_session(results: list[dict], provenance: dict, *, thumbnails: dict | No
         if store is not None:
             for tile in tiles:
                 _pair_with_baseline(tile, store.images_dir(node_id))
-        tests.append(TestReport(node_id, node_results, tiles, captured.get("total", len(tiles)),
-                                _charts(node_id, node_results, history)))
+        tests.append(
+            TestReport(
+                node_id, node_results, tiles, captured.get("total", len(tiles)), _charts(node_id, node_results, history)
+            )
+        )
     return ReportModel("genquality report", provenance, sorted_results(results), _ordered(tests), notes=notes)
 
 
@@ -232,9 +252,14 @@ def _run_summary(name: str, payload: dict) -> dict:
     counts: dict[str, int] = {}
     for result in payload.get("results", []):
         counts[result.get("verdict", "?")] = counts.get(result.get("verdict", "?"), 0) + 1
-    return {"run": name, "commit": (provenance.get("commit") or "nogit") + ("+dirty" if provenance.get("dirty") else ""),
-            "branch": provenance.get("branch"), "time": provenance.get("time", ""), "lane": provenance.get("lane", ""),
-            "counts": counts}
+    return {
+        "run": name,
+        "commit": (provenance.get("commit") or "nogit") + ("+dirty" if provenance.get("dirty") else ""),
+        "branch": provenance.get("branch"),
+        "time": provenance.get("time", ""),
+        "lane": provenance.get("lane", ""),
+        "counts": counts,
+    }
 
 
 def from_store(store, *, runs: int = 10, size: int = DEFAULT_SIZE) -> ReportModel:
@@ -250,8 +275,12 @@ def from_store(store, *, runs: int = 10, size: int = DEFAULT_SIZE) -> ReportMode
         commit = provenance.get("commit") or "nogit"
         for result in payload.get("results", []):
             newest[(result["test"], result["key"], result.get("lane", ""))] = {
-                **result, "run": name, "commit": commit, "run_time": provenance.get("time", ""),
-                "stale": name != newest_run}
+                **result,
+                "run": name,
+                "commit": commit,
+                "run_time": provenance.get("time", ""),
+                "stale": name != newest_run,
+            }
     results = list(newest.values())
     history = series(loaded)
     tests = []
@@ -260,5 +289,11 @@ def from_store(store, *, runs: int = 10, size: int = DEFAULT_SIZE) -> ReportMode
         tests.append(TestReport(node_id, node_results, tiles, stored, _charts(node_id, node_results, history)))
     provenance = loaded[-1][1].get("provenance", {}) if loaded else {}
     title = f"genquality dashboard: last {len(loaded)} run{'s' if len(loaded) != 1 else ''}"
-    return ReportModel(title, provenance, sorted_results(results), _ordered(tests),
-                       runs=[_run_summary(name, payload) for name, payload in reversed(loaded)], notes=notes)
+    return ReportModel(
+        title,
+        provenance,
+        sorted_results(results),
+        _ordered(tests),
+        runs=[_run_summary(name, payload) for name, payload in reversed(loaded)],
+        notes=notes,
+    )

@@ -53,8 +53,9 @@ def _p_text(result: dict) -> str:
 
 def sorted_results(results: list[dict]) -> list[dict]:
     """Failures first, then by test and metric; rows from older runs (dashboard ``stale``) last."""
-    return sorted(results, key=lambda r: (bool(r.get("stale")), VERDICT_ORDER.get(r["verdict"], 9), r["test"],
-                                          r["key"]))
+    return sorted(
+        results, key=lambda r: (bool(r.get("stale")), VERDICT_ORDER.get(r["verdict"], 9), r["test"], r["key"])
+    )
 
 
 def older_run_text(result: dict) -> str:
@@ -107,10 +108,20 @@ def table_rows(results: list[dict]) -> list[list[str]]:
     for result in sorted_results(results):
         ci = result.get("ci")
         spread = f"[{ci[0]:.4g}, {ci[1]:.4g}]" if ci else _noise_text(result)
-        rows.append([result["test"] or "(outside a test)", result["key"], _fmt(result["value"]), spread,
-                     _fmt(result.get("threshold")), _fmt(result.get("baseline")),
-                     "—" if result.get("delta") is None else f"{result['delta']:+.4g}", _margin_text(result),
-                     _p_text(result), verdict_text(result)])
+        rows.append(
+            [
+                result["test"] or "(outside a test)",
+                result["key"],
+                _fmt(result["value"]),
+                spread,
+                _fmt(result.get("threshold")),
+                _fmt(result.get("baseline")),
+                "—" if result.get("delta") is None else f"{result['delta']:+.4g}",
+                _margin_text(result),
+                _p_text(result),
+                verdict_text(result),
+            ]
+        )
     return rows
 
 
@@ -126,8 +137,12 @@ def format_table(rows: list[list[str]]) -> list[str]:
 
 def _failed_alongside(result: dict, results: list[dict]) -> list[dict]:
     """Problem results of the same test, or of the same images (batch fingerprint) in another test."""
-    return [other for other in results if other["verdict"] in PROBLEM_VERDICTS
-            and (other["test"] == result["test"] or (result.get("batch") and other.get("batch") == result["batch"]))]
+    return [
+        other
+        for other in results
+        if other["verdict"] in PROBLEM_VERDICTS
+        and (other["test"] == result["test"] or (result.get("batch") and other.get("batch") == result["batch"]))
+    ]
 
 
 def _improved_line(result: dict, results: list[dict]) -> str:
@@ -136,15 +151,20 @@ def _improved_line(result: dict, results: list[dict]) -> str:
     failed = _failed_alongside(result, results)
     if not failed:
         return f"{line}: lock it in with `pytest --update-refs`"
-    named = ", ".join(f"{other['key']} {other['verdict']} " + ("in the same test" if other["test"] == result["test"]
-                                                              else f"in {other['test']} on the same images")
-                      for other in failed)
-    return (f"{line}; not an improvement to lock in: {named}. A better value alongside a failed metric is a symptom "
-            "(a collapsed or broken model can score better on one metric); fix the failure first")
+    named = ", ".join(
+        f"{other['key']} {other['verdict']} "
+        + ("in the same test" if other["test"] == result["test"] else f"in {other['test']} on the same images")
+        for other in failed
+    )
+    return (
+        f"{line}; not an improvement to lock in: {named}. A better value alongside a failed metric is a symptom "
+        "(a collapsed or broken model can score better on one metric); fix the failure first"
+    )
 
 
-def summary_lines(results: list[dict], *, stale: list[str] = (), quiet: bool = False,
-                  update_refs: bool = False, pruned: bool = False) -> list[str]:
+def summary_lines(
+    results: list[dict], *, stale: list[str] = (), quiet: bool = False, update_refs: bool = False, pruned: bool = False
+) -> list[str]:
     """The end-of-session table; under -q only failures (and stale baselines)."""
     shown = [r for r in results if r["verdict"] in PROBLEM_VERDICTS] if quiet else list(results)
     lines = format_table(table_rows(shown)) if shown else []
@@ -154,8 +174,11 @@ def summary_lines(results: list[dict], *, stale: list[str] = (), quiet: bool = F
         lines.extend(_improved_line(result, results) for result in improved)
     if stale:
         lines.append("")
-        action = "removed (--prune-refs)" if update_refs and pruned else \
-            "stale baselines (test gone); remove with `pytest --update-refs --prune-refs`"
+        action = (
+            "removed (--prune-refs)"
+            if update_refs and pruned
+            else "stale baselines (test gone); remove with `pytest --update-refs --prune-refs`"
+        )
         lines.append(f"{action}:")
         lines.extend(f"  {node_id}" for node_id in stale)
     return lines

@@ -14,9 +14,9 @@ import io
 
 import numpy as np
 
-DEFAULT_SIZE = 96          # px, longest side: large enough to recognise content, small enough to embed 64
-MAX_THUMBNAILS = 64        # per test: the first 64 images of the batch, in batch order
-HEAT_FULL_SCALE = 64.0     # |difference| in 8-bit levels that maps to the brightest heat colour
+DEFAULT_SIZE = 96  # px, longest side: large enough to recognise content, small enough to embed 64
+MAX_THUMBNAILS = 64  # per test: the first 64 images of the batch, in batch order
+HEAT_FULL_SCALE = 64.0  # |difference| in 8-bit levels that maps to the brightest heat colour
 
 # Heat map colours from black (no difference) through red to yellow and white (>= HEAT_FULL_SCALE).
 _HEAT_STOPS = np.array([0.0, 0.35, 0.7, 1.0])
@@ -56,8 +56,9 @@ def decode_png(text: str) -> np.ndarray:
         return np.asarray(image.convert("RGB"))
 
 
-def batch_thumbnails(images, seeds=None, prompts=None, *, size: int = DEFAULT_SIZE,
-                     limit: int = MAX_THUMBNAILS) -> list[dict]:
+def batch_thumbnails(
+    images, seeds=None, prompts=None, *, size: int = DEFAULT_SIZE, limit: int = MAX_THUMBNAILS
+) -> list[dict]:
     """The first ``limit`` images of a batch as ``{"seed", "prompt", "png"}`` dicts.
 
     images: uint8 [N, 3, H, W] tensor or array. seeds / prompts: per-image lists or None.
@@ -66,9 +67,13 @@ def batch_thumbnails(images, seeds=None, prompts=None, *, size: int = DEFAULT_SI
     thumbnails = []
     for index in range(min(limit, array.shape[0])):
         hwc = np.ascontiguousarray(array[index].transpose(1, 2, 0))
-        thumbnails.append({"seed": seeds[index] if seeds is not None else None,
-                           "prompt": prompts[index] if prompts is not None else None,
-                           "png": png_base64(downscale(hwc, size))})
+        thumbnails.append(
+            {
+                "seed": seeds[index] if seeds is not None else None,
+                "prompt": prompts[index] if prompts is not None else None,
+                "png": png_base64(downscale(hwc, size)),
+            }
+        )
     return thumbnails
 
 

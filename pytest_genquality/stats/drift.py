@@ -51,11 +51,19 @@ class DriftTest:
     p_better: float = 1.0
 
     def as_dict(self) -> dict:
-        return {"method": self.method, "observed": self.observed, "p_value": self.p_value,
-                "p_better": self.p_better, "band": self.band, "resamples": self.resamples}
+        return {
+            "method": self.method,
+            "observed": self.observed,
+            "p_value": self.p_value,
+            "p_better": self.p_better,
+            "band": self.band,
+            "resamples": self.resamples,
+        }
 
 
-def bootstrap_mean_interval(values, *, level: float = 0.95, resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
+def bootstrap_mean_interval(
+    values, *, level: float = 0.95, resamples: int = 2000, seed: int = 0
+) -> tuple[float, float]:
     """Percentile bootstrap interval of the mean of per-sample values."""
     values = np.asarray(values, dtype=np.float64).ravel()
     if values.size < 2:
@@ -74,13 +82,13 @@ def bootstrap_mean_interval(values, *, level: float = 0.95, resamples: int = 200
 # 1.5-SD mean shift, judged against its narrow paired null, stays caught. A margin of 1 SD instead
 # would buy the same, but the baseline-only noise estimate runs up to 1.24x high for FID, and a
 # margin of 1.24 true SDs no longer catches a 1.5-SD shift reliably (measured 8 of 20, d=16, N=64).
-DRIFT_ALPHA = 0.0025    # one-sided level of each margin test
+DRIFT_ALPHA = 0.0025  # one-sided level of each margin test
 AUTO_MARGIN_SDS = 0.75  # default margin, in seed-noise SDs
-DRIFT_RESAMPLES = 800   # most re-assignments a margin test draws (smallest p 1/801, below DRIFT_ALPHA)
-NOISE_RESPLITS = 64     # half-splits behind seed_noise_sd: its relative error is about 1/sqrt(2*64) = 9%
+DRIFT_RESAMPLES = 800  # most re-assignments a margin test draws (smallest p 1/801, below DRIFT_ALPHA)
+NOISE_RESPLITS = 64  # half-splits behind seed_noise_sd: its relative error is about 1/sqrt(2*64) = 9%
 
 
-NOISE_MAX_ROWS = 1024    # seed_noise_sd works on at most this many rows (cost bounded whatever N)
+NOISE_MAX_ROWS = 1024  # seed_noise_sd works on at most this many rows (cost bounded whatever N)
 NOISE_BOUND_FRACTION = 0.02  # margin_test's noise-SD bound fails at p < alpha times this (alpha/50)
 # ... on twice the stored noise SD: one baseline's estimate can sit far below the true SD (in 1500
 # simulated baselines, d = 256, N = 128, one came out at 0.54x, and the bound on 1x failed that
@@ -88,8 +96,14 @@ NOISE_BOUND_FRACTION = 0.02  # margin_test's noise-SD bound fails at p < alpha t
 NOISE_BOUND_SAFETY = 2.0
 
 
-def seed_noise_sd(rows, make_statistic: Callable[[np.ndarray], Callable[[np.ndarray], float]], *,
-                  resplits: int = NOISE_RESPLITS, max_rows: int = NOISE_MAX_ROWS, seed: int = 0) -> float:
+def seed_noise_sd(
+    rows,
+    make_statistic: Callable[[np.ndarray], Callable[[np.ndarray], float]],
+    *,
+    resplits: int = NOISE_RESPLITS,
+    max_rows: int = NOISE_MAX_ROWS,
+    seed: int = 0,
+) -> float:
     """Seed-to-seed SD of ``metric(A) - metric(B)`` for two independent samples of ``len(rows)``.
 
     Estimated from one sample (the baseline's rows, so it is computed under ``--update-refs``
@@ -115,7 +129,7 @@ def seed_noise_sd(rows, make_statistic: Callable[[np.ndarray], Callable[[np.ndar
         differences = np.empty(resplits)
         for i in range(resplits):
             order = rng.permutation(rows.shape[0])
-            differences[i] = statistic(order[half:2 * half]) - statistic(order[:half])
+            differences[i] = statistic(order[half : 2 * half]) - statistic(order[:half])
     return float(np.std(differences, ddof=1) * np.sqrt(half / count))
 
 
@@ -127,7 +141,7 @@ def per_sample_noise_sd(values) -> float:
     return float(np.std(values, ddof=1) * np.sqrt(2.0 / values.size))
 
 
-CLEAR_MIN_DRAWS = 24       # null draws before the clear-rejection rule may stop, in general ...
+CLEAR_MIN_DRAWS = 24  # null draws before the clear-rejection rule may stop, in general ...
 SMOOTH_NULL_MIN_DRAWS = 4  # ... and for a smooth, near-normal null (FID, KID: sums over every swap)
 CLEAR_TAIL_FRACTION = 0.02  # ... it stops when the predicted tail is below alpha times this (alpha/50)
 
@@ -146,8 +160,14 @@ def _predicted_tail(null: np.ndarray, threshold: float) -> float:
     return float(stdtr(count - 1, -(threshold - float(np.mean(null))) / spread))
 
 
-def _sequential_tail(draw_null: Callable[[], float], threshold: float, *, alpha: float,
-                     max_resamples: int, min_clear_draws: int = CLEAR_MIN_DRAWS) -> tuple[float, int]:
+def _sequential_tail(
+    draw_null: Callable[[], float],
+    threshold: float,
+    *,
+    alpha: float,
+    max_resamples: int,
+    min_clear_draws: int = CLEAR_MIN_DRAWS,
+) -> tuple[float, int]:
     """Monte Carlo p-value of P(null >= threshold), stopping as soon as the decision is known.
 
     - Clearly not significant (Besag & Clifford 1991): once ``floor(alpha * (max_resamples + 1))``
@@ -233,12 +253,31 @@ class MarginTest:
         return -self.worsening > self.margin and self.p_better < self.alpha
 
     def as_dict(self) -> dict:
-        return {"method": self.method, "observed": self.observed, "worsening": self.worsening,
-                "margin": self.margin, "noise_sd": self.noise_sd, "p_value": self.p_value,
-                "p_better": self.p_better, "band": self.band, "resamples": self.resamples, "alpha": self.alpha,
-                "margin_rule": self.margin_rule,
-                **({"z": self.z if math.isfinite(self.z) else None, "bound": self.bound, "look": self.look, "looks": self.looks, "n_used": self.n_used,
-                    "n_max": self.n_max} if self.z is not None else {})}
+        return {
+            "method": self.method,
+            "observed": self.observed,
+            "worsening": self.worsening,
+            "margin": self.margin,
+            "noise_sd": self.noise_sd,
+            "p_value": self.p_value,
+            "p_better": self.p_better,
+            "band": self.band,
+            "resamples": self.resamples,
+            "alpha": self.alpha,
+            "margin_rule": self.margin_rule,
+            **(
+                {
+                    "z": self.z if math.isfinite(self.z) else None,
+                    "bound": self.bound,
+                    "look": self.look,
+                    "looks": self.looks,
+                    "n_used": self.n_used,
+                    "n_max": self.n_max,
+                }
+                if self.z is not None
+                else {}
+            ),
+        }
 
 
 def _check_margin_inputs(baseline, current, worse_sign, margin, paired) -> None:
@@ -247,13 +286,27 @@ def _check_margin_inputs(baseline, current, worse_sign, margin, paired) -> None:
     if not (isinstance(margin, (int, float, np.floating)) and np.isfinite(margin) and margin >= 0):
         raise ValueError(f"margin: expected a finite number >= 0 in the metric's units, got {margin!r}")
     if paired and len(baseline) != len(current):
-        raise ValueError(f"paired: baseline and current must have one row per seed, got {len(baseline)} and {len(current)}")
+        raise ValueError(
+            f"paired: baseline and current must have one row per seed, got {len(baseline)} and {len(current)}"
+        )
 
 
-def margin_test(baseline, current, make_statistic: Callable[[np.ndarray], Callable[[np.ndarray], float]], *,
-                worse_sign: int, margin: float, paired: bool, noise_sd: float | None = None,
-                observed: float | None = None, alpha: float = DRIFT_ALPHA, max_resamples: int = DRIFT_RESAMPLES,
-                seed: int = 0, noise_sd_is_upper_bound: bool = False, smooth_null: bool = False) -> MarginTest:
+def margin_test(
+    baseline,
+    current,
+    make_statistic: Callable[[np.ndarray], Callable[[np.ndarray], float]],
+    *,
+    worse_sign: int,
+    margin: float,
+    paired: bool,
+    noise_sd: float | None = None,
+    observed: float | None = None,
+    alpha: float = DRIFT_ALPHA,
+    max_resamples: int = DRIFT_RESAMPLES,
+    seed: int = 0,
+    noise_sd_is_upper_bound: bool = False,
+    smooth_null: bool = False,
+) -> MarginTest:
     """Is a distribution metric worse than its baseline by more than ``margin``?
 
     H0: worsening <= margin; H1: worsening > margin (worsening = worse_sign * (metric(current) -
@@ -285,11 +338,14 @@ def margin_test(baseline, current, make_statistic: Callable[[np.ndarray], Callab
     baseline = np.asarray(baseline)
     current = np.asarray(current)
     if baseline.ndim != 2 or current.ndim != 2 or baseline.shape[1] != current.shape[1]:
-        raise ValueError(f"baseline, current: expected [n, d] arrays of one d, got {baseline.shape} and {current.shape}")
+        raise ValueError(
+            f"baseline, current: expected [n, d] arrays of one d, got {baseline.shape} and {current.shape}"
+        )
     _check_margin_inputs(baseline, current, worse_sign, margin, paired)
     if observed is not None and abs(observed) <= margin:
-        return MarginTest("inside-margin", float(observed), worse_sign * float(observed), float(margin), noise_sd,
-                          1.0, 1.0, 0, alpha)
+        return MarginTest(
+            "inside-margin", float(observed), worse_sign * float(observed), float(margin), noise_sd, 1.0, 1.0, 0, alpha
+        )
     bounded = noise_sd_is_upper_bound and noise_sd is not None and noise_sd > 0
     if observed is not None and bounded:
         shortcut = _noise_bound_test(float(observed), worse_sign, float(margin), noise_sd, alpha)
@@ -324,11 +380,17 @@ def margin_test(baseline, current, make_statistic: Callable[[np.ndarray], Callab
     min_clear_draws = SMOOTH_NULL_MIN_DRAWS if smooth_null else CLEAR_MIN_DRAWS
     with _small_matrix_threads(pooled.shape[0]):
         if worsening > margin:
-            p_worse, drawn = _sequential_tail(draw_null, worsening - margin, alpha=alpha, max_resamples=max_resamples,
-                                              min_clear_draws=min_clear_draws)
+            p_worse, drawn = _sequential_tail(
+                draw_null, worsening - margin, alpha=alpha, max_resamples=max_resamples, min_clear_draws=min_clear_draws
+            )
             return MarginTest(method, observed, worsening, float(margin), noise_sd, p_worse, 1.0, drawn, alpha)
-        p_better, drawn = _sequential_tail(lambda: -draw_null(), -worsening - margin, alpha=alpha,
-                                           max_resamples=max_resamples, min_clear_draws=min_clear_draws)
+        p_better, drawn = _sequential_tail(
+            lambda: -draw_null(),
+            -worsening - margin,
+            alpha=alpha,
+            max_resamples=max_resamples,
+            min_clear_draws=min_clear_draws,
+        )
     return MarginTest(method, observed, worsening, float(margin), noise_sd, 1.0, p_better, drawn, alpha)
 
 
@@ -346,8 +408,9 @@ def _noise_bound_p(worsening: float, margin: float, noise_sd: float) -> float:
     return float(stdtr(NOISE_RESPLITS - 1, -(worsening - margin) / (NOISE_BOUND_SAFETY * noise_sd)))
 
 
-def _noise_bound_test(observed: float, worse_sign: int, margin: float, noise_sd: float,
-                      alpha: float) -> MarginTest | None:
+def _noise_bound_test(
+    observed: float, worse_sign: int, margin: float, noise_sd: float, alpha: float
+) -> MarginTest | None:
     """margin_test's zero-draw rule: a MarginTest when the noise-SD bound alone decides, else None."""
     worsening = worse_sign * observed
     level = alpha * NOISE_BOUND_FRACTION
@@ -357,9 +420,18 @@ def _noise_bound_test(observed: float, worse_sign: int, margin: float, noise_sd:
     return MarginTest("noise-sd-bound", observed, worsening, margin, noise_sd, p_worse, p_better, 0, alpha)
 
 
-def margin_bootstrap_test(baseline, current, *, worse_sign: int, margin: float, paired: bool,
-                          noise_sd: float | None = None, alpha: float = DRIFT_ALPHA, resamples: int = 2000,
-                          seed: int = 0) -> MarginTest:
+def margin_bootstrap_test(
+    baseline,
+    current,
+    *,
+    worse_sign: int,
+    margin: float,
+    paired: bool,
+    noise_sd: float | None = None,
+    alpha: float = DRIFT_ALPHA,
+    resamples: int = 2000,
+    seed: int = 0,
+) -> MarginTest:
     """The gate for per-sample metrics (CLIP score, user samples): a seeded bootstrap of the mean.
 
     H0: worsening of the mean <= margin. p is the bootstrap share of worsenings at or below the
@@ -380,8 +452,9 @@ def margin_bootstrap_test(baseline, current, *, worse_sign: int, margin: float, 
         diff = current - baseline
         samples = diff[rng.integers(0, diff.size, size=(resamples, diff.size))].mean(axis=1)
     else:
-        samples = (current[rng.integers(0, current.size, size=(resamples, current.size))].mean(axis=1)
-                   - baseline[rng.integers(0, baseline.size, size=(resamples, baseline.size))].mean(axis=1))
+        samples = current[rng.integers(0, current.size, size=(resamples, current.size))].mean(axis=1) - baseline[
+            rng.integers(0, baseline.size, size=(resamples, baseline.size))
+        ].mean(axis=1)
     worse_samples = worse_sign * samples
     p_worse = float((np.sum(worse_samples <= margin) + 1) / (resamples + 1))
     p_better = float((np.sum(-worse_samples <= margin) + 1) / (resamples + 1))
@@ -405,7 +478,9 @@ def parse_max_drift(max_drift) -> tuple[str, float | None]:
         raise ValueError(f"max_drift: expected 'auto', a number, a percentage like '5%', or None; got {max_drift!r}")
     if isinstance(max_drift, (int, float)) and not isinstance(max_drift, bool) and max_drift >= 0:
         return "absolute", float(max_drift)
-    raise ValueError(f"max_drift: expected 'auto', a non-negative number, a percentage like '5%', or None; got {max_drift!r}")
+    raise ValueError(
+        f"max_drift: expected 'auto', a non-negative number, a percentage like '5%', or None; got {max_drift!r}"
+    )
 
 
 def normal_margin_p(worsening: float, margin: float, noise_sd: float) -> float:
@@ -425,8 +500,9 @@ def normal_margin_p(worsening: float, margin: float, noise_sd: float) -> float:
 NORMAL_TEST_NOISE_FACTOR = math.sqrt(2.0)  # normal_margin_test's SD: seed_noise_sd x this (see below)
 
 
-def normal_margin_test(observed: float, *, worse_sign: int, margin: float, noise_sd: float,
-                       alpha: float = DRIFT_ALPHA) -> MarginTest:
+def normal_margin_test(
+    observed: float, *, worse_sign: int, margin: float, noise_sd: float, alpha: float = DRIFT_ALPHA
+) -> MarginTest:
     """The drift gate without resampling: the worsening judged against the stored seed-noise SD.
 
     H0: worsening <= margin, with the worsening taken as normal with SD ``noise_sd`` (metric
@@ -452,7 +528,17 @@ def normal_margin_test(observed: float, *, worse_sign: int, margin: float, noise
         raise ValueError(f"noise_sd: expected a finite number >= 0 in the metric's units, got {noise_sd!r}")
     worsening = worse_sign * float(observed)
     if abs(worsening) <= margin:
-        return MarginTest("inside-margin", float(observed), worsening, float(margin), float(noise_sd), 1.0, 1.0, 0, alpha)
-    return MarginTest("normal", float(observed), worsening, float(margin), float(noise_sd),
-                      normal_margin_p(worsening, margin, noise_sd), normal_margin_p(-worsening, margin, noise_sd), 0,
-                      alpha)
+        return MarginTest(
+            "inside-margin", float(observed), worsening, float(margin), float(noise_sd), 1.0, 1.0, 0, alpha
+        )
+    return MarginTest(
+        "normal",
+        float(observed),
+        worsening,
+        float(margin),
+        float(noise_sd),
+        normal_margin_p(worsening, margin, noise_sd),
+        normal_margin_p(-worsening, margin, noise_sd),
+        0,
+        alpha,
+    )

@@ -26,8 +26,9 @@ def worsening(value: float, baseline: float, *, higher_is_better: bool) -> float
     return baseline - value if higher_is_better else value - baseline
 
 
-def tolerance_verdict(value: float, baseline: float, *, higher_is_better: bool, mode: str,
-                      amount: float) -> tuple[str, float, float]:
+def tolerance_verdict(
+    value: float, baseline: float, *, higher_is_better: bool, mode: str, amount: float
+) -> tuple[str, float, float]:
     """('fail' | 'improved' | 'pass', worsening, tolerance) under a fixed ``max_drift``.
 
     ``mode``, ``amount``: as ``parse_max_drift`` returns them for a number ("absolute", in the

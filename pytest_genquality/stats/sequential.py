@@ -65,8 +65,13 @@ def power_spending(rho: float) -> Callable:
 
 def _check_fractions(fractions) -> np.ndarray:
     fractions = np.asarray(fractions, dtype=np.float64)
-    if fractions.ndim != 1 or fractions.size < 1 or not np.all(np.diff(fractions) > 0) \
-            or fractions[0] <= 0 or abs(fractions[-1] - 1.0) > 1e-12:
+    if (
+        fractions.ndim != 1
+        or fractions.size < 1
+        or not np.all(np.diff(fractions) > 0)
+        or fractions[0] <= 0
+        or abs(fractions[-1] - 1.0) > 1e-12
+    ):
         raise ValueError(f"fractions: expected increasing information fractions in (0, 1] ending at 1, got {fractions}")
     return fractions
 
@@ -173,7 +178,7 @@ class SequentialDesign:
     alpha: float
 
     def decide(self, look: int, z: float) -> str:
-        """"fail", "pass" or "continue" at look index ``look`` (0-based) for the z of ``margin_z``."""
+        """ "fail", "pass" or "continue" at look index ``look`` (0-based) for the z of ``margin_z``."""
         if not 0 <= look < len(self.looks):
             raise ValueError(f"look: expected 0..{len(self.looks) - 1}, got {look!r}")
         if z >= self.efficacy[look]:
@@ -200,8 +205,14 @@ ADAPTIVE_LOOKS = 4  # N_max = 4 N by default: looks at N, 2N, 3N, 4N
 FUTILITY_Z = 1.0  # pass early when z <= 1 (benchmarks/bench_drift_real.py --futility-z)
 
 
-def make_design(n: int, n_max: int | None = None, *, alpha: float, spending: Callable = obrien_fleming_spending,
-                futility_z: float = FUTILITY_Z) -> SequentialDesign:
+def make_design(
+    n: int,
+    n_max: int | None = None,
+    *,
+    alpha: float,
+    spending: Callable = obrien_fleming_spending,
+    futility_z: float = FUTILITY_Z,
+) -> SequentialDesign:
     """Looks at n, 2n, ... up to n_max (default 4n; a last partial block is a look of its own)."""
     if not isinstance(n, (int, np.integer)) or n < 2:
         raise ValueError(f"n: expected an int >= 2 (the test's seeds), got {n!r}")

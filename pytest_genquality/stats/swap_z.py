@@ -28,8 +28,9 @@ import numpy as np
 SWAPS = 40  # re-assignments behind the null SD: its relative error is about 1 / sqrt(2 * 40) = 11 %
 
 
-def swap_null_sd(statistic: Callable[[np.ndarray], float], n: int, *, paired: bool, swaps: int = SWAPS,
-                 seed: int = 0) -> float:
+def swap_null_sd(
+    statistic: Callable[[np.ndarray], float], n: int, *, paired: bool, swaps: int = SWAPS, seed: int = 0
+) -> float:
     """SD of ``statistic(current side) - statistic(baseline side)`` over random re-assignments.
 
     ``statistic(indices)`` is the metric of the pooled rows at ``indices``; the pool holds the n
@@ -84,8 +85,17 @@ def _ratio(excess: float, sd: float) -> float:
     return math.inf if excess > 0 else -math.inf  # identical sides: no noise, the sign decides
 
 
-def swap_z(baseline, current, make_statistic: Callable[[np.ndarray], Callable[[np.ndarray], float]], *,
-           worse_sign: int, margin: float, paired: bool, swaps: int = SWAPS, seed: int = 0) -> SwapZ:
+def swap_z(
+    baseline,
+    current,
+    make_statistic: Callable[[np.ndarray], Callable[[np.ndarray], float]],
+    *,
+    worse_sign: int,
+    margin: float,
+    paired: bool,
+    swaps: int = SWAPS,
+    seed: int = 0,
+) -> SwapZ:
     """The swap-z of ``current`` [n, d] against ``baseline`` [n, d] (rows of equal n).
 
     ``make_statistic(pooled)`` returns ``statistic(indices)`` as for ``margin_test``. A change
@@ -95,8 +105,9 @@ def swap_z(baseline, current, make_statistic: Callable[[np.ndarray], Callable[[n
     baseline = np.asarray(baseline, dtype=np.float64)
     current = np.asarray(current, dtype=np.float64)
     if baseline.ndim != 2 or current.shape != baseline.shape:
-        raise ValueError(f"baseline, current: expected two [n, d] arrays of one shape, got {baseline.shape} "
-                         f"and {current.shape}")
+        raise ValueError(
+            f"baseline, current: expected two [n, d] arrays of one shape, got {baseline.shape} and {current.shape}"
+        )
     if worse_sign not in (1, -1):
         raise ValueError(f"worse_sign: expected +1 or -1, got {worse_sign!r}")
     if not (isinstance(margin, (int, float, np.floating)) and np.isfinite(margin) and margin >= 0):

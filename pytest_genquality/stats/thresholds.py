@@ -37,7 +37,7 @@ from statistics import NormalDist
 import numpy as np
 
 DEFAULT_FALSE_FAIL = 0.005  # per check; a session of m checks fails by chance with probability <= m x this
-MIN_BLOCKS = 10             # fewer disjoint blocks give an SD within +-25 % at best: the seed-noise SD is used then
+MIN_BLOCKS = 10  # fewer disjoint blocks give an SD within +-25 % at best: the seed-noise SD is used then
 HALF_SPLIT_FACTOR = math.sqrt(2.0)  # distribution metrics: the half-split SD at N/2 = stored seed_noise_sd x sqrt 2
 
 
@@ -46,9 +46,9 @@ class Suggestion:
     """A suggested threshold and what it rests on (``basis``: words for people)."""
 
     threshold: float
-    centre: float          # the value the bound is measured from (the block mean, or the baseline's value)
-    spread: float          # SD of (new block - centre), metric units
-    blocks: int            # disjoint seed blocks behind ``centre``
+    centre: float  # the value the bound is measured from (the block mean, or the baseline's value)
+    spread: float  # SD of (new block - centre), metric units
+    blocks: int  # disjoint seed blocks behind ``centre``
     basis: str
     higher_is_better: bool
 
@@ -74,23 +74,39 @@ def from_blocks(values, *, higher_is_better: bool, false_fail: float = DEFAULT_F
     spread = sd * math.sqrt(1.0 + 1.0 / blocks)
     quantile = float(scipy_stats.t.ppf(1.0 - false_fail, blocks - 1))
     centre = float(values.mean())
-    return Suggestion(_bound(centre, spread, quantile, higher_is_better), centre, spread, blocks,
-                      f"{blocks} disjoint seed blocks: mean {centre:.4g}, SD {sd:.3g}", higher_is_better)
+    return Suggestion(
+        _bound(centre, spread, quantile, higher_is_better),
+        centre,
+        spread,
+        blocks,
+        f"{blocks} disjoint seed blocks: mean {centre:.4g}, SD {sd:.3g}",
+        higher_is_better,
+    )
 
 
-def from_seed_noise(value: float, noise_sd: float, *, higher_is_better: bool, distribution: bool,
-                    false_fail: float = DEFAULT_FALSE_FAIL) -> Suggestion:
+def from_seed_noise(
+    value: float, noise_sd: float, *, higher_is_better: bool, distribution: bool, false_fail: float = DEFAULT_FALSE_FAIL
+) -> Suggestion:
     """The bound from one block (the baseline's ``value``) and its stored seed-noise SD (of a difference)."""
     _check_rate(false_fail)
     if not (math.isfinite(noise_sd) and noise_sd >= 0):
         raise ValueError(f"noise_sd: expected a finite number >= 0, got {noise_sd!r}")
     spread = noise_sd * (HALF_SPLIT_FACTOR if distribution else 1.0)
-    how = (f"the stored seed-noise SD {noise_sd:.3g} taken at N/2 (x{HALF_SPLIT_FACTOR:.3g} = {spread:.3g}; "
-           "half-splits of the baseline's rows)" if distribution else
-           f"the stored seed-noise SD {noise_sd:.3g} of a mean of per-sample values")
+    how = (
+        f"the stored seed-noise SD {noise_sd:.3g} taken at N/2 (x{HALF_SPLIT_FACTOR:.3g} = {spread:.3g}; "
+        "half-splits of the baseline's rows)"
+        if distribution
+        else f"the stored seed-noise SD {noise_sd:.3g} of a mean of per-sample values"
+    )
     quantile = NormalDist().inv_cdf(1.0 - false_fail)
-    return Suggestion(_bound(value, spread, quantile, higher_is_better), float(value), spread, 1,
-                      f"1 seed block (the baseline's) and {how}", higher_is_better)
+    return Suggestion(
+        _bound(value, spread, quantile, higher_is_better),
+        float(value),
+        spread,
+        1,
+        f"1 seed block (the baseline's) and {how}",
+        higher_is_better,
+    )
 
 
 def rounded_outwards(threshold: float, higher_is_better: bool, digits: int = 3) -> float:

@@ -110,8 +110,10 @@ def read_json(path: Path, *, kind: str, schema: int) -> dict:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
-        raise StoreFileError(f"{kind} file {path} is not UTF-8 text ({error}); it is corrupt. "
-                             "Restore it from version control or delete it and run `pytest --update-refs`.") from None
+        raise StoreFileError(
+            f"{kind} file {path} is not UTF-8 text ({error}); it is corrupt. "
+            "Restore it from version control or delete it and run `pytest --update-refs`."
+        ) from None
     try:
         payload = json.loads(text)
     except json.JSONDecodeError as error:

@@ -21,8 +21,15 @@ from typing import Iterable
 
 import numpy as np
 
-from .files import (StoreFileError, atomic_write_bytes, atomic_write_json, atomic_write_npz, lock_for, read_json,
-                    read_npz)
+from .files import (
+    StoreFileError,
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_npz,
+    lock_for,
+    read_json,
+    read_npz,
+)
 from ..errors import ReferenceExistsError  # noqa: F401  (0.2 import path)
 
 BASELINE_SCHEMA = 1
@@ -40,8 +47,12 @@ def check_reference_name(name: str) -> str:
     letters, digits, '.', '_' and '-'; a trailing '.npz' / '.json' is refused because the file
     name would silently lose it.
     """
-    if not isinstance(name, str) or not _REFERENCE_NAME.fullmatch(name) or len(name) > MAX_REFERENCE_NAME \
-            or name.lower().endswith((".npz", ".json")):
+    if (
+        not isinstance(name, str)
+        or not _REFERENCE_NAME.fullmatch(name)
+        or len(name) > MAX_REFERENCE_NAME
+        or name.lower().endswith((".npz", ".json"))
+    ):
         raise ValueError(
             f"name: reference names start with a letter or digit, hold only letters, digits, '.', '_' and '-', "
             f"are at most {MAX_REFERENCE_NAME} characters and do not end in .npz or .json; got {name!r}. "
@@ -180,8 +191,9 @@ class Store:
             found[relative[: -len(".json")]] = path
         return dict(sorted(found.items()))
 
-    def update_baselines(self, test_file: str, updates: dict[str, dict[str, dict[str, dict]]],
-                         remove_nodes: Iterable[str] = ()) -> Path:
+    def update_baselines(
+        self, test_file: str, updates: dict[str, dict[str, dict[str, dict]]], remove_nodes: Iterable[str] = ()
+    ) -> Path:
         """Merge ``updates`` (node -> key -> lane -> entry) into the test file's baselines.
 
         Only the given node/key/lane entries change; everything else in the file stays.
@@ -202,8 +214,15 @@ class Store:
                 if path.exists():
                     path.unlink()
                 return path
-            atomic_write_json(path, {"schema": BASELINE_SCHEMA, "kind": "baselines", "test_file": test_file,
-                                     "tests": dict(sorted(tests.items()))})
+            atomic_write_json(
+                path,
+                {
+                    "schema": BASELINE_SCHEMA,
+                    "kind": "baselines",
+                    "test_file": test_file,
+                    "tests": dict(sorted(tests.items())),
+                },
+            )
         return path
 
     # ---- baseline features / per-sample values -------------------------------------------
@@ -276,8 +295,16 @@ class Store:
         path = self.runs_dir / name
         self.prepare()
         with lock_for(path):
-            atomic_write_json(path, {"schema": RUN_SCHEMA, "kind": "run", "provenance": provenance,
-                                     "results": results, **({"tests": dict(tests)} if tests is not None else {})})
+            atomic_write_json(
+                path,
+                {
+                    "schema": RUN_SCHEMA,
+                    "kind": "run",
+                    "provenance": provenance,
+                    "results": results,
+                    **({"tests": dict(tests)} if tests is not None else {}),
+                },
+            )
         return path
 
     def run_files(self) -> list[Path]:

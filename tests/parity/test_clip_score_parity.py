@@ -17,8 +17,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from clip_helpers import build_tiny_clip  # noqa: E402
 
 pytest.importorskip("transformers", reason="CLIP needs transformers")
-clip_score_module = pytest.importorskip("torchmetrics.multimodal.clip_score", reason="torchmetrics is the CLIP score peer")
-tm_functional = pytest.importorskip("torchmetrics.functional.multimodal.clip_score", reason="torchmetrics is the CLIP score peer")
+clip_score_module = pytest.importorskip(
+    "torchmetrics.multimodal.clip_score", reason="torchmetrics is the CLIP score peer"
+)
+tm_functional = pytest.importorskip(
+    "torchmetrics.functional.multimodal.clip_score", reason="torchmetrics is the CLIP score peer"
+)
 
 from pytest_genquality.features import CLIPEmbedder  # noqa: E402
 from pytest_genquality.metrics import clip_score  # noqa: E402
@@ -66,7 +70,9 @@ def test_clip_score_matches_torchmetrics(clip_dir, height, width):
 
     model, processor = tm_functional._get_clip_model_and_processor(str(clip_dir))
     with torch.no_grad():
-        per_pair_theirs, _ = tm_functional._clip_score_update(list(batch), CAPTIONS, ProjectedFeatures(model), processor)
+        per_pair_theirs, _ = tm_functional._clip_score_update(
+            list(batch), CAPTIONS, ProjectedFeatures(model), processor
+        )
     assert per_pair_ours.double() == pytest.approx(per_pair_theirs.double(), rel=1e-4, abs=1e-4)
 
     ours = clip_score(embedder.embed_images(batch), embedder.embed_texts(CAPTIONS))

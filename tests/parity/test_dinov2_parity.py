@@ -30,10 +30,12 @@ FEATURE_TOLERANCE = 1e-5  # max |diff| / max |reference|: identical pixels, same
 
 def dgm_eval_transform(image):
     """dgm_eval/models/dinov2.py DINOv2Encoder.transform with clean_resize=False."""
-    resized = transforms.Compose([
-        transforms.Resize((224, 224), transforms.InterpolationMode.BICUBIC),
-        transforms.ToTensor(),
-    ])(image)
+    resized = transforms.Compose(
+        [
+            transforms.Resize((224, 224), transforms.InterpolationMode.BICUBIC),
+            transforms.ToTensor(),
+        ]
+    )(image)
     return transforms.Normalize(np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225]))(resized)
 
 
@@ -43,8 +45,9 @@ def test_features_match_dgm_eval_recipe(tmp_path, height, width):
     from transformers import Dinov2Model
 
     model_dir = build_tiny_dinov2(tmp_path / "dinov2", seed=0)
-    images = torch.randint(0, 256, (3, 3, height, width), dtype=torch.uint8,
-                           generator=torch.Generator().manual_seed(height + width))
+    images = torch.randint(
+        0, 256, (3, 3, height, width), dtype=torch.uint8, generator=torch.Generator().manual_seed(height + width)
+    )
     pil_images = [Image.fromarray(image.permute(1, 2, 0).numpy()) for image in images]
     pixels = torch.stack([dgm_eval_transform(image) for image in pil_images]).float()
     with torch.no_grad():

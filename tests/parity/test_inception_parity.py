@@ -82,8 +82,9 @@ def pytorch_fid_pool(model, images: torch.Tensor) -> torch.Tensor:
 
 @pytest.fixture(scope="module")
 def torch_fidelity_model(weights_path):
-    extractor_module = pytest.importorskip("torch_fidelity.feature_extractor_inceptionv3",
-                                           reason="torch-fidelity is not installed")
+    extractor_module = pytest.importorskip(
+        "torch_fidelity.feature_extractor_inceptionv3", reason="torch-fidelity is not installed"
+    )
     return extractor_module.FeatureExtractorInceptionV3(
         "inception-v3-compat", ["2048", "logits_unbiased"], feature_extractor_weights_path=str(weights_path)
     ).eval()
@@ -109,6 +110,7 @@ def torch_fidelity_side(torch_fidelity_model, weights_path, images_299):
 
 
 # --------------------------------------------------------------------------- pytorch-fid
+
 
 def test_pytorch_fid_loads_our_file_strictly_into_the_same_keys(pytorch_fid_hub, weights_path, monkeypatch):
     inception = pytest.importorskip("pytorch_fid.inception", reason="pytorch-fid is not installed")
@@ -145,6 +147,7 @@ def test_fid_matches_pytorch_fid(pytorch_fid_side):
 
 
 # --------------------------------------------------------------------------- torch-fidelity
+
 
 def test_torch_fidelity_weights_format_is_the_pytorch_fid_state_dict(torch_fidelity_model):
     # torch-fidelity loads our file strictly (in the fixture): its module names are pytorch-fid's,
@@ -186,7 +189,8 @@ def test_tf1_features_are_bit_identical_to_torch_fidelity_at_every_layer(torch_f
     extractor_module = pytest.importorskip("torch_fidelity.feature_extractor_inceptionv3")
     layers = ["64", "192", "768", "2048", "logits_unbiased"]
     peer = extractor_module.FeatureExtractorInceptionV3(
-        "inception-v3-compat", layers, feature_extractor_weights_path=str(weights_path)).eval()
+        "inception-v3-compat", layers, feature_extractor_weights_path=str(weights_path)
+    ).eval()
     images = random_images(3, 40, seed=104)
     with torch.no_grad():
         theirs = dict(zip(layers, peer(images)))
@@ -197,6 +201,7 @@ def test_tf1_features_are_bit_identical_to_torch_fidelity_at_every_layer(torch_f
 
 
 # --------------------------------------------------------------------------- pytorch-fid --dims
+
 
 @pytest.fixture(scope="module")
 def pytorch_fid_block_features(pytorch_fid_hub, images_299):
@@ -238,6 +243,7 @@ def test_dims_features_and_fid_match_pytorch_fid(pytorch_fid_block_features, wei
 
 # --------------------------------------------------------------------------- torchmetrics
 
+
 @pytest.fixture(scope="module")
 def torchmetrics_fid_module():
     return pytest.importorskip("torchmetrics.image.fid", reason="torchmetrics is not installed")
@@ -247,7 +253,8 @@ def torchmetrics_fid_module():
 def test_torchmetrics_mode_features_equal_torchmetrics_default(torchmetrics_fid_module, weights_path, dims):
     """torchmetrics' NoTrainInceptionV3 with its default ``antialias=True`` (torchmetrics >= 1.8)."""
     peer = torchmetrics_fid_module.NoTrainInceptionV3(
-        "inception-v3-compat", [str(dims)], feature_extractor_weights_path=str(weights_path))
+        "inception-v3-compat", [str(dims)], feature_extractor_weights_path=str(weights_path)
+    )
     images = random_images(3, 64, seed=105)
     with torch.no_grad():
         theirs = peer(images)
@@ -259,7 +266,9 @@ def test_torchmetrics_mode_fid_matches_frechet_inception_distance(torchmetrics_f
     updates, then compute), on the same seeded weights, with its default antialiased resize; at
     feature=64, which keeps the network and torchmetrics' 2048-d eigvals out of CI time (the
     2048-d features are checked equal above)."""
-    peer = torchmetrics_fid_module.FrechetInceptionDistance(feature=64, feature_extractor_weights_path=str(weights_path))
+    peer = torchmetrics_fid_module.FrechetInceptionDistance(
+        feature=64, feature_extractor_weights_path=str(weights_path)
+    )
     real, fake = random_images(8, 80, seed=106), random_images(8, 80, seed=107)
     peer.update(real, real=True)
     peer.update(fake, real=False)
@@ -272,12 +281,14 @@ def test_torchmetrics_mode_fid_matches_frechet_inception_distance(torchmetrics_f
 
 # --------------------------------------------------------------------------- clean-fid
 
+
 @pytest.mark.parametrize("height, width", [(17, 31), (63, 64), (301, 299), (500, 357)])
 def test_clean_resize_matches_clean_fid(height, width):
     resize_module = pytest.importorskip("cleanfid.resize", reason="clean-fid is not installed")
     clean_fid_resize = resize_module.make_resizer("PIL", False, "bicubic", (299, 299))
-    images = torch.randint(0, 256, (2, 3, height, width), dtype=torch.uint8,
-                           generator=torch.Generator().manual_seed(height * width))
+    images = torch.randint(
+        0, 256, (2, 3, height, width), dtype=torch.uint8, generator=torch.Generator().manual_seed(height * width)
+    )
     ours = clean_bicubic_255(images).numpy()
     theirs = np.stack([clean_fid_resize(image.permute(1, 2, 0).numpy()).transpose(2, 0, 1) for image in images])
     assert ours.shape == theirs.shape

@@ -16,17 +16,25 @@ def features(n, d=64, *, shift=0.0, seed=0):
     return np.random.default_rng(seed).normal(shift, 1.0, size=(n, d))
 
 
-@pytest.mark.parametrize("n_a, n_b, subsets, subset_size, seed", [
-    (300, 250, 20, 100, 0),
-    (120, 400, 10, 120, 5),   # one set used whole in every subset (whole-set tiled path)
-    (500, 500, 3, 400, 11),
-])
+@pytest.mark.parametrize(
+    "n_a, n_b, subsets, subset_size, seed",
+    [
+        (300, 250, 20, 100, 0),
+        (120, 400, 10, 120, 5),  # one set used whole in every subset (whole-set tiled path)
+        (500, 500, 3, 400, 11),
+    ],
+)
 def test_kid_matches_torch_fidelity(n_a, n_b, subsets, subset_size, seed):
     a, b = features(n_a, seed=1), features(n_b, shift=0.2, seed=2)
     ours = kid(a, b, subsets=subsets, subset_size=subset_size, seed=seed)
     theirs = fidelity_kid.kid_features_to_metric(
-        torch.from_numpy(a), torch.from_numpy(b), kid_subsets=subsets, kid_subset_size=subset_size,
-        rng_seed=seed, verbose=False)
+        torch.from_numpy(a),
+        torch.from_numpy(b),
+        kid_subsets=subsets,
+        kid_subset_size=subset_size,
+        rng_seed=seed,
+        verbose=False,
+    )
     assert ours[0] == pytest.approx(theirs["kernel_inception_distance_mean"], rel=1e-6)
     assert ours[1] == pytest.approx(theirs["kernel_inception_distance_std"], rel=1e-6)
 
@@ -38,15 +46,17 @@ def test_mixed_precision_is_closer_to_float64_than_torch_fidelity(monkeypatch, w
     tests/precision/test_metric_kid_fidelity.py, which bounds its KID against the reference MMD-GAN
     code). Inception-like features: non-negative, 2048-d, a large common mean. Both paths: the
     tiles (float32 membership products) and one product per subset."""
-    monkeypatch.setattr(importlib.import_module("pytest_genquality.metrics.kid"), "_whole_set_is_cheaper",
-                        lambda *args: whole_set)
+    monkeypatch.setattr(
+        importlib.import_module("pytest_genquality.metrics.kid"), "_whole_set_is_cheaper", lambda *args: whole_set
+    )
     rng = np.random.default_rng(0)
     real = rng.gamma(2.0, 0.2, size=(600, 2048)).astype(np.float32)
     fake = (rng.gamma(2.0, 0.2, size=(600, 2048)) * 1.05).astype(np.float32)
     exact = kid(fake, real, subsets=10, subset_size=300, precision="float64")[0]
     mixed = kid(fake, real, subsets=10, subset_size=300)[0]
-    theirs = fidelity_kid.kid_features_to_metric(torch.from_numpy(fake), torch.from_numpy(real), kid_subsets=10,
-                                                 kid_subset_size=300, rng_seed=0, verbose=False)
+    theirs = fidelity_kid.kid_features_to_metric(
+        torch.from_numpy(fake), torch.from_numpy(real), kid_subsets=10, kid_subset_size=300, rng_seed=0, verbose=False
+    )
     their_error = abs(theirs["kernel_inception_distance_mean"] - exact)
     assert abs(mixed - exact) <= 2e-7 * abs(exact)  # 10x inside the 2e-6 torch-fidelity showed at 10k
     assert abs(mixed - exact) <= their_error

@@ -33,10 +33,13 @@ def image_pairs(n, size, seed=0):
     return a, (a.float() + noise).round().clamp(0, 255).to(torch.uint8)
 
 
-@pytest.mark.parametrize("net, builder, size", [
-    ("alex", "alexnet", 64),
-    pytest.param("vgg", "vgg16", 48, marks=pytest.mark.slow),
-])
+@pytest.mark.parametrize(
+    "net, builder, size",
+    [
+        ("alex", "alexnet", 64),
+        pytest.param("vgg", "vgg16", 48, marks=pytest.mark.slow),
+    ],
+)
 def test_lpips_matches_the_lpips_package(tmp_path, net, builder, size):
     path = save_random_backbone(tmp_path, builder)
     a, b = image_pairs(4, size)

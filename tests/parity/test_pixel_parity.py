@@ -20,7 +20,7 @@ def test_psnr_matches_torchmetrics_per_pair():
     a, b = pair_of_batches()
     ours = psnr(a, b)
     for i in range(len(a)):
-        theirs = functional.peak_signal_noise_ratio(b[i:i + 1].double(), a[i:i + 1].double(), data_range=255.0)
+        theirs = functional.peak_signal_noise_ratio(b[i : i + 1].double(), a[i : i + 1].double(), data_range=255.0)
         assert ours[i] == pytest.approx(float(theirs), rel=1e-5)
 
 
@@ -30,7 +30,8 @@ def test_ssim_matches_torchmetrics_per_pair():
     assert len(set(ours.round(3))) == len(a)  # distinct values: the comparison is per pair
     for i in range(len(a)):
         theirs = functional.structural_similarity_index_measure(
-            b[i:i + 1].double(), a[i:i + 1].double(), data_range=255.0)
+            b[i : i + 1].double(), a[i : i + 1].double(), data_range=255.0
+        )
         assert ours[i] == pytest.approx(float(theirs), rel=1e-5)
 
 
@@ -38,20 +39,25 @@ def test_ssim_matches_torchmetrics_per_pair():
 # Mirrors torchmetrics tests/unittests/image/test_psnr.py and test_ssim.py, whose inputs include
 # single-channel images and float images in 0..1 with an explicit data_range.
 
+
 def gray_pair(n=4, seed=2):
     generator = torch.Generator().manual_seed(seed)
     a = torch.rand((n, 1, 36, 44), generator=generator, dtype=torch.float64)
-    noise = torch.randn(a.shape, generator=generator, dtype=torch.float64) * torch.linspace(0.02, 0.3, n).view(n, 1, 1, 1)
+    noise = torch.randn(a.shape, generator=generator, dtype=torch.float64) * torch.linspace(0.02, 0.3, n).view(
+        n, 1, 1, 1
+    )
     return a, (a + noise).clamp(0, 1)
 
 
 def test_grayscale_uint8_matches_torchmetrics():
     a, b = gray_pair()
     a8, b8 = (a * 255).round().to(torch.uint8), (b * 255).round().to(torch.uint8)
-    theirs_psnr = functional.peak_signal_noise_ratio(b8.double(), a8.double(), data_range=255.0, reduction="none",
-                                                     dim=(1, 2, 3))
-    theirs_ssim = functional.structural_similarity_index_measure(b8.double(), a8.double(), data_range=255.0,
-                                                                 reduction="none")
+    theirs_psnr = functional.peak_signal_noise_ratio(
+        b8.double(), a8.double(), data_range=255.0, reduction="none", dim=(1, 2, 3)
+    )
+    theirs_ssim = functional.structural_similarity_index_measure(
+        b8.double(), a8.double(), data_range=255.0, reduction="none"
+    )
     assert psnr(a8, b8) == pytest.approx(theirs_psnr.numpy(), rel=1e-6)  # torchmetrics keeps data_range in float32
     assert ssim(a8, b8) == pytest.approx(theirs_ssim.numpy(), rel=1e-6)
 
@@ -82,7 +88,14 @@ def test_grayscale_float_psnr_and_ssim_against_skimage():
     padded_a, padded_b = (torch.nn.functional.pad(x, (5, 5, 5, 5), mode="reflect") for x in (a, b))
     for i in range(len(a)):
         assert ours_psnr[i] == pytest.approx(
-            metrics.peak_signal_noise_ratio(a[i, 0].numpy(), b[i, 0].numpy(), data_range=1.0), rel=1e-12)
-        theirs = metrics.structural_similarity(padded_a[i, 0].numpy(), padded_b[i, 0].numpy(), data_range=1.0,
-                                               gaussian_weights=True, sigma=1.5, use_sample_covariance=False)
+            metrics.peak_signal_noise_ratio(a[i, 0].numpy(), b[i, 0].numpy(), data_range=1.0), rel=1e-12
+        )
+        theirs = metrics.structural_similarity(
+            padded_a[i, 0].numpy(),
+            padded_b[i, 0].numpy(),
+            data_range=1.0,
+            gaussian_weights=True,
+            sigma=1.5,
+            use_sample_covariance=False,
+        )
         assert ours_ssim[i] == pytest.approx(theirs, rel=1e-10)

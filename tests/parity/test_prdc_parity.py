@@ -8,12 +8,15 @@ from pytest_genquality.metrics import density_coverage, precision_recall
 prdc = pytest.importorskip("prdc", reason="the prdc package is the precision/recall/density/coverage peer")
 
 
-@pytest.mark.parametrize("n_real, n_fake, d, shift, k", [
-    (300, 250, 64, 0.2, 3),
-    (300, 250, 64, 0.2, 5),
-    (200, 400, 16, 0.5, 4),
-    (150, 150, 64, 0.0, 1),
-])
+@pytest.mark.parametrize(
+    "n_real, n_fake, d, shift, k",
+    [
+        (300, 250, 64, 0.2, 3),
+        (300, 250, 64, 0.2, 5),
+        (200, 400, 16, 0.5, 4),
+        (150, 150, 64, 0.0, 1),
+    ],
+)
 def test_matches_compute_prdc(n_real, n_fake, d, shift, k, capsys):
     rng = np.random.default_rng(n_real + k)
     real = rng.normal(0, 1, size=(n_real, d))

@@ -61,8 +61,9 @@ def test_every_pytorch_fid_extension_is_read_with_the_same_pixels(tmp_path):
     recorder = RecordingExtractor()
     stats = ReferenceStats.from_images(tmp_path, recorder, batch_size=64)
     ours = torch.cat(recorder.images)
-    theirs = torch.stack([torch.from_numpy(np.array(image)).permute(2, 0, 1)
-                          for image in fid_score.ImagePathDataset(sorted(paths))])
+    theirs = torch.stack(
+        [torch.from_numpy(np.array(image)).permute(2, 0, 1) for image in fid_score.ImagePathDataset(sorted(paths))]
+    )
     assert stats.n == len(paths) == 2 * len(fid_score.IMAGE_EXTENSIONS)
     lossless = [i for i, path in enumerate(sorted(paths)) if path.suffix not in (".jpg", ".jpeg", ".webp")]
     assert torch.equal(ours[lossless], theirs[lossless])
@@ -77,8 +78,7 @@ def test_npz_written_as_pytorch_fid_writes_it_loads_as_is(tmp_path):
     path = tmp_path / "stats.npz"
     with path.open("wb") as handle:
         np.savez(handle, mu=mu, sigma=sigma)
-    theirs = fid_score.compute_statistics_of_path(str(path), None, batch_size=1, dims=5, device="cpu",
-                                                  num_workers=0)
+    theirs = fid_score.compute_statistics_of_path(str(path), None, batch_size=1, dims=5, device="cpu", num_workers=0)
     ours = ReferenceStats.load(path)
     np.testing.assert_array_equal(ours.mu, theirs[0])
     np.testing.assert_array_equal(ours.sigma, theirs[1])
@@ -115,8 +115,9 @@ def pytorch_fid_statistics(random_weights, tmp_path_factory):
     generated_stats = fid_score.compute_statistics_of_path(str(generated), model, 4, 2048, "cpu", 0)
     with warnings.catch_warnings():  # scipy: singular product (a few samples in 2048-d), `disp` deprecated
         warnings.simplefilter("ignore")
-        their_fid = fid_score.calculate_frechet_distance(*generated_stats, *fid_score.compute_statistics_of_path(
-            str(npz), None, 8, 2048, "cpu", 0))
+        their_fid = fid_score.calculate_frechet_distance(
+            *generated_stats, *fid_score.compute_statistics_of_path(str(npz), None, 8, 2048, "cpu", 0)
+        )
     return npz, generated, their_fid
 
 
@@ -127,8 +128,9 @@ def generated_batch(folder):
     return ImageBatch([Image.open(p).convert("RGB") for p in files], seeds=range(len(files)))
 
 
-def test_fid_against_pytorch_fid_statistics_with_the_official_extractor(pytorch_fid_statistics, random_weights,
-                                                                         monkeypatch):
+def test_fid_against_pytorch_fid_statistics_with_the_official_extractor(
+    pytorch_fid_statistics, random_weights, monkeypatch
+):
     npz, generated, their_fid = pytorch_fid_statistics
     monkeypatch.setattr(inception_module, "weights_label", lambda path: OFFICIAL_LABEL)
     official = InceptionFID(random_weights)

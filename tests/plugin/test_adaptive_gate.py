@@ -64,8 +64,12 @@ def test_the_baseline_keeps_max_seeds_a_healthy_model_stops_at_n_a_regression_gr
     monkeypatch.setenv("TOY_SHIFT", "0.15")  # z ~5 at 64 seeds: below the first look's bound 5.93
     worse = project.runpytest()
     worse.assert_outcomes(failed=1)
-    worse.stdout.fnmatch_lines(["*FID drifted from its baseline: worse by *: paired swap-z z=* >= bound 4.12 "
-                                "(look 2/4, n=128 of 256), nominal p=* < 0.0025*"])
+    worse.stdout.fnmatch_lines(
+        [
+            "*FID drifted from its baseline: worse by *: paired swap-z z=* >= bound 4.12 "
+            "(look 2/4, n=128 of 256), nominal p=* < 0.0025*"
+        ]
+    )
     assert generated(project) == 128  # one more block, then decided
 
     fixed = project.runpytest("--gen-max-n=off")  # one look at n = 64: the fixed-N bound 2.81
@@ -82,19 +86,22 @@ def test_gen_max_n_is_validated(project):
 
 def test_gen_max_n_factor_makes_every_generated_batch_growable(pytester):
     pytester.makeconftest(project_conftest())
-    pytester.makepyfile(test_factor="""
+    pytester.makepyfile(
+        test_factor="""
 from toy import toy_images
 
 def test_a(generate):
     batch = generate(lambda seeds, prompts, device: toy_images(seeds), seeds=range(8))
     assert batch.max_seeds == 24 and len(batch.grown(20)) == 20 and batch.grown(20).seeds == list(range(20))
-""")
+"""
+    )
     pytester.runpytest("--gen-max-n=3x").assert_outcomes(passed=1)
 
 
 def test_max_seeds_needs_one_ascending_range_and_enough_seeds(pytester):
     pytester.makeconftest(project_conftest())
-    pytester.makepyfile(test_bad="""
+    pytester.makepyfile(
+        test_bad="""
 import pytest
 from toy import toy_images
 
@@ -106,7 +113,8 @@ def test_a(generate):
         generate(sample, seeds=range(8), max_seeds=4)
     with pytest.raises(ValueError, match=r"max_seeds: the batch grows by the seeds after the last one"):
         generate(sample, seeds=[3, 1, 2], max_seeds=6)
-""")
+"""
+    )
     pytester.runpytest().assert_outcomes(passed=1)
 
 
@@ -186,8 +194,10 @@ def test_swap_z_validates_its_inputs(rows):
     assert SWAPS >= 20
 
 
-@pytest.mark.parametrize("p, alpha, text", [(2 / 801, 0.0025, "0.002497"), (0.0031, 0.0025, "0.0031"),
-                                             (0.0025, 0.0025, "0.0025"), (1e-7, 0.0025, "1e-07")])
+@pytest.mark.parametrize(
+    "p, alpha, text",
+    [(2 / 801, 0.0025, "0.002497"), (0.0031, 0.0025, "0.0031"), (0.0025, 0.0025, "0.0025"), (1e-7, 0.0025, "1e-07")],
+)
 def test_p_is_printed_with_enough_digits_to_show_the_inequality(p, alpha, text):
     assert p_text(p, alpha) == text
 
@@ -196,8 +206,9 @@ def test_a_pass_beyond_the_margin_says_not_significant_and_a_fail_shows_its_ineq
     from pytest_genquality.checks.workflow import SPECS, drift_verdict
     from pytest_genquality.stats import MarginTest
 
-    not_significant = MarginTest("paired-permutation", 15.01, 15.01, 3.525, 4.7, 0.0031, 1.0, 800,
-                                 margin_rule="0.75 x seed-noise SD 4.7")
+    not_significant = MarginTest(
+        "paired-permutation", 15.01, 15.01, 3.525, 4.7, 0.0031, 1.0, 800, margin_rule="0.75 x seed-noise SD 4.7"
+    )
     verdict, reason = drift_verdict(SPECS["fid"], 30.0, 14.99, "auto", not_significant)
     assert verdict == "pass"
     assert reason.startswith("worse by 15.01, beyond the margin 3.525") and "but not significant" in reason
@@ -207,9 +218,26 @@ def test_a_pass_beyond_the_margin_says_not_significant_and_a_fail_shows_its_ineq
     verdict, reason = drift_verdict(SPECS["fid"], 30.0, 14.99, "auto", barely)
     assert verdict == "fail" and "p=0.002497 < 0.0025" in reason
 
-    swap = MarginTest("paired swap-z", 3.0, 3.0, 0.9, 0.5, 1e-6, 1.0, 80, z=4.2, bound=4.12, look=2, looks=4,
-                      n_used=400, n_max=800, margin_rule="default: 5% of the baseline FID")
+    swap = MarginTest(
+        "paired swap-z",
+        3.0,
+        3.0,
+        0.9,
+        0.5,
+        1e-6,
+        1.0,
+        80,
+        z=4.2,
+        bound=4.12,
+        look=2,
+        looks=4,
+        n_used=400,
+        n_max=800,
+        margin_rule="default: 5% of the baseline FID",
+    )
     verdict, reason = drift_verdict(SPECS["fid"], 21.0, 18.0, "auto", swap)
     assert verdict == "fail"
-    assert ("beyond the margin 0.9 (default: 5% of the baseline FID; set gen_drift_margin): paired swap-z z=4.2 >= "
-            "bound 4.12 (look 2/4, n=400 of 800)") in reason
+    assert (
+        "beyond the margin 0.9 (default: 5% of the baseline FID; set gen_drift_margin): paired swap-z z=4.2 >= "
+        "bound 4.12 (look 2/4, n=400 of 800)"
+    ) in reason

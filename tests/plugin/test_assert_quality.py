@@ -36,12 +36,13 @@ def test_every_metric_is_measured_and_every_failure_listed_once(pytester, monkey
     # the 400 reference images in chunks of 64, then the batch once for all five metrics
     first.stdout.fnmatch_lines(["extractor calls: [64, 64, 64, 64, 64, 64, 16, 64]"])
 
-    monkeypatch.setenv("TOY_SHIFT", "0.6")     # FID and coverage drift; ...
+    monkeypatch.setenv("TOY_SHIFT", "0.6")  # FID and coverage drift; ...
     monkeypatch.setenv("COVERAGE_BAR", "0.9")  # ... coverage also misses its bar
     worse = pytester.runpytest()
     worse.assert_outcomes(failed=1)
-    worse.stdout.fnmatch_lines(["*QualityChecksFailed: * of 5 quality checks failed: fid, * coverage*",
-                                "*FID drifted from its baseline*"])
+    worse.stdout.fnmatch_lines(
+        ["*QualityChecksFailed: * of 5 quality checks failed: fid, * coverage*", "*FID drifted from its baseline*"]
+    )
     text = worse.stdout.str()
     assert "coverage 0" in text and "is below the threshold 0.9" in text
     recorded = {r["key"]: r["verdict"] for r in run_results(pytester)}

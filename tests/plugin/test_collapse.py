@@ -14,10 +14,20 @@ import numpy as np
 import pytest
 from scipy.spatial.distance import cdist
 
-from pytest_genquality.metrics.collapse import (FLOOR_FRACTION, NearestNeighbourSubsets, log_nn_distance,
-                                                near_duplicates, nearest_neighbour_distances)
-from pytest_genquality.stats import (AUTO_MARGIN_SDS, DRIFT_ALPHA, NORMAL_TEST_NOISE_FACTOR, normal_margin_test,
-                                     seed_noise_sd)
+from pytest_genquality.metrics.collapse import (
+    FLOOR_FRACTION,
+    NearestNeighbourSubsets,
+    log_nn_distance,
+    near_duplicates,
+    nearest_neighbour_distances,
+)
+from pytest_genquality.stats import (
+    AUTO_MARGIN_SDS,
+    DRIFT_ALPHA,
+    NORMAL_TEST_NOISE_FACTOR,
+    normal_margin_test,
+    seed_noise_sd,
+)
 
 from toy import project_conftest, pytester_project
 
@@ -118,7 +128,8 @@ def collapse_gate(baseline, current):
 
 def seeded_rows(seeds, dim=256):  # Inception-like: many dimensions, power-law spectrum
     return np.stack([np.random.default_rng(int(s)).standard_normal(dim) for s in seeds]) * np.sqrt(
-        1.0 / np.arange(1, dim + 1))
+        1.0 / np.arange(1, dim + 1)
+    )
 
 
 def test_same_distribution_changes_stay_quiet():
@@ -146,7 +157,8 @@ def test_a_3_percent_collapse_is_caught_though_only_4_of_128_pairs_differ():
 
 
 # ---- end to end (pytester) -----------------------------------------------------------------------
-CONFTEST = project_conftest(extra="""
+CONFTEST = project_conftest(
+    extra="""
 @pytest.fixture
 def batch():
     '''Toy images of seeds 0..63; TOY_COLLAPSE=k sends every k-th seed to seed 0's image (plus one
@@ -160,7 +172,8 @@ def batch():
             images[seed] = images[0]
             images[seed, 0, seed % 16, seed // 16] ^= 1
     return ImageBatch(images, seeds=list(range(64)))
-""")
+"""
+)
 
 TESTS = """
 from pytest_genquality import assert_no_collapse
@@ -181,9 +194,12 @@ def test_a_collapse_fails_naming_margin_worsening_p_and_duplicates_then_update_a
     monkeypatch.setenv("TOY_COLLAPSE", "8")  # 7 of 64 seeds collapse onto seed 0
     collapsed = project.runpytest()
     collapsed.assert_outcomes(failed=1)
-    collapsed.stdout.fnmatch_lines([
-        "*log NN distance drifted from its baseline: worse by *, beyond the margin * = 0.75 x seed-noise SD *: "
-        "normal p=* < 0.0025*",
-        "*near-duplicates  * of 64 images are closer to another image of the batch than 0.5 x the median*"])
+    collapsed.stdout.fnmatch_lines(
+        [
+            "*log NN distance drifted from its baseline: worse by *, beyond the margin * = 0.75 x seed-noise SD *: "
+            "normal p=* < 0.0025*",
+            "*near-duplicates  * of 64 images are closer to another image of the batch than 0.5 x the median*",
+        ]
+    )
     project.runpytest("--update-refs").assert_outcomes(passed=1)
     project.runpytest().assert_outcomes(passed=1)

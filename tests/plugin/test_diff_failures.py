@@ -23,8 +23,18 @@ def restore_settings(monkeypatch):
 
 
 def result(test, key, value, *, verdict="pass", threshold=None, higher_is_better=False, **extra):
-    return {"test": test, "metric": key.split("@")[0], "key": key, "value": value, "n": 64, "lane": LANE,
-            "verdict": verdict, "threshold": threshold, "higher_is_better": higher_is_better, **extra}
+    return {
+        "test": test,
+        "metric": key.split("@")[0],
+        "key": key,
+        "value": value,
+        "n": 64,
+        "lane": LANE,
+        "verdict": verdict,
+        "threshold": threshold,
+        "higher_is_better": higher_is_better,
+        **extra,
+    }
 
 
 def write(store, commit, results, tests=None):
@@ -54,8 +64,14 @@ def test_a_commit_run_twice_is_ambiguous_and_a_run_is_never_compared_with_itself
 def test_a_threshold_crossed_in_the_new_run_fails_the_diff_with_the_reason_first(tmp_path, capsys):
     store = Store(tmp_path / "s")
     write(store, "aaaa111", [result("t::a", "fid", 30.0, threshold=28.0, verdict="fail")])
-    write(store, "bbbb222", [result("t::a", "fid", 30.1, threshold=28.0, verdict="fail"),
-                             result("t::b", "recall", 0.6, threshold=0.5, higher_is_better=True)])
+    write(
+        store,
+        "bbbb222",
+        [
+            result("t::a", "fid", 30.1, threshold=28.0, verdict="fail"),
+            result("t::b", "recall", 0.6, threshold=0.5, higher_is_better=True),
+        ],
+    )
     code, rows, err = run_diff(store, capsys, "-2", "-1", "--max-drift", "5%")  # +0.1 is well within 5 %
     assert code == 1
     assert "FAIL: 30.1 is above the threshold 28" in rows[("t::a", "fid")]
@@ -75,14 +91,23 @@ def test_paired_and_other_untested_metrics_say_why_and_what_would_test_them():
 
 
 def test_a_metric_its_failing_test_never_reached_is_not_measured_not_removed():
-    old = {"results": [result("t::a", "fid", 20.0), result("t::a", "recall", 0.6, higher_is_better=True),
-                       result("t::b", "kid", 0.01), result("t::c", "kid", 0.02), result("t::d", "kid", 0.03)]}
-    new = {"results": [result("t::a", "fid", 35.0, threshold=28.0, verdict="fail"), result("t::b", "fid", 1.0)],
-           "tests": {"t::a": "failed", "t::b": "passed", "t::c": "failed"}}
+    old = {
+        "results": [
+            result("t::a", "fid", 20.0),
+            result("t::a", "recall", 0.6, higher_is_better=True),
+            result("t::b", "kid", 0.01),
+            result("t::c", "kid", 0.02),
+            result("t::d", "kid", 0.03),
+        ]
+    }
+    new = {
+        "results": [result("t::a", "fid", 35.0, threshold=28.0, verdict="fail"), result("t::b", "fid", 1.0)],
+        "tests": {"t::a": "failed", "t::b": "passed", "t::c": "failed"},
+    }
     changes = {(c.test, c.key): c for c in diff(old, new, max_drift=None)}
     recall = changes[("t::a", "recall")]
     assert recall.verdict.startswith("FAIL: not measured: its test failed (it failed at fid)")
-    assert changes[("t::c", "kid")].failed == "not measured: its test failed"   # failed before any check
+    assert changes[("t::c", "kid")].failed == "not measured: its test failed"  # failed before any check
     assert changes[("t::b", "kid")].verdict == "removed (its test passed without measuring it)"
     assert changes[("t::d", "kid")].verdict.startswith("not run") and not changes[("t::d", "kid")].failed
 

@@ -9,10 +9,22 @@ import pytest
 
 from pytest_genquality.metrics.frechet import FrechetSubsets
 from pytest_genquality.settings import parse_drift_margins
-from pytest_genquality.stats.drift import (AUTO_MARGIN_SDS, DRIFT_ALPHA, margin_bootstrap_test, margin_test,
-                                     per_sample_noise_sd, seed_noise_sd)
-from pytest_genquality.stats.drift import (CLEAR_MIN_DRAWS, NOISE_BOUND_FRACTION, NOISE_BOUND_SAFETY, SMOOTH_NULL_MIN_DRAWS,
-                                     _sequential_tail, normal_margin_p)
+from pytest_genquality.stats.drift import (
+    AUTO_MARGIN_SDS,
+    DRIFT_ALPHA,
+    margin_bootstrap_test,
+    margin_test,
+    per_sample_noise_sd,
+    seed_noise_sd,
+)
+from pytest_genquality.stats.drift import (
+    CLEAR_MIN_DRAWS,
+    NOISE_BOUND_FRACTION,
+    NOISE_BOUND_SAFETY,
+    SMOOTH_NULL_MIN_DRAWS,
+    _sequential_tail,
+    normal_margin_p,
+)
 
 from toy import project_conftest, pytester_project
 
@@ -28,13 +40,22 @@ def model_rows(seeds, *, shift=0.0, latent_scale=1.0):
 
 
 def fid_statistic(pooled):
-    return FrechetSubsets(np.zeros(DIM), np.diag(SCALES ** 2), pooled).distance
+    return FrechetSubsets(np.zeros(DIM), np.diag(SCALES**2), pooled).distance
 
 
 def gate(baseline, current, *, paired, seed=0, smooth_null=False):
     noise = seed_noise_sd(baseline, fid_statistic)
-    return margin_test(baseline, current, fid_statistic, worse_sign=1, margin=AUTO_MARGIN_SDS * noise,
-                       paired=paired, noise_sd=noise, seed=seed, smooth_null=smooth_null)
+    return margin_test(
+        baseline,
+        current,
+        fid_statistic,
+        worse_sign=1,
+        margin=AUTO_MARGIN_SDS * noise,
+        paired=paired,
+        noise_sd=noise,
+        seed=seed,
+        smooth_null=smooth_null,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +104,7 @@ def test_same_distribution_changes_stay_quiet(change):
 
 def test_a_paired_mean_shift_of_1_5_seed_noise_sds_is_caught_and_its_opposite_improves(true_fid_noise):
     norm = float(np.linalg.norm(OFFSET))
-    shift = -norm + np.sqrt(norm ** 2 + 1.5 * true_fid_noise)  # |mu + s u|^2 - |mu|^2 = 1.5 SD
+    shift = -norm + np.sqrt(norm**2 + 1.5 * true_fid_noise)  # |mu + s u|^2 - |mu|^2 = 1.5 SD
     caught, improved, failed_opposite = 0, 0, 0
     trials = 20
     for trial in range(trials):
@@ -115,20 +136,32 @@ def test_sequential_p_value_stops_early_with_the_full_decision():
     rng = np.random.default_rng(0)
     p_value, drawn = _sequential_tail(rng.standard_normal, 0.0, alpha=DRIFT_ALPHA, max_resamples=400)
     assert drawn < 20 and p_value > DRIFT_ALPHA  # half the null is above 0: stopped after 2 exceedances
-    p_clear, drawn_clear = _sequential_tail(np.random.default_rng(1).standard_normal, 8.0, alpha=DRIFT_ALPHA,
-                                            max_resamples=400, min_clear_draws=SMOOTH_NULL_MIN_DRAWS)
+    p_clear, drawn_clear = _sequential_tail(
+        np.random.default_rng(1).standard_normal,
+        8.0,
+        alpha=DRIFT_ALPHA,
+        max_resamples=400,
+        min_clear_draws=SMOOTH_NULL_MIN_DRAWS,
+    )
     assert drawn_clear <= 12 and p_clear < DRIFT_ALPHA / 50  # 8 null SDs out: a clear rejection, predictive t tail
-    _, drawn_lumpy = _sequential_tail(np.random.default_rng(1).standard_normal, 8.0, alpha=DRIFT_ALPHA,
-                                      max_resamples=400)
+    _, drawn_lumpy = _sequential_tail(
+        np.random.default_rng(1).standard_normal, 8.0, alpha=DRIFT_ALPHA, max_resamples=400
+    )
     assert drawn_lumpy == CLEAR_MIN_DRAWS  # a null not known to be smooth (k-NN metrics) waits for 24 draws
-    p_close, drawn_close = _sequential_tail(np.random.default_rng(2).standard_normal, 2.9, alpha=DRIFT_ALPHA,
-                                            max_resamples=400)
+    p_close, drawn_close = _sequential_tail(
+        np.random.default_rng(2).standard_normal, 2.9, alpha=DRIFT_ALPHA, max_resamples=400
+    )
     assert drawn_close == 400 or p_close > DRIFT_ALPHA  # near the edge: every draw, or stopped as not significant
 
 
 def test_a_clear_regression_is_decided_with_a_few_draws():
-    p_far, drawn_far = _sequential_tail(np.random.default_rng(3).standard_normal, 20.0, alpha=DRIFT_ALPHA,
-                                        max_resamples=400, min_clear_draws=SMOOTH_NULL_MIN_DRAWS)
+    p_far, drawn_far = _sequential_tail(
+        np.random.default_rng(3).standard_normal,
+        20.0,
+        alpha=DRIFT_ALPHA,
+        max_resamples=400,
+        min_clear_draws=SMOOTH_NULL_MIN_DRAWS,
+    )
     assert drawn_far <= 6 and p_far < DRIFT_ALPHA / 50
     baseline = model_rows(range(N))
     caught = gate(baseline, model_rows(range(N), shift=1.0), paired=True, smooth_null=True)
@@ -139,21 +172,41 @@ def counting_statistic(calls):
     def make(pooled):
         calls.append(1)
         return fid_statistic(pooled)
+
     return make
 
 
 def test_the_noise_sd_bound_fails_a_far_worsening_without_resampling():
     baseline = model_rows(range(N))
     calls = []
-    far = margin_test(baseline, baseline, counting_statistic(calls), worse_sign=1, margin=0.1, paired=True,
-                      noise_sd=0.1, observed=0.1 + 12 * 0.1, noise_sd_is_upper_bound=True)
+    far = margin_test(
+        baseline,
+        baseline,
+        counting_statistic(calls),
+        worse_sign=1,
+        margin=0.1,
+        paired=True,
+        noise_sd=0.1,
+        observed=0.1 + 12 * 0.1,
+        noise_sd_is_upper_bound=True,
+    )
     assert far.method == "noise-sd-bound" and far.significant_worsening and far.resamples == 0 and not calls
-    better = margin_test(baseline, baseline, fid_statistic, worse_sign=1, margin=0.1, paired=True,
-                         noise_sd=0.1, observed=-1.4, noise_sd_is_upper_bound=True)
+    better = margin_test(
+        baseline,
+        baseline,
+        fid_statistic,
+        worse_sign=1,
+        margin=0.1,
+        paired=True,
+        noise_sd=0.1,
+        observed=-1.4,
+        noise_sd_is_upper_bound=True,
+    )
     assert better.significant_improvement and not better.significant_worsening
     # without the caller's word that noise_sd bounds the noise (coverage), the same numbers are resampled
-    unbounded = margin_test(baseline, baseline, counting_statistic(calls), worse_sign=1, margin=0.1, paired=True,
-                            noise_sd=0.1, observed=0.7)
+    unbounded = margin_test(
+        baseline, baseline, counting_statistic(calls), worse_sign=1, margin=0.1, paired=True, noise_sd=0.1, observed=0.7
+    )
     assert unbounded.method == "inside-margin" or unbounded.method == "paired-permutation"
     assert calls
 
@@ -170,16 +223,37 @@ def test_the_noise_sd_bound_has_level_alpha_over_50():
     for z in np.linspace(0.5, 12.0, 24):
         observed = margin + z * noise
         calls = []
-        result = margin_test(baseline, baseline + 0.0, counting_statistic(calls), worse_sign=1, margin=margin,
-                             paired=True, noise_sd=noise, observed=observed, noise_sd_is_upper_bound=True)
+        result = margin_test(
+            baseline,
+            baseline + 0.0,
+            counting_statistic(calls),
+            worse_sign=1,
+            margin=margin,
+            paired=True,
+            noise_sd=noise,
+            observed=observed,
+            noise_sd_is_upper_bound=True,
+        )
         if result.method == "noise-sd-bound":
             assert normal_margin_p(observed, margin, NOISE_BOUND_SAFETY * noise) < level and not calls
         else:
             assert calls, "not decided by the bound: the statistic is built and resampled"
     draws = margin + noise * np.random.default_rng(4).standard_normal(200_000)
-    fired = sum(margin_test(baseline, baseline, fid_statistic, worse_sign=1, margin=margin, paired=True,
-                            noise_sd=noise, observed=float(x), noise_sd_is_upper_bound=True).method == "noise-sd-bound"
-                for x in draws[draws > margin + 3.5 * noise])
+    fired = sum(
+        margin_test(
+            baseline,
+            baseline,
+            fid_statistic,
+            worse_sign=1,
+            margin=margin,
+            paired=True,
+            noise_sd=noise,
+            observed=float(x),
+            noise_sd_is_upper_bound=True,
+        ).method
+        == "noise-sd-bound"
+        for x in draws[draws > margin + 3.5 * noise]
+    )
     assert fired / draws.size <= level
 
 
@@ -187,8 +261,16 @@ def test_a_borderline_worsening_is_still_resampled_with_the_bound():
     baseline = model_rows(range(N))
     noise = seed_noise_sd(baseline, fid_statistic)
     current = model_rows(range(N), shift=0.08)
-    result = margin_test(baseline, current, fid_statistic, worse_sign=1, margin=AUTO_MARGIN_SDS * noise, paired=True,
-                         noise_sd=noise, noise_sd_is_upper_bound=True)
+    result = margin_test(
+        baseline,
+        current,
+        fid_statistic,
+        worse_sign=1,
+        margin=AUTO_MARGIN_SDS * noise,
+        paired=True,
+        noise_sd=noise,
+        noise_sd_is_upper_bound=True,
+    )
     assert result.worsening > result.margin and result.method == "paired-permutation" and result.resamples > 0
 
 
@@ -216,8 +298,11 @@ def test_margin_test_validates_its_arguments():
 
 
 def test_drift_margin_setting_parses_and_names_bad_items():
-    assert parse_drift_margins("fid=0.5, recall@coco = 0.01\nkid=0") == (("fid", 0.5), ("recall@coco", 0.01),
-                                                                       ("kid", 0.0))
+    assert parse_drift_margins("fid=0.5, recall@coco = 0.01\nkid=0") == (
+        ("fid", 0.5),
+        ("recall@coco", 0.01),
+        ("kid", 0.0),
+    )
     assert parse_drift_margins(None) == ()
     with pytest.raises(ValueError, match=r"--gen-drift-margin: expected METRIC=MARGIN .* got 'fid'"):
         parse_drift_margins("fid")
@@ -226,7 +311,8 @@ def test_drift_margin_setting_parses_and_names_bad_items():
 
 
 # ---- end to end (pytester) -------------------------------------------------------------------
-CONFTEST = project_conftest(extra="""
+CONFTEST = project_conftest(
+    extra="""
 class NoisyExtractor(ToyExtractor):
     '''The toy extractor plus per-sample numerical noise (a kernel change): same id, same weights.'''
 
@@ -246,7 +332,8 @@ def noisy_extractor():
 @pytest.fixture
 def shift():
     return float(os.environ.get("TOY_SHIFT", "0.2"))
-""")
+"""
+)
 
 TESTS = """
 from toy import toy_images
@@ -259,8 +346,9 @@ def test_a(ref, noisy_extractor, shift):
 
 @pytest.fixture
 def project(pytester, monkeypatch):
-    return pytester_project(pytester, monkeypatch, CONFTEST, clear_env=("TOY_SHIFT", "TOY_FEATURE_NOISE"),
-                            test_quality=TESTS)
+    return pytester_project(
+        pytester, monkeypatch, CONFTEST, clear_env=("TOY_SHIFT", "TOY_FEATURE_NOISE"), test_quality=TESTS
+    )
 
 
 def test_numerical_noise_passes_and_the_table_shows_margin_and_p(project, monkeypatch):
@@ -268,8 +356,12 @@ def test_numerical_noise_passes_and_the_table_shows_margin_and_p(project, monkey
     monkeypatch.setenv("TOY_FEATURE_NOISE", "1e-2")
     result = project.runpytest()
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["*test*metric*value*CI / noise*threshold*baseline*delta*margin*p*verdict*",
-                                 "*test_quality.py::test_a*fid@real*inside*pass*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*test*metric*value*CI / noise*threshold*baseline*delta*margin*p*verdict*",
+            "*test_quality.py::test_a*fid@real*inside*pass*",
+        ]
+    )
 
 
 def test_regression_fails_naming_margin_worsening_and_p_then_update_accepts_it(project, monkeypatch):
@@ -278,8 +370,12 @@ def test_regression_fails_naming_margin_worsening_and_p_then_update_accepts_it(p
     worse = project.runpytest()
     worse.assert_outcomes(failed=1)
     # FID's default margin is 5 % of the baseline; the evidence is the paired-swap z
-    worse.stdout.fnmatch_lines(["*FID drifted from its baseline: worse by *, beyond the margin * (default: 5% of the "
-                                "baseline FID; set gen_drift_margin): paired swap-z z=* >= bound 2.81 (n=64), nominal p=* < 0.0025*"])
+    worse.stdout.fnmatch_lines(
+        [
+            "*FID drifted from its baseline: worse by *, beyond the margin * (default: 5% of the "
+            "baseline FID; set gen_drift_margin): paired swap-z z=* >= bound 2.81 (n=64), nominal p=* < 0.0025*"
+        ]
+    )
     project.runpytest("--update-refs").assert_outcomes(passed=1)
     project.runpytest().assert_outcomes(passed=1)
 

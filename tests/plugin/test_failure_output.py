@@ -42,7 +42,7 @@ def test_a_failed_check_shows_the_users_line_and_the_message_only(project, monke
     section = failure_section(result.outlines)
     text = "\n".join(section)
     assert "FID drifted from its baseline" in text
-    assert "assert_fid_below(toy_images(range(n), shift=shift)" in text   # the user's line
+    assert "assert_fid_below(toy_images(range(n), shift=shift)" in text  # the user's line
     for internal in ("workflow.py", "assertions.py", "check_metric", "DriftEvidence"):
         assert internal not in text, f"{internal} shown in the failure:\n{text}"
     assert len(section) <= 25, text
@@ -57,14 +57,16 @@ def test_full_trace_still_shows_the_plugin_frames(project, monkeypatch):
 
 def test_missing_weights_is_a_short_failure(pytester, monkeypatch, tmp_path):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
-    pytester.makepyfile(test_needs_inception_weights="""
+    pytester.makepyfile(
+        test_needs_inception_weights="""
         from pytest_genquality import ImageBatch, assert_fid_below, ReferenceStats
         import numpy as np, torch
 
         def test_needs_inception():
             ref = ReferenceStats(mu=np.zeros(2048), sigma=np.eye(2048), n=10, extractor_id="x")
             assert_fid_below(ImageBatch(torch.zeros(4, 3, 32, 32, dtype=torch.uint8)), ref, 10.0)
-    """)
+    """
+    )
     result = pytester.runpytest("--gen-offline", f"--gen-weights-dir={tmp_path / 'empty'}")
     result.assert_outcomes(failed=1)
     section = failure_section(result.outlines)

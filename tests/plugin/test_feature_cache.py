@@ -27,9 +27,9 @@ def test_a_rerun_reads_the_features_and_a_new_extractor_misses(pytester, monkeyp
 
     rerun = pytester.runpytest("--gen-cache", "-s")
     rerun.assert_outcomes(passed=1)
-    rerun.stdout.fnmatch_lines(["extractor calls: [400]"])   # only the reference, built by the fixture
+    rerun.stdout.fnmatch_lines(["extractor calls: [400]"])  # only the reference, built by the fixture
 
-    without = pytester.runpytest("-s")                       # no --gen-cache: extracted again
+    without = pytester.runpytest("-s")  # no --gen-cache: extracted again
     without.stdout.fnmatch_lines(["extractor calls: [400, 64]"])
 
     monkeypatch.setenv("TOY_EXTRACTOR_ID", "toy:other-weights")
@@ -64,10 +64,19 @@ def test_a_pipeline_fingerprint_is_the_same_in_every_process():
     import sys
     from pathlib import Path
 
-    code = ("import sys; sys.path.insert(0, %r); from tiny_models import tiny_ddpm_pipeline; "
-            "from pytest_genquality.generation.cache import model_fingerprint; "
-            "print(model_fingerprint(tiny_ddpm_pipeline()))") % str(Path(__file__).resolve().parents[1])
-    digests = {subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONHASHSEED": seed},
-                              capture_output=True, text=True, check=True).stdout.strip()
-               for seed in ("1", "2")}
+    code = (
+        "import sys; sys.path.insert(0, %r); from tiny_models import tiny_ddpm_pipeline; "
+        "from pytest_genquality.generation.cache import model_fingerprint; "
+        "print(model_fingerprint(tiny_ddpm_pipeline()))"
+    ) % str(Path(__file__).resolve().parents[1])
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        for seed in ("1", "2")
+    }
     assert len(digests) == 1, digests

@@ -3,17 +3,18 @@ broken batch, and a first run without thresholds (pytester)."""
 
 import json
 
-import pytest
 
 from toy import project_conftest
 
 from pytest_genquality.cli import main
 
-CONFTEST = project_conftest(extra="""
+CONFTEST = project_conftest(
+    extra="""
 @pytest.fixture
 def shift():
     return float(os.environ.get("TOY_SHIFT", "0.2"))
-""")
+"""
+)
 
 
 def run_results(pytester) -> list[dict]:
@@ -23,7 +24,8 @@ def run_results(pytester) -> list[dict]:
 
 def test_failed_test_under_update_refs_says_its_baseline_was_not_written(pytester, capsys):
     pytester.makeconftest(CONFTEST)
-    pytester.makepyfile(test_quality="""
+    pytester.makepyfile(
+        test_quality="""
 from toy import toy_images
 from pytest_genquality import assert_fid_below, assert_recall_above
 
@@ -34,22 +36,35 @@ def test_broken(ref, extractor):
     batch = toy_images(range(64))
     assert_fid_below(batch, ref, 100.0, extractor=extractor)   # passes its threshold ...
     assert_recall_above(batch, ref, 1.01, extractor=extractor)  # ... but the test fails here
-""")
+"""
+    )
     result = pytester.runpytest("--update-refs")
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(["*test_quality.py::test_broken*fid@real*not written (test failed)*",
-                                 "*test_quality.py::test_ok*fid@real*updated*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*test_quality.py::test_broken*fid@real*not written (test failed)*",
+            "*test_quality.py::test_ok*fid@real*updated*",
+        ]
+    )
     verdicts = {(r["test"].split("::")[1], r["metric"]): r["verdict"] for r in run_results(pytester)}
-    assert verdicts == {("test_ok", "fid"): "updated", ("test_broken", "fid"): "not-written",
-                        ("test_broken", "recall"): "fail"}
+    assert verdicts == {
+        ("test_ok", "fid"): "updated",
+        ("test_broken", "fid"): "not-written",
+        ("test_broken", "recall"): "fail",
+    }
     stored = json.loads((pytester.path / ".genquality" / "baselines" / "test_quality.py.json").read_text())
     assert set(stored["tests"]) == {"test_quality.py::test_ok"}
     capsys.readouterr()
-    assert main(["history", "--test", "*broken", "--metric", "fid", "--gen-store", str(pytester.path / ".genquality")]) == 0
+    assert (
+        main(["history", "--test", "*broken", "--metric", "fid", "--gen-store", str(pytester.path / ".genquality")])
+        == 0
+    )
     assert capsys.readouterr().out.rstrip().endswith("not written (test failed)")
 
 
-SHARED_BATCH = CONFTEST + """
+SHARED_BATCH = (
+    CONFTEST
+    + """
 @pytest.fixture(scope="session")
 def shared(shift):
     return toy_images(range(64), shift=shift)
@@ -62,13 +77,15 @@ def shift():
 def recall_floor():
     return float(os.environ.get("TOY_RECALL_FLOOR", "0"))
 """
+)
 
 
 def test_no_invitation_to_lock_in_an_improvement_while_its_batch_failed(pytester, monkeypatch):
     monkeypatch.delenv("TOY_SHIFT", raising=False)
     monkeypatch.delenv("TOY_RECALL_FLOOR", raising=False)
     pytester.makeconftest(SHARED_BATCH)
-    pytester.makepyfile(test_quality="""
+    pytester.makepyfile(
+        test_quality="""
 from toy import toy_images
 from pytest_genquality import assert_fid_below, assert_recall_above
 
@@ -85,19 +102,23 @@ def test_both(shift, ref, extractor, recall_floor):
 
 def test_other(shift, ref, extractor):
     assert_fid_below(toy_images(range(300, 364), shift=shift), ref, 100.0, extractor=extractor)
-""")
+"""
+    )
     pytester.runpytest("--update-refs").assert_outcomes(passed=4)
-    monkeypatch.setenv("TOY_SHIFT", "0.0")            # FID improves everywhere ...
-    monkeypatch.setenv("TOY_RECALL_FLOOR", "1.01")    # ... while recall of two batches fails
+    monkeypatch.setenv("TOY_SHIFT", "0.0")  # FID improves everywhere ...
+    monkeypatch.setenv("TOY_RECALL_FLOOR", "1.01")  # ... while recall of two batches fails
     result = pytester.runpytest()
     result.assert_outcomes(passed=2, failed=2)
-    result.stdout.fnmatch_lines([
-        "*improved: test_quality.py::test_fid fid@real * -> *; not an improvement to lock in: recall@real fail in "
-        "test_quality.py::test_recall on the same images*",
-        "*improved: test_quality.py::test_both fid@real * -> *; not an improvement to lock in: recall@real fail in the "
-        "same test*fix the failure first*",
-        "*improved: test_quality.py::test_other fid@real * -> *: lock it in with `pytest --update-refs`*"])
-    assert "test_fid fid@real" not in "".join(l for l in result.stdout.lines if "lock it in" in l)
+    result.stdout.fnmatch_lines(
+        [
+            "*improved: test_quality.py::test_fid fid@real * -> *; not an improvement to lock in: recall@real fail in "
+            "test_quality.py::test_recall on the same images*",
+            "*improved: test_quality.py::test_both fid@real * -> *; not an improvement to lock in: recall@real fail in the "
+            "same test*fix the failure first*",
+            "*improved: test_quality.py::test_other fid@real * -> *: lock it in with `pytest --update-refs`*",
+        ]
+    )
+    assert "test_fid fid@real" not in "".join(line for line in result.stdout.lines if "lock it in" in line)
 
 
 FIRST_RUN_TESTS = """

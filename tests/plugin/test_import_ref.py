@@ -26,21 +26,24 @@ def write_pytorch_fid_npz(path, dim=32, seed=0, **extra):
     return mu, sigma
 
 
-@pytest.mark.parametrize("reference_id, extractor_id, expected", [
-    (IMPORTED, OFFICIAL, True),
-    (IMPORTED, "inception-fid:6726825d99aa/pytorch-fid", True),      # any file with the official sha256 prefix
-    (IMPORTED, "inception-fid:random-seed-0-0123456789ab/pytorch-fid", False),
-    (IMPORTED, "inception-fid:0123456789ab/pytorch-fid", False),      # other weights
-    (IMPORTED, "inception-fid:6726825d0af5/tf1", False),              # official weights, other preprocessing
-    (IMPORTED, "inception-fid:6726825d0af5/clean", False),
-    (IMPORTED, "inception-fid:6726825d0af5/pytorch-fid/dims-768", False),
-    (IMPORTED + "/dims-768", "inception-fid:6726825d0af5/pytorch-fid/dims-768", True),
-    (IMPORTED, "clip:openai/clip-vit-large-patch14:0123456789ab", False),
-    (OFFICIAL, IMPORTED, True),                                      # symmetric
-    (OFFICIAL, OFFICIAL, True),
-    (OFFICIAL, "inception-fid:6726825d0af5/tf1", False),
-    (IMPORTED, IMPORTED, True),
-])
+@pytest.mark.parametrize(
+    "reference_id, extractor_id, expected",
+    [
+        (IMPORTED, OFFICIAL, True),
+        (IMPORTED, "inception-fid:6726825d99aa/pytorch-fid", True),  # any file with the official sha256 prefix
+        (IMPORTED, "inception-fid:random-seed-0-0123456789ab/pytorch-fid", False),
+        (IMPORTED, "inception-fid:0123456789ab/pytorch-fid", False),  # other weights
+        (IMPORTED, "inception-fid:6726825d0af5/tf1", False),  # official weights, other preprocessing
+        (IMPORTED, "inception-fid:6726825d0af5/clean", False),
+        (IMPORTED, "inception-fid:6726825d0af5/pytorch-fid/dims-768", False),
+        (IMPORTED + "/dims-768", "inception-fid:6726825d0af5/pytorch-fid/dims-768", True),
+        (IMPORTED, "clip:openai/clip-vit-large-patch14:0123456789ab", False),
+        (OFFICIAL, IMPORTED, True),  # symmetric
+        (OFFICIAL, OFFICIAL, True),
+        (OFFICIAL, "inception-fid:6726825d0af5/tf1", False),
+        (IMPORTED, IMPORTED, True),
+    ],
+)
 def test_what_imported_statistics_are_comparable_with(reference_id, extractor_id, expected):
     assert comparable(reference_id, extractor_id) is expected
 
@@ -72,12 +75,15 @@ def test_float32_ttur_statistics_are_upcast(tmp_path):
     np.testing.assert_allclose(stats.sigma, sigma, rtol=1e-6, atol=1e-7)
 
 
-@pytest.mark.parametrize("arrays, match", [
-    ({"m": np.zeros(3), "s": np.eye(3)}, r"lacks the arrays \['mu', 'sigma'\]"),
-    ({"mu": np.zeros(3), "sigma": np.eye(4)}, r"expected mu \[d\] and sigma \[d, d\], got \(3,\) and \(4, 4\)"),
-    ({"mu": np.full(3, np.nan), "sigma": np.eye(3)}, "NaN or inf"),
-    ({"mu": np.zeros(2), "sigma": np.array([[1.0, 0.5], [0.0, 1.0]])}, "sigma is not symmetric"),
-])
+@pytest.mark.parametrize(
+    "arrays, match",
+    [
+        ({"m": np.zeros(3), "s": np.eye(3)}, r"lacks the arrays \['mu', 'sigma'\]"),
+        ({"mu": np.zeros(3), "sigma": np.eye(4)}, r"expected mu \[d\] and sigma \[d, d\], got \(3,\) and \(4, 4\)"),
+        ({"mu": np.full(3, np.nan), "sigma": np.eye(3)}, "NaN or inf"),
+        ({"mu": np.zeros(2), "sigma": np.array([[1.0, 0.5], [0.0, 1.0]])}, "sigma is not symmetric"),
+    ],
+)
 def test_bad_statistics_files_name_the_file_and_the_problem(tmp_path, arrays, match):
     path = tmp_path / "bad.npz"
     np.savez(path, **arrays)
@@ -119,19 +125,28 @@ def test_import_ref_refuses_to_replace_a_reference_without_force(tmp_path, capsy
     assert "already exists" in capsys.readouterr().err
     write_pytorch_fid_npz(source, seed=1)
     assert main(argv + ["--force"]) == 0
-    assert Store(tmp_path / "store").load_reference("x").imported["sha256"] == \
-        hashlib.sha256(source.read_bytes()).hexdigest()
+    assert (
+        Store(tmp_path / "store").load_reference("x").imported["sha256"]
+        == hashlib.sha256(source.read_bytes()).hexdigest()
+    )
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda path: None, "does not exist"),
-    (lambda path: np.savez(path, activations=np.zeros((4, 3))), "lacks the arrays"),
-    (lambda path: path.write_bytes(b"not an npz"), "stats.npz is not an .npz file (an .npz is a zip archive"),
-    (lambda path: np.save(path.with_suffix(".npy"), np.zeros(3)) or path.with_suffix(".npy").rename(path),
-     "stats.npz is a .npy file (one numpy array), not an .npz file"),
-    (lambda path: (np.savez(path, mu=np.zeros(3), sigma=np.eye(3)), path.write_bytes(path.read_bytes()[:-40])),
-     "is a damaged or truncated .npz file"),
-])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda path: None, "does not exist"),
+        (lambda path: np.savez(path, activations=np.zeros((4, 3))), "lacks the arrays"),
+        (lambda path: path.write_bytes(b"not an npz"), "stats.npz is not an .npz file (an .npz is a zip archive"),
+        (
+            lambda path: np.save(path.with_suffix(".npy"), np.zeros(3)) or path.with_suffix(".npy").rename(path),
+            "stats.npz is a .npy file (one numpy array), not an .npz file",
+        ),
+        (
+            lambda path: (np.savez(path, mu=np.zeros(3), sigma=np.eye(3)), path.write_bytes(path.read_bytes()[:-40])),
+            "is a damaged or truncated .npz file",
+        ),
+    ],
+)
 def test_import_ref_errors_exit_2_with_the_reason(tmp_path, capsys, make, message):
     source = tmp_path / "stats.npz"
     make(source)

@@ -26,13 +26,17 @@ def test_clipped_subset_size_is_recorded_and_shown(pytester):
     pytester.makeconftest(project_conftest("range(10000, 10100)"))
     pytester.makepyfile(test_kid=KID_TESTS)
     # no:benchmark: pytest-benchmark, where installed, warns (a UserWarning) when xdist is active
-    result = pytester.runpytest("--update-refs", "-p", "no:cacheprovider", "-p", "no:benchmark", "-W", "error::UserWarning")
+    result = pytester.runpytest(
+        "--update-refs", "-p", "no:cacheprovider", "-p", "no:benchmark", "-W", "error::UserWarning"
+    )
     result.assert_outcomes(passed=2, failed=1)
-    result.stdout.fnmatch_lines([
-        "*KID * is above the threshold -1*",
-        "*KID std over 5 subsets of 24: * (subset_size=1000 clipped to the smaller set: 24 generated, "
-        "100 reference rows)*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*KID * is above the threshold -1*",
+            "*KID std over 5 subsets of 24: * (subset_size=1000 clipped to the smaller set: 24 generated, "
+            "100 reference rows)*",
+        ]
+    )
     (run_file,) = (pytester.path / ".genquality" / "runs").glob("*.json")
     recorded = {row["test"].split("::")[-1]: row for row in json.loads(run_file.read_text())["results"]}
     assert recorded["test_clipped"]["details"]["subset_size"] == 24

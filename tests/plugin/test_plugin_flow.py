@@ -6,11 +6,13 @@ import pytest
 
 from toy import project_conftest
 
-CONFTEST = project_conftest(extra="""
+CONFTEST = project_conftest(
+    extra="""
 @pytest.fixture
 def shift():
     return float(os.environ.get("TOY_SHIFT", "0.2"))
-""")
+"""
+)
 
 TESTS = """
 from toy import toy_images
@@ -39,7 +41,9 @@ def baseline_json(pytester) -> dict:
 def test_first_run_fails_for_the_missing_baseline(project):
     result = project.runpytest()
     result.assert_outcomes(failed=2)
-    result.stdout.fnmatch_lines(["*no baseline for fid@real in test_quality.py::test_a on lane *run `pytest --update-refs`*"])
+    result.stdout.fnmatch_lines(
+        ["*no baseline for fid@real in test_quality.py::test_a on lane *run `pytest --update-refs`*"]
+    )
     assert not (project.path / ".genquality" / "baselines").exists()
 
 
@@ -56,17 +60,23 @@ def test_update_then_rerun_then_worsen_then_improve(project, monkeypatch):
     monkeypatch.setenv("TOY_SHIFT", "0.4")
     worse = project.runpytest()
     worse.assert_outcomes(failed=1, passed=1)
-    worse.stdout.fnmatch_lines(["*FID drifted from its baseline: worse by *, beyond the margin * (default: 5% of the "
-                                "baseline FID; set gen_drift_margin): paired swap-z z=* >= bound 2.81 (n=64), nominal "
-                                "p=* < 0.0025 for 'worse by at most the margin'*",
-                                "*baseline * (drift +*, margin *, p=*"])
+    worse.stdout.fnmatch_lines(
+        [
+            "*FID drifted from its baseline: worse by *, beyond the margin * (default: 5% of the "
+            "baseline FID; set gen_drift_margin): paired swap-z z=* >= bound 2.81 (n=64), nominal "
+            "p=* < 0.0025 for 'worse by at most the margin'*",
+            "*baseline * (drift +*, margin *, p=*",
+        ]
+    )
     project.runpytest("--update-refs").assert_outcomes(passed=2)
     project.runpytest().assert_outcomes(passed=2)  # the accepted regression is the new baseline
 
     monkeypatch.setenv("TOY_SHIFT", "0.0")
     better = project.runpytest()
     better.assert_outcomes(passed=2)
-    better.stdout.fnmatch_lines(["*improved: test_quality.py::test_a fid@real * -> *: lock it in with `pytest --update-refs`*"])
+    better.stdout.fnmatch_lines(
+        ["*improved: test_quality.py::test_a fid@real * -> *: lock it in with `pytest --update-refs`*"]
+    )
     runs = sorted((project.path / ".genquality" / "runs").glob("*.json"))
     assert len(runs) == 6  # one per session that measured anything
 
@@ -87,8 +97,11 @@ def test_xdist_workers_lose_no_update(pytester, monkeypatch):
     pytester.makeconftest(CONFTEST)
     body = "\n".join(
         f"def test_{i}(ref, extractor):\n    assert_fid_below(toy_images(range({i * 100}, {i * 100 + 16})), ref, 100.0, extractor=extractor)\n"
-        for i in range(6))
-    pytester.makepyfile(test_quality="from toy import toy_images\nfrom pytest_genquality import assert_fid_below\n" + body)
+        for i in range(6)
+    )
+    pytester.makepyfile(
+        test_quality="from toy import toy_images\nfrom pytest_genquality import assert_fid_below\n" + body
+    )
     pytester.runpytest_subprocess("--update-refs", "-n", "2", "-p", "no:cacheprovider").assert_outcomes(passed=6)
     assert len(baseline_json(pytester)["tests"]) == 6
     assert len(list((pytester.path / ".genquality" / "runs").glob("*.json"))) == 1
@@ -121,7 +134,9 @@ def test_baseline_of_another_lane_is_not_compared(project):
     path.write_text(json.dumps(payload))
     result = project.runpytest()
     result.assert_outcomes(failed=2)
-    result.stdout.fnmatch_lines(["*baselines exist for other lanes: cuda/NVIDIA H100/fp16/torch-2.14.1; they are not compared*"])
+    result.stdout.fnmatch_lines(
+        ["*baselines exist for other lanes: cuda/NVIDIA H100/fp16/torch-2.14.1; they are not compared*"]
+    )
 
 
 def test_changed_n_is_an_error_not_a_drift(project):
@@ -147,11 +162,13 @@ def test_threshold_failure_message_and_summary(project):
     project.makepyfile(test_quality=TESTS.replace("100.0", "0.01"))
     result = project.runpytest("--update-refs", "--gen-report=out.json", "-rf")
     result.assert_outcomes(failed=2)
-    result.stdout.fnmatch_lines([
-        "*FID * is above the threshold 0.01  (test_quality.py::test_a)*",
-        "*reference  real  (n=400, extractor toy:proj32-seed0)*",
-        "*generated  n=64, seeds 0..63, lane cpu/cpu/fp32/torch-*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*FID * is above the threshold 0.01  (test_quality.py::test_a)*",
+            "*reference  real  (n=400, extractor toy:proj32-seed0)*",
+            "*generated  n=64, seeds 0..63, lane cpu/cpu/fp32/torch-*",
+        ]
+    )
     report = json.loads((project.path / "out.json").read_text())
     assert {r["test"] for r in report["results"]} == {"test_quality.py::test_a", "test_quality.py::test_b"}
     assert not (project.path / ".genquality" / "baselines").exists(), "failing tests write no baseline"
@@ -166,6 +183,8 @@ def test_values_go_into_junit_xml(project):
 def test_quiet_summary_shows_only_failures(project):
     project.runpytest("--update-refs").assert_outcomes(passed=2)
     loud = project.runpytest()
-    loud.stdout.fnmatch_lines(["*genquality*", "*test*metric*value*verdict*", "*test_quality.py::test_a*fid@real*pass*"])
+    loud.stdout.fnmatch_lines(
+        ["*genquality*", "*test*metric*value*verdict*", "*test_quality.py::test_a*fid@real*pass*"]
+    )
     quiet = project.runpytest("-q")
     assert "fid@real" not in quiet.stdout.str()

@@ -61,7 +61,9 @@ def test_gen_refs_names_the_build_ref_command(pytester):
     """)
     result = pytester.runpytest()
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*no reference statistics named 'coco-val-2k'*genquality build-ref IMAGE_DIR --name coco-val-2k*"])
+    result.stdout.fnmatch_lines(
+        ["*no reference statistics named 'coco-val-2k'*genquality build-ref IMAGE_DIR --name coco-val-2k*"]
+    )
 
 
 USER_METRIC = """
@@ -89,9 +91,13 @@ def test_assert_metric_serves_user_metrics(pytester, monkeypatch):
     monkeypatch.setenv("METRIC_SHIFT", "2")
     result = pytester.runpytest()
     result.assert_outcomes(failed=2)
-    result.stdout.fnmatch_lines(["*aesthetic drifted from its baseline: worse by *, beyond the margin * = 0.75 x seed-noise SD *: "
-                                 "bootstrap p=* < 0.0025*",
-                                 "*params_m drifted from its baseline: worse by 2, beyond max_drift='5%'*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*aesthetic drifted from its baseline: worse by *, beyond the margin * = 0.75 x seed-noise SD *: "
+            "bootstrap p=* < 0.0025*",
+            "*params_m drifted from its baseline: worse by 2, beyond max_drift='5%'*",
+        ]
+    )
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
@@ -101,8 +107,9 @@ def test_baselines_carry_the_commit_and_versions(pytester):
     subprocess.run([*git, "init", "-q"], cwd=pytester.path, check=True)
     subprocess.run([*git, "add", "test_user.py"], cwd=pytester.path, check=True)
     subprocess.run([*git, "commit", "-qm", "first"], cwd=pytester.path, check=True)
-    commit = subprocess.run(["git", "rev-parse", "--short=7", "HEAD"], cwd=pytester.path, capture_output=True,
-                            text=True, check=True).stdout.strip()
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short=7", "HEAD"], cwd=pytester.path, capture_output=True, text=True, check=True
+    ).stdout.strip()
     pytester.runpytest("--update-refs").assert_outcomes(passed=2)
     stored = json.loads((pytester.path / ".genquality" / "baselines" / "test_user.py.json").read_text())
     entry = next(iter(stored["tests"]["test_user.py::test_plain_value"]["params_m"].values()))
@@ -125,14 +132,19 @@ def test_update_baselines_is_the_clearer_spelling_of_update_refs(pytester):
 
 
 # ---- every option is checked before the session runs (issue 22 items 2 and 9) -------------------
-@pytest.mark.parametrize("option, message", [
-    ("--gen-report=out.pdf", "*--gen-report: expected a path ending in .html, .json or .md, got 'out.pdf'*"),
-    ("--gen-drift-margin=fdi=0.5", "*--gen-drift-margin: unknown metric 'fdi' in 'fdi' (did you mean 'fid'?); "
-                                   "known metrics: fid, kid, *"),
-    ("--gen-drift-margin=FID=0.5", "*unknown metric 'FID'*(did you mean 'fid'?)*"),
-    ("--gen-drift-margin=recal@coco=0.01", "*unknown metric 'recal' in 'recal@coco' (did you mean 'recall'?)*"),
-    ("--gen-store=a-file", "*--gen-store: *a-file is a file; expected a folder*"),
-])
+@pytest.mark.parametrize(
+    "option, message",
+    [
+        ("--gen-report=out.pdf", "*--gen-report: expected a path ending in .html, .json or .md, got 'out.pdf'*"),
+        (
+            "--gen-drift-margin=fdi=0.5",
+            "*--gen-drift-margin: unknown metric 'fdi' in 'fdi' (did you mean 'fid'?); known metrics: fid, kid, *",
+        ),
+        ("--gen-drift-margin=FID=0.5", "*unknown metric 'FID'*(did you mean 'fid'?)*"),
+        ("--gen-drift-margin=recal@coco=0.01", "*unknown metric 'recal' in 'recal@coco' (did you mean 'recall'?)*"),
+        ("--gen-store=a-file", "*--gen-store: *a-file is a file; expected a folder*"),
+    ],
+)
 def test_a_bad_option_is_a_usage_error_before_any_test_runs(pytester, option, message):
     pytester.makefile(".txt", **{"a-file": "not a folder"})
     pytester.path.joinpath("a-file.txt").rename(pytester.path / "a-file")
@@ -162,5 +174,9 @@ def test_rewriting_baselines_from_the_ini_file_is_refused(pytester, key):
     pytester.makepyfile("def test_x():\n    pass\n")
     result = pytester.runpytest("--gen-device=cpu")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines([f"*{key} = true in *tox.ini*: a committed file that rewrites the baselines makes "
-                                 "every run (CI included) accept what it measures*"])
+    result.stderr.fnmatch_lines(
+        [
+            f"*{key} = true in *tox.ini*: a committed file that rewrites the baselines makes "
+            "every run (CI included) accept what it measures*"
+        ]
+    )

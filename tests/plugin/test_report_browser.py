@@ -13,8 +13,9 @@ from toy import toy_images
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(shutil.which(CHROMIUM) is None,
-                       reason=f"needs Chromium at {CHROMIUM} (Debian: apt-get install -y chromium)"),
+    pytest.mark.skipif(
+        shutil.which(CHROMIUM) is None, reason=f"needs Chromium at {CHROMIUM} (Debian: apt-get install -y chromium)"
+    ),
 ]
 
 
@@ -32,7 +33,7 @@ def report(pytester, monkeypatch) -> Path:
 
 
 def test_report_renders_with_the_failing_grid_first(report, tmp_path):
-    screenshot = tmp_path / "report.png"   # kept under the test's tmp dir for a look after a failure
+    screenshot = tmp_path / "report.png"  # kept under the test's tmp dir for a look after a failure
     chromium(report, tmp_path / "profile", f"--screenshot={screenshot}", "--window-size=1280,2000")
     image = np.asarray(Image.open(screenshot).convert("RGB"))
     assert image.shape == (2000, 1280, 3)
@@ -41,7 +42,7 @@ def test_report_renders_with_the_failing_grid_first(report, tmp_path):
 
     # The failing test's grid starts a few hundred pixels down; below the summary and charts the
     # screen is filled with toy images: many colours in every band of rows.
-    band_colours = [len(np.unique(image[top:top + 100].reshape(-1, 3), axis=0)) for top in range(900, 2000, 100)]
+    band_colours = [len(np.unique(image[top : top + 100].reshape(-1, 3), axis=0)) for top in range(900, 2000, 100)]
     assert min(band_colours) > 300, band_colours
     fail_red = np.array([0xC6, 0x28, 0x28])
     bar = (np.abs(image[900:, :60].astype(int) - fail_red).sum(axis=2) < 30).any(axis=1)
@@ -94,18 +95,37 @@ def test_chart_labels_are_neither_clipped_nor_overlapping_with_long_numbers_and_
     store = Store(tmp_path / "store")
     for run in range(12):
         results = [
-            {"test": "tests/test_q.py::test_kid", "metric": "kid", "key": "kid@real", "value": 68_680.123 + 37.5 * run,
-             "n": 64, "lane": "cpu/fp32", "threshold": 69_400.0, "baseline": 69_390.0, "verdict": "pass",
-             "higher_is_better": False},
-            {"test": "tests/test_q.py::test_kid", "metric": "recall", "key": "recall@real", "value": 0.41 - 0.001 * run,
-             "n": 64, "lane": "cpu/fp32", "threshold": 1e-7, "baseline": 0.41, "verdict": "fail" if run == 11 else "pass",
-             "higher_is_better": True},
+            {
+                "test": "tests/test_q.py::test_kid",
+                "metric": "kid",
+                "key": "kid@real",
+                "value": 68_680.123 + 37.5 * run,
+                "n": 64,
+                "lane": "cpu/fp32",
+                "threshold": 69_400.0,
+                "baseline": 69_390.0,
+                "verdict": "pass",
+                "higher_is_better": False,
+            },
+            {
+                "test": "tests/test_q.py::test_kid",
+                "metric": "recall",
+                "key": "recall@real",
+                "value": 0.41 - 0.001 * run,
+                "n": 64,
+                "lane": "cpu/fp32",
+                "threshold": 1e-7,
+                "baseline": 0.41,
+                "verdict": "fail" if run == 11 else "pass",
+                "higher_is_better": True,
+            },
         ]
         store.write_run(results, {"commit": f"{run:07x}abcdef", "time": f"2026-01-{run + 1:02d}T00:00:00+00:00"})
     page = write_page(tmp_path / "dashboard.html", report_model.from_store(store, runs=12))
     measured = tmp_path / "measured.html"
-    measured.write_text(page.read_text(encoding="utf-8").replace("</body>", MEASURE_CHARTS + "</body>"),
-                        encoding="utf-8")
+    measured.write_text(
+        page.read_text(encoding="utf-8").replace("</body>", MEASURE_CHARTS + "</body>"), encoding="utf-8"
+    )
 
     chromium(page, tmp_path / "profile", f"--screenshot={tmp_path / 'dashboard.png'}", "--window-size=1280,900")
     dom = chromium(measured, tmp_path / "profile2", "--dump-dom")

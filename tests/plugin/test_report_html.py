@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from report_helpers import CONFTEST, NODE_A, NODE_B, TESTS, decode_data_png, parse_page
+from report_helpers import CONFTEST, NODE_A, TESTS, decode_data_png, parse_page
 from toy import toy_images
 
 
@@ -46,8 +46,12 @@ def test_page_is_balanced_self_contained_and_holds_the_json_numbers(project, mon
     assert len(sources) == 64 * 3 + 32, "test_a: generated, baseline, difference per seed; test_b: generated only"
     for src in sources:
         decode_data_png(src)
-    external = [value for _, attrs, _ in page.elements for name, value in attrs.items()
-                if name in ("src", "href") and not value.startswith(("data:", "#"))]
+    external = [
+        value
+        for _, attrs, _ in page.elements
+        for name, value in attrs.items()
+        if name in ("src", "href") and not value.startswith(("data:", "#"))
+    ]
     assert external == [], "the page must not fetch anything"
     assert not any(tag in ("script", "link") for tag, _, _ in page.elements)
 
@@ -68,7 +72,7 @@ def test_page_is_balanced_self_contained_and_holds_the_json_numbers(project, mon
 
 
 def test_failing_test_first_with_grid_baselines_heat_maps_and_history(project, monkeypatch):
-    project.runpytest().assert_outcomes(failed=2)   # no baseline yet: a first point in the history
+    project.runpytest().assert_outcomes(failed=2)  # no baseline yet: a first point in the history
     html, _ = run_with_report(project, monkeypatch)
     page = parse_page(html)
     assert page.sections == ["test-0", "test-1"]
@@ -174,7 +178,8 @@ def test_q(ref, extractor):
 
 
 def test_a_threshold_failure_beside_a_passing_drift_p_names_the_threshold_and_columns_are_explained(
-        pytester, monkeypatch):
+    pytester, monkeypatch
+):
     """Issue 22.12: 'fail' sat next to a drift p that passed, and ± / p were not explained."""
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
     pytester.makeconftest(CONFTEST)
@@ -187,10 +192,10 @@ def test_a_threshold_failure_beside_a_passing_drift_p_names_the_threshold_and_co
     record = json.loads(sorted((pytester.path / ".genquality" / "runs").glob("*.json"))[-1].read_text())["results"][0]
     assert record["verdict"] == "fail" and isinstance(record["noise"], dict), "the drift test ran (and passed)"
     page = parse_page((pytester.path / "report.html").read_text(encoding="utf-8"))
-    row = page.text[page.text.index("test_quality.py::test_q"):]
-    row = " ".join(row[:row.index("columns")].split())
+    row = page.text[page.text.index("test_quality.py::test_q") :]
+    row = " ".join(row[: row.index("columns")].split())
     assert row.endswith("fail above threshold 0.01"), row
-    legend = page.text[page.text.index("columns"):]
+    legend = page.text[page.text.index("columns") :]
     assert "±x is the drift test's seed-noise band" in legend and "p: the drift test's one-sided p-value" in legend
     assert "p < 0.0025" in legend and "a crossed threshold fails whatever p says" in legend
     pytester.runpytest("--gen-report=report.md").assert_outcomes(failed=1)

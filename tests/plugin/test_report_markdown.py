@@ -31,7 +31,7 @@ def test_step_summary_is_appended_by_every_measuring_session(project, monkeypatc
     text = summary.read_text()
     assert text.startswith("earlier step output\n"), "appended, never overwritten"
     assert text.count("### genquality:") == 2, "the session that measured nothing adds nothing"
-    second = text[text.rindex("### genquality:"):]
+    second = text[text.rindex("### genquality:") :]
     assert second.startswith("### genquality: 1 fail, 1 pass")
     rows = table_lines(second)
     assert rows[0].startswith(f"| ❌ | {NODE_A} | fid@real |") and rows[1].startswith(f"| ✅ | {NODE_B} |")
@@ -48,10 +48,20 @@ def test_md_report_file_holds_the_same_table(project, monkeypatch):
 
 
 def test_cells_cannot_break_the_table():
-    result = {"test": "t.py::test[a|b]", "key": "fid", "metric": "fid", "value": 31.4, "threshold": 28.0,
-              "verdict": "fail", "higher_is_better": False, "reason": "within sampling noise"}
+    result = {
+        "test": "t.py::test[a|b]",
+        "key": "fid",
+        "metric": "fid",
+        "value": 31.4,
+        "threshold": 28.0,
+        "verdict": "fail",
+        "higher_is_better": False,
+        "reason": "within sampling noise",
+    }
     text = markdown_summary([result], {"commit": "a1b2c3d", "branch": "main"})
     row = table_lines(text)[0]
-    assert "t.py::test[a\\|b]" in row and row.count(" | ") == 10  # 11 columns: verdict mark + the table's 10 (margin and p since issue 10)
+    assert (
+        "t.py::test[a\\|b]" in row and row.count(" | ") == 10
+    )  # 11 columns: verdict mark + the table's 10 (margin and p since issue 10)
     assert "31.4 is above the threshold 28; within sampling noise" in text, "a crossed threshold is named first"
     assert "commit `a1b2c3d` on `main`" in text

@@ -10,7 +10,9 @@ import pytest
 
 from toy import project_conftest
 
-CONFTEST = project_conftest("range(10000, 10300)", extra="""
+CONFTEST = project_conftest(
+    "range(10000, 10300)",
+    extra="""
 import torch
 from pytest_genquality import ImageBatch
 
@@ -47,7 +49,8 @@ def diverse_or_collapsed():
     for index in range(48):
         images[index, 0, index // 32, index % 32] ^= 1
     return ImageBatch(images, seeds=list(range(48)))
-""")
+""",
+)
 
 
 @pytest.fixture
@@ -64,7 +67,8 @@ def test_pickscore_pairs_per_image_and_names_the_prompts_that_lost(project, monk
     pytest.importorskip("transformers.models.clip", reason="PickScore needs transformers")
     import transformers.models.clip.modeling_clip  # noqa: F401
 
-    project.makepyfile(test_pick="""
+    project.makepyfile(
+        test_pick="""
 import json
 from pytest_genquality import assert_pickscore_above
 
@@ -79,12 +83,12 @@ def test_score(batch, pickscore):
 
 def test_threshold(batch, pickscore):
     assert_pickscore_above(batch, 1e6, scorer=pickscore)
-""")
+"""
+    )
     project.runpytest("-k", "test_score").assert_outcomes(failed=1)  # no baseline yet
     updated = project.runpytest("--update-refs")
     updated.assert_outcomes(passed=1, failed=1)
-    updated.stdout.fnmatch_lines(["*PickScore * is below the threshold 1e+06*",
-                                  "*per prompt lowest: *"])
+    updated.stdout.fnmatch_lines(["*PickScore * is below the threshold 1e+06*", "*per prompt lowest: *"])
     same = project.runpytest("-k", "test_score", "-s")
     same.assert_outcomes(passed=1)
     same.stdout.fnmatch_lines(['*PER_PROMPT *"delta": 0.0*'])  # paired with the baseline, row for row
@@ -92,10 +96,12 @@ def test_threshold(batch, pickscore):
     monkeypatch.setenv("LOSE_PROMPT", "a blue circle")
     worse = project.runpytest("-k", "test_score")
     worse.assert_outcomes(failed=1)
-    worse.stdout.fnmatch_lines([
-        "*PickScore drifted from its baseline: worse by 1.667, beyond the margin *paired-bootstrap*",
-        "*per prompt lost the most vs the baseline: 'a blue circle' -5 (16 images), 'a * +0 (16 images)*",
-    ])
+    worse.stdout.fnmatch_lines(
+        [
+            "*PickScore drifted from its baseline: worse by 1.667, beyond the margin *paired-bootstrap*",
+            "*per prompt lost the most vs the baseline: 'a blue circle' -5 (16 images), 'a * +0 (16 images)*",
+        ]
+    )
     import json
 
     newest = sorted((project.path / ".genquality" / "runs").glob("*.json"))[-1]
@@ -105,38 +111,47 @@ def test_threshold(batch, pickscore):
 
 
 def test_vendi_falls_with_a_collapse(project, monkeypatch):
-    project.makepyfile(test_vendi="""
+    project.makepyfile(
+        test_vendi="""
 from pytest_genquality import assert_vendi_above
 
 def test_vendi(diverse_or_collapsed, extractor):
     result = assert_vendi_above(diverse_or_collapsed, 1.0, extractor=extractor)
     print("VENDI", result.value)
-""")
+"""
+    )
     project.runpytest().assert_outcomes(failed=1)
     project.runpytest("--update-refs").assert_outcomes(passed=1)
     project.runpytest().assert_outcomes(passed=1)
     monkeypatch.setenv("COLLAPSE", "1")
     worse = project.runpytest("-s")
     worse.assert_outcomes(failed=1)
-    worse.stdout.fnmatch_lines(["*Vendi score drifted from its baseline: worse by *, beyond the margin *",
-                                "*features   toy:proj32-seed0, cosine kernel*"])
+    worse.stdout.fnmatch_lines(
+        [
+            "*Vendi score drifted from its baseline: worse by *, beyond the margin *",
+            "*features   toy:proj32-seed0, cosine kernel*",
+        ]
+    )
 
 
 def test_a_first_run_without_thresholds_records_the_new_scores(project):
-    project.makepyfile(test_first="""
+    project.makepyfile(
+        test_first="""
 from pytest_genquality import assert_fd_infinity_below, assert_quality, assert_vendi_above
 
 def test_first(batch, ref, extractor):
     assert assert_vendi_above(batch, None, extractor=extractor).threshold is None
     results = assert_quality(batch, ref, fd_infinity_below=None, vendi_above=None, extractor=extractor)
     assert list(results) == ["fd_infinity", "vendi"]
-""")
+"""
+    )
     project.runpytest("--update-refs").assert_outcomes(passed=1)
     project.runpytest().assert_outcomes(passed=1)
 
 
 def test_vendi_threshold_kernel_and_extractor_features(project):
-    project.makepyfile(test_vendi="""
+    project.makepyfile(
+        test_vendi="""
 import pytest
 from pytest_genquality import assert_vendi_above
 
@@ -150,14 +165,16 @@ def test_bad_kernel(diverse_or_collapsed, extractor):
 def test_bad_threshold(diverse_or_collapsed, extractor):
     with pytest.raises(TypeError, match="threshold: expected a finite number"):
         assert_vendi_above(diverse_or_collapsed, "high", extractor=extractor)
-""")
+"""
+    )
     result = project.runpytest("--update-refs")
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(["*Vendi score * is below the threshold 1e+06*"])
 
 
 def test_fd_infinity_baseline_drift_and_fit(project, monkeypatch):
-    project.makepyfile(test_fdinf="""
+    project.makepyfile(
+        test_fdinf="""
 from pytest_genquality import assert_fd_infinity_below
 
 def test_fd_infinity(batch, ref, extractor):
@@ -166,7 +183,8 @@ def test_fd_infinity(batch, ref, extractor):
 
 def test_threshold(batch, ref, extractor):
     assert_fd_infinity_below(batch, ref, -1.0, extractor=extractor)
-""")
+"""
+    )
     project.runpytest("-k", "test_fd_infinity").assert_outcomes(failed=1)
     updated = project.runpytest("--update-refs")
     updated.assert_outcomes(passed=1, failed=1)
@@ -196,7 +214,8 @@ def test_assert_quality_runs_the_new_scores_and_gathers_their_failures(project):
     pytest.importorskip("transformers.models.clip", reason="PickScore needs transformers")
     import transformers.models.clip.modeling_clip  # noqa: F401
 
-    project.makepyfile(test_quality="""
+    project.makepyfile(
+        test_quality="""
 import pytest
 from pytest_genquality import QualityChecksFailed, assert_quality
 
@@ -212,7 +231,8 @@ def test_all(batch, ref, extractor, pickscore):
 def test_ref_is_required(batch, extractor):
     with pytest.raises(TypeError, match="ref: fd_infinity_below compare"):
         assert_quality(batch, fd_infinity_below=1.0, extractor=extractor)
-""")
+"""
+    )
     project.runpytest("--update-refs").assert_outcomes(passed=2)
 
 
@@ -231,9 +251,11 @@ def test_hps_assertion_scores_each_image_against_its_prompt(no_plugin_session, t
     from pytest_genquality.checks.workflow import MetricCheckFailed
     from pytest_genquality.features import HPSv2
 
-    tiny = {"embed_dim": 16,
-            "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "head_width": 16, "patch_size": 8},
-            "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1}}
+    tiny = {
+        "embed_dim": 16,
+        "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "head_width": 16, "patch_size": 8},
+        "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
+    }
     torch.manual_seed(0)
     torch.save(open_clip.CLIP(**tiny).eval().state_dict(), tmp_path / "hpsv2-random-seed-0.pt")
     scorer = HPSv2(tmp_path / "hpsv2-random-seed-0.pt", architecture=tiny)
@@ -250,13 +272,12 @@ def test_hps_assertion_scores_each_image_against_its_prompt(no_plugin_session, t
 
 def test_aesthetic_assertion_needs_no_prompts(no_plugin_session, tmp_path):
     pytest.importorskip("transformers", reason="the aesthetic predictor needs transformers' CLIP")
-    import sys
-    from pathlib import Path
 
     import torch
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from clip_helpers import build_tiny_clip
+
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "features"))  # test_aesthetic
     from test_aesthetic import write_random_head
 
@@ -274,12 +295,31 @@ def test_aesthetic_assertion_needs_no_prompts(no_plugin_session, tmp_path):
 def test_reports_name_the_prompts_that_lost_the_most():
     from pytest_genquality.report.markdown import markdown_summary
 
-    result = {"test": "t.py::test_pick", "metric": "pickscore", "key": "pickscore", "value": 20.0, "n": 6,
-              "extractor_id": "pickscore:x", "lane": "cpu", "threshold": None, "baseline": 21.0,
-              "baseline_commit": None, "delta": -1.0, "ci": None, "noise": None, "verdict": "fail",
-              "reason": "worse by 1", "higher_is_better": True, "seeds": "0..5",
-              "details": {"per_prompt": [{"prompt": "a cat", "n": 3, "value": 19.0, "baseline": 21.0, "delta": -2.0},
-                                         {"prompt": "a dog", "n": 3, "value": 21.0, "baseline": 21.0, "delta": 0.0}]}}
+    result = {
+        "test": "t.py::test_pick",
+        "metric": "pickscore",
+        "key": "pickscore",
+        "value": 20.0,
+        "n": 6,
+        "extractor_id": "pickscore:x",
+        "lane": "cpu",
+        "threshold": None,
+        "baseline": 21.0,
+        "baseline_commit": None,
+        "delta": -1.0,
+        "ci": None,
+        "noise": None,
+        "verdict": "fail",
+        "reason": "worse by 1",
+        "higher_is_better": True,
+        "seeds": "0..5",
+        "details": {
+            "per_prompt": [
+                {"prompt": "a cat", "n": 3, "value": 19.0, "baseline": 21.0, "delta": -2.0},
+                {"prompt": "a dog", "n": 3, "value": 21.0, "baseline": 21.0, "delta": 0.0},
+            ]
+        },
+    }
     summary = markdown_summary([result], {})
     assert "worse by 1; prompts that lost the most: 'a cat' -2 (3 images)" in summary
     assert "'a dog'" not in summary  # it lost nothing

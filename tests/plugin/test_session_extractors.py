@@ -1,10 +1,10 @@
 """The session's fixtures are the assertions' defaults; --update-refs loads what later runs need."""
 
-import pytest
 
 from toy import project_conftest
 
-OVERRIDE = project_conftest(extra="""
+OVERRIDE = project_conftest(
+    extra="""
 LOADED = []
 
 @pytest.fixture(scope="session")
@@ -19,7 +19,8 @@ def clip():
 
 def pytest_sessionfinish(session):
     print(f"\\nloaded fixtures: {LOADED}")
-""")
+"""
+)
 
 TESTS = """
 from toy import toy_images
@@ -41,7 +42,7 @@ def test_an_overridden_inception_fixture_is_every_assertions_default(pytester, m
     pytester.makepyfile(test_quality=TESTS)
     result = pytester.runpytest("--update-refs", "--gen-offline", "-s")
     result.assert_outcomes(passed=2)
-    result.stdout.fnmatch_lines(["loaded fixtures: ['inception']"])   # clip never loaded: nothing used it
+    result.stdout.fnmatch_lines(["loaded fixtures: ['inception']"])  # clip never loaded: nothing used it
     assert "toy:proj32-seed0" in (pytester.path / ".genquality" / "baselines" / "test_quality.py.json").read_text()
 
 

@@ -24,12 +24,21 @@ OLD_HOMES = {
     "pytest_genquality.checks.efficiency": ["PeakMemoryNotMeasuredWarning"],
 }
 BUILTIN_BASES = {
-    "MetricCheckFailed": AssertionError, "QualityChecksFailed": AssertionError, "ExtractorMismatchError": ValueError,
-    "WeightsNotFoundError": FileNotFoundError, "CLIPModelNotFoundError": FileNotFoundError,
-    "DINOv2ModelNotFoundError": FileNotFoundError, "LPIPSWeightsNotFoundError": FileNotFoundError,
-    "WeightsHashMismatchError": ValueError, "StoreFileError": RuntimeError, "ReferenceExistsError": FileExistsError,
-    "ImageReadError": ValueError, "CorruptCacheEntryError": ValueError, "UnhashableModelError": ValueError,
-    "DeviceUnavailableError": RuntimeError, "DistributedError": RuntimeError,
+    "MetricCheckFailed": AssertionError,
+    "QualityChecksFailed": AssertionError,
+    "ExtractorMismatchError": ValueError,
+    "WeightsNotFoundError": FileNotFoundError,
+    "CLIPModelNotFoundError": FileNotFoundError,
+    "DINOv2ModelNotFoundError": FileNotFoundError,
+    "LPIPSWeightsNotFoundError": FileNotFoundError,
+    "WeightsHashMismatchError": ValueError,
+    "StoreFileError": RuntimeError,
+    "ReferenceExistsError": FileExistsError,
+    "ImageReadError": ValueError,
+    "CorruptCacheEntryError": ValueError,
+    "UnhashableModelError": ValueError,
+    "DeviceUnavailableError": RuntimeError,
+    "DistributedError": RuntimeError,
 }
 
 

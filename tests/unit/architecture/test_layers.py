@@ -33,8 +33,10 @@ RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}
 # Upward imports that are known and allowed, each with its reason. Keep this list short: the test
 # also fails when an entry is no longer needed, so it can only shrink.
 EXCEPTIONS = {
-    ("pytest_genquality.store.layout", "pytest_genquality.reference.reference_stats"):
-        "Store.load_reference (0.2 API, the gen_store fixture) returns ReferenceStats; one lazy import",
+    (
+        "pytest_genquality.store.layout",
+        "pytest_genquality.reference.reference_stats",
+    ): "Store.load_reference (0.2 API, the gen_store fixture) returns ReferenceStats; one lazy import",
 }
 
 
@@ -71,8 +73,7 @@ def _imports(name: str, path: Path) -> set[str]:
             else:
                 stem = node.module or ""
             # ``from pkg import module`` depends on that module; ``from pkg import name`` on pkg
-            candidates = [f"{stem}.{alias.name}" if f"{stem}.{alias.name}" in MODULES else stem
-                          for alias in node.names]
+            candidates = [f"{stem}.{alias.name}" if f"{stem}.{alias.name}" in MODULES else stem for alias in node.names]
         else:
             continue
         found.update(c for c in candidates if c in MODULES)
@@ -103,8 +104,11 @@ def test_every_module_has_a_layer():
 
 
 def test_imports_point_down():
-    upward = [f"{module} imports {target} ({_layer(module)} is below {_layer(target)})"
-              for module, target in _upward_imports() if (module, target) not in EXCEPTIONS]
+    upward = [
+        f"{module} imports {target} ({_layer(module)} is below {_layer(target)})"
+        for module, target in _upward_imports()
+        if (module, target) not in EXCEPTIONS
+    ]
     assert not upward, "imports that point up a layer:\n  " + "\n  ".join(upward)
 
 
@@ -132,7 +136,7 @@ def test_no_import_cycle():
             if internal(node, nxt):
                 continue
             if state.get(nxt) == "open":
-                cycles.append(" -> ".join(stack[stack.index(nxt):] + [nxt]))
+                cycles.append(" -> ".join(stack[stack.index(nxt) :] + [nxt]))
             elif nxt not in state:
                 visit(nxt)
         stack.pop()
@@ -152,18 +156,29 @@ def test_the_test_sees_imports_inside_functions():
 
 def test_metrics_import_neither_pytest_nor_files_above():
     """metrics/ is usable without pytest: no module of it imports pytest."""
-    users = sorted(str(path.relative_to(PACKAGE)) for path in (PACKAGE / "metrics").rglob("*.py")
-                   if any(isinstance(node, (ast.Import, ast.ImportFrom))
-                          and any(name == "pytest" or name.startswith(("pytest.", "_pytest"))
-                                  for name in ([a.name for a in node.names] if isinstance(node, ast.Import)
-                                               else [node.module or ""]))
-                          for node in ast.walk(ast.parse(path.read_text()))))
+    users = sorted(
+        str(path.relative_to(PACKAGE))
+        for path in (PACKAGE / "metrics").rglob("*.py")
+        if any(
+            isinstance(node, (ast.Import, ast.ImportFrom))
+            and any(
+                name == "pytest" or name.startswith(("pytest.", "_pytest"))
+                for name in ([a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""])
+            )
+            for node in ast.walk(ast.parse(path.read_text()))
+        )
+    )
     assert not users, f"metrics modules that import pytest: {users}"
 
 
 def test_no_module_imports_a_private_module_of_another_package():
     """A module of another package that starts with ``_`` is private to it (``metrics.validation`` is the public one)."""
-    private = [f"{module} imports {target}" for module, targets in sorted(GRAPH.items()) for target in sorted(targets)
-               if target.rsplit(".", 1)[-1].startswith("_") and target.rsplit(".", 1)[0] != module.rsplit(".", 1)[0]
-               and not target.endswith("._moved")]
+    private = [
+        f"{module} imports {target}"
+        for module, targets in sorted(GRAPH.items())
+        for target in sorted(targets)
+        if target.rsplit(".", 1)[-1].startswith("_")
+        and target.rsplit(".", 1)[0] != module.rsplit(".", 1)[0]
+        and not target.endswith("._moved")
+    ]
     assert not private, "imports of another package's private module:\n  " + "\n  ".join(private)

@@ -102,8 +102,11 @@ class TestRejects:
             ImageBatch(torch.zeros(1, 2, 4, 4, dtype=torch.uint8))
 
     def test_a_3d_tensor_with_wrong_channels_is_reported_in_the_shape_given(self):
-        with pytest.raises(ValueError, match=r"got 8 in a tensor of shape \(8, 16, 16\) \(a 3-D tensor is one CHW "
-                                             r"image; for 8 grayscale 16x16 images add a channel axis: x\[:, None\]\)"):
+        with pytest.raises(
+            ValueError,
+            match=r"got 8 in a tensor of shape \(8, 16, 16\) \(a 3-D tensor is one CHW "
+            r"image; for 8 grayscale 16x16 images add a channel axis: x\[:, None\]\)",
+        ):
             ImageBatch(torch.zeros(8, 16, 16, dtype=torch.uint8))
 
     def test_a_numpy_hwc_image_with_wrong_channels_is_reported_in_the_shape_given(self):

@@ -9,9 +9,16 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from toy import ToyExtractor, toy_images  # noqa: E402
 
-from pytest_genquality import (ImageBatch, ReferenceStats, assert_coverage_above, assert_fid_below,  # noqa: E402
-                               assert_inception_score_above, assert_kid_below, assert_precision_above,
-                               assert_recall_above)
+from pytest_genquality import (
+    ImageBatch,
+    ReferenceStats,
+    assert_coverage_above,
+    assert_fid_below,  # noqa: E402
+    assert_inception_score_above,
+    assert_kid_below,
+    assert_precision_above,
+    assert_recall_above,
+)
 
 EXTRACTOR = ToyExtractor()
 REFERENCE = ReferenceStats.from_images(toy_images(range(1000, 1040)), EXTRACTOR, name="real")
@@ -33,7 +40,9 @@ def with_seeds(seeds, prompts=None) -> ImageBatch:
 @pytest.mark.parametrize("metric", sorted(CHECKS))
 def test_distribution_metrics_refuse_repeated_seeds(metric):
     batch = with_seeds([0, 0, 1, 2, 3, 4, 5, 6])
-    with pytest.raises(ValueError, match=r"batch: seeds 0 appear more than once with the same prompt.*seeds=range\(8\)"):
+    with pytest.raises(
+        ValueError, match=r"batch: seeds 0 appear more than once with the same prompt.*seeds=range\(8\)"
+    ):
         CHECKS[metric](batch)
 
 

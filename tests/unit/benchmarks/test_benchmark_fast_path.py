@@ -35,7 +35,9 @@ def test_deviation_and_images(bench):
     assert bench.deviation(10.5, 10.0) == (0.5, 0.05)
     images = bench.smooth_images(3, 32, seed=1)
     assert images.dtype == torch.uint8 and images.shape == (3, 3, 32, 32)
-    assert torch.equal(images, bench.smooth_images(3, 32, seed=1)) and not torch.equal(images, bench.smooth_images(3, 32, 2))
+    assert torch.equal(images, bench.smooth_images(3, 32, seed=1)) and not torch.equal(
+        images, bench.smooth_images(3, 32, 2)
+    )
 
 
 def test_gpu_check_script_parses_and_runs_the_fast_part():

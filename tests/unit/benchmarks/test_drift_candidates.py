@@ -11,9 +11,19 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "benchmarks"))
-from drift_candidates import (FidInfluence, GaussianReference, classifier_entropy, classifier_nll, knn_distance,
-                                        mahalanobis_sq, margin_z, normal_tail, outside_reference_manifold,
-                                        reference_radii, standardised_margin)
+from drift_candidates import (
+    FidInfluence,
+    GaussianReference,
+    classifier_entropy,
+    classifier_nll,
+    knn_distance,
+    mahalanobis_sq,
+    margin_z,
+    normal_tail,
+    outside_reference_manifold,
+    reference_radii,
+    standardised_margin,
+)
 
 
 @pytest.fixture
@@ -114,7 +124,9 @@ def _fid(mu1, sigma1, mu2, sigma2):
     from scipy.linalg import sqrtm
 
     root = np.real(sqrtm(sigma1))
-    return float(((mu1 - mu2) ** 2).sum() + np.trace(sigma1 + sigma2) - 2 * np.trace(np.real(sqrtm(root @ sigma2 @ root))))
+    return float(
+        ((mu1 - mu2) ** 2).sum() + np.trace(sigma1 + sigma2) - 2 * np.trace(np.real(sqrtm(root @ sigma2 @ root)))
+    )
 
 
 def test_fid_influence_mean_is_the_fid_change_to_first_order():
@@ -128,8 +140,9 @@ def test_fid_influence_mean_is_the_fid_change_to_first_order():
     for step in (1e-2, 1e-3):
         mu_q, sigma_q = mu_b + step * direction_mu, sigma_b + step * (c @ c.T)
         shift = mu_q - mu_b
-        expected_if = influence.linear @ shift + np.trace(influence.a @ (sigma_q + np.outer(shift, shift))) \
-            - influence.offset
+        expected_if = (
+            influence.linear @ shift + np.trace(influence.a @ (sigma_q + np.outer(shift, shift))) - influence.offset
+        )
         change = _fid(mu_r, sigma_r, mu_q, sigma_q) - _fid(mu_r, sigma_r, mu_b, sigma_b)
         assert expected_if == pytest.approx(change, rel=20 * step)
 

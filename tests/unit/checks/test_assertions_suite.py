@@ -9,7 +9,9 @@ from toy import project_conftest
 
 TESTS_DIR = Path(__file__).resolve().parents[2]
 
-CONFTEST = project_conftest("range(10000, 10300)", extra="""
+CONFTEST = project_conftest(
+    "range(10000, 10300)",
+    extra="""
 @pytest.fixture(scope="session")
 def embedder(tmp_path_factory):
     from clip_helpers import build_tiny_clip
@@ -25,7 +27,8 @@ def batch(shift):
     batch = toy_images(range(48), shift=shift, size=32)
     batch.prompts = ["a red square", "a blue circle", "a green field"] * 16
     return batch
-""")
+""",
+)
 
 
 @pytest.fixture
@@ -71,7 +74,8 @@ def test_distribution_metrics_baseline_and_drift(project, monkeypatch):
 
 
 def test_distribution_thresholds(project):
-    project.makepyfile(test_dist="""
+    project.makepyfile(
+        test_dist="""
 from pytest_genquality import assert_kid_below, assert_recall_above, assert_inception_score_above
 
 def test_kid(batch, ref, extractor):
@@ -82,11 +86,17 @@ def test_recall(batch, ref, extractor):
 
 def test_is(batch, extractor):
     assert_inception_score_above(batch, 1e9, extractor=extractor, splits=4)
-""")
+"""
+    )
     result = project.runpytest("--update-refs")
     result.assert_outcomes(failed=3)
-    result.stdout.fnmatch_lines(["*KID * is above the threshold -1*", "*recall * is below the threshold 1.01*",
-                                 "*Inception Score * is below the threshold 1e+09*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*KID * is above the threshold -1*",
+            "*recall * is below the threshold 1.01*",
+            "*Inception Score * is below the threshold 1e+09*",
+        ]
+    )
 
 
 def test_clip_score_and_cmmd(project):
@@ -95,7 +105,8 @@ def test_clip_score_and_cmmd(project):
     pytest.importorskip("transformers.models.clip", reason="CLIP score needs transformers")
     import transformers.models.clip.modeling_clip  # noqa: F401
 
-    project.makepyfile(test_clip="""
+    project.makepyfile(
+        test_clip="""
 from pytest_genquality import assert_clip_score_above, assert_cmmd_below
 from toy import toy_images
 
@@ -109,7 +120,8 @@ def test_cmmd(batch, embedder):
 
 def test_clip_without_prompts(embedder):
     assert_clip_score_above(toy_images(range(4)), 0.0, embedder=embedder)
-""")
+"""
+    )
     result = project.runpytest("--update-refs")
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(["*prompts: the batch carries no prompts*"])
@@ -147,19 +159,23 @@ def test_no_regression_paired_flow(project, monkeypatch):
     project.makepyfile(test_paired=NO_REGRESSION)
     first = project.runpytest()
     first.assert_outcomes(failed=3)
-    first.stdout.fnmatch_lines(["*no baseline images for test_paired.py::test_paired_max_abs*run `pytest --update-refs`*"])
+    first.stdout.fnmatch_lines(
+        ["*no baseline images for test_paired.py::test_paired_max_abs*run `pytest --update-refs`*"]
+    )
     project.runpytest("--update-refs").assert_outcomes(passed=3)
     assert len(list((project.path / ".genquality" / "baselines" / "images").rglob("*.png"))) == 36
     project.runpytest().assert_outcomes(passed=3)
     monkeypatch.setenv("BUMP", "60")
     worse = project.runpytest()
     worse.assert_outcomes(failed=3)
-    worse.stdout.fnmatch_lines(["*max |diff| 60 is above the threshold 2*",
-                                "*per seed   1 of 12 beyond max_value=2; worst: seed 5 (60)*"])
+    worse.stdout.fnmatch_lines(
+        ["*max |diff| 60 is above the threshold 2*", "*per seed   1 of 12 beyond max_value=2; worst: seed 5 (60)*"]
+    )
 
 
 def test_no_regression_argument_errors(project):
-    project.makepyfile(test_bad="""
+    project.makepyfile(
+        test_bad="""
 import pytest
 from pytest_genquality import assert_no_regression
 from toy import toy_images
@@ -171,7 +187,8 @@ def test_wrong_bound():
 def test_unknown_metric():
     with pytest.raises(ValueError, match="metric: expected one of"):
         assert_no_regression(toy_images(range(3)), "mse", max_value=0.1)
-""")
+"""
+    )
     project.runpytest().assert_outcomes(passed=2)
 
 
@@ -196,5 +213,9 @@ def test_assertions_outside_pytest_check_thresholds_only(monkeypatch):
     with pytest.raises(ValueError, match="keep no feature rows, which KID needs"):
         assert_kid_below(batch, without_features, 1.0, extractor=extractor)
     with pytest.raises(Exception, match="built with extractor"):
-        assert_recall_above(batch, ReferenceStats.from_features(np.zeros((5, 32)) + np.eye(5, 32), extractor_id="other"),
-                            0.5, extractor=extractor)
+        assert_recall_above(
+            batch,
+            ReferenceStats.from_features(np.zeros((5, 32)) + np.eye(5, 32), extractor_id="other"),
+            0.5,
+            extractor=extractor,
+        )

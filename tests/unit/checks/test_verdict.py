@@ -7,20 +7,23 @@ import pytest
 from pytest_genquality.stats import DriftTest
 from pytest_genquality.checks.workflow import SPECS, drift_verdict, parse_max_drift, threshold_failed
 
-FID = SPECS["fid"]            # lower is better
-CLIP = SPECS["clip_score"]    # higher is better
+FID = SPECS["fid"]  # lower is better
+CLIP = SPECS["clip_score"]  # higher is better
 
 
-@pytest.mark.parametrize("given, expected", [
-    ("auto", ("auto", None)),
-    (None, ("off", None)),
-    (False, ("off", None)),
-    (0, ("absolute", 0.0)),
-    (2, ("absolute", 2.0)),
-    (0.5, ("absolute", 0.5)),
-    ("5%", ("percent", 5.0)),
-    (" 2.5 % ", ("percent", 2.5)),
-])
+@pytest.mark.parametrize(
+    "given, expected",
+    [
+        ("auto", ("auto", None)),
+        (None, ("off", None)),
+        (False, ("off", None)),
+        (0, ("absolute", 0.0)),
+        (2, ("absolute", 2.0)),
+        (0.5, ("absolute", 0.5)),
+        ("5%", ("percent", 5.0)),
+        (" 2.5 % ", ("percent", 2.5)),
+    ],
+)
 def test_parse_max_drift_accepts(given, expected):
     assert parse_max_drift(given) == expected
 
@@ -32,10 +35,13 @@ def test_parse_max_drift_rejects_with_the_value_named(given):
     assert repr(given) in str(info.value)
 
 
-@pytest.mark.parametrize("spec, baseline, worse, better", [
-    (FID, 20.0, 21.5, 18.5),
-    (CLIP, 0.30, 0.28, 0.32),
-])
+@pytest.mark.parametrize(
+    "spec, baseline, worse, better",
+    [
+        (FID, 20.0, 21.5, 18.5),
+        (CLIP, 0.30, 0.28, 0.32),
+    ],
+)
 def test_absolute_drift_is_direction_aware(spec, baseline, worse, better):
     assert drift_verdict(spec, worse, baseline, 1.0 if spec is FID else 0.01, None)[0] == "fail"
     assert drift_verdict(spec, better, baseline, 1.0 if spec is FID else 0.01, None)[0] == "improved"

@@ -27,15 +27,25 @@ def restore_settings(monkeypatch):
 
 
 def result(test, value, *, metric="fid", higher_is_better=False):
-    return {"test": test, "metric": metric, "key": metric, "value": value, "n": 64, "lane": LANE,
-            "verdict": "pass", "higher_is_better": higher_is_better}
+    return {
+        "test": test,
+        "metric": metric,
+        "key": metric,
+        "value": value,
+        "n": 64,
+        "lane": LANE,
+        "verdict": "pass",
+        "higher_is_better": higher_is_better,
+    }
 
 
 def make_store(root, values_by_run):
     store = Store(root)
     for index, values in enumerate(values_by_run):
-        store.write_run([result(test, value) for test, value in values.items()],
-                        {"commit": f"c{index}abcdef"[:7], "dirty": False, "time": f"2025-02-0{index + 1}"})
+        store.write_run(
+            [result(test, value) for test, value in values.items()],
+            {"commit": f"c{index}abcdef"[:7], "dirty": False, "time": f"2025-02-0{index + 1}"},
+        )
     return store
 
 
@@ -78,13 +88,16 @@ def test_diff_exits_1_on_a_worsening(tmp_path, capsys):
     assert "1 metric(s) worse beyond max_drift=5%" in captured.err
 
 
-@pytest.mark.parametrize("second, drift, code", [
-    (20.9, ["--max-drift", "5%"], 0),       # within 5%
-    (10.0, ["--max-drift", "5%"], 0),       # an improvement never fails
-    (25.0, ["--max-drift", "10"], 0),       # absolute tolerance
-    (25.0, ["--max-drift", "30%"], 0),      # percent tolerance
-    (25.0, ["--max-drift", "4.9"], 1),
-])
+@pytest.mark.parametrize(
+    "second, drift, code",
+    [
+        (20.9, ["--max-drift", "5%"], 0),  # within 5%
+        (10.0, ["--max-drift", "5%"], 0),  # an improvement never fails
+        (25.0, ["--max-drift", "10"], 0),  # absolute tolerance
+        (25.0, ["--max-drift", "30%"], 0),  # percent tolerance
+        (25.0, ["--max-drift", "4.9"], 1),
+    ],
+)
 def test_diff_exit_codes(tmp_path, capsys, second, drift, code):
     make_store(tmp_path / "s", [{"t::a": 20.0}, {"t::a": second}])
     assert main(["diff", "-2", "-1", *drift, "--gen-store", str(tmp_path / "s")]) == code
@@ -98,11 +111,14 @@ def test_diff_by_commit(tmp_path, capsys):
     assert main(["diff", "c0ab", "c1ab", "--max-drift", "5%", "--gen-store", str(tmp_path / "s")]) == 1
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["diff", "-2", "-1", "--max-drift", "lots"], "max_drift"),
-    (["diff", "-9", "-1"], "run index -9 out of range"),
-    (["diff", "nope", "-1"], "no run matches 'nope'"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["diff", "-2", "-1", "--max-drift", "lots"], "max_drift"),
+        (["diff", "-9", "-1"], "run index -9 out of range"),
+        (["diff", "nope", "-1"], "no run matches 'nope'"),
+    ],
+)
 def test_diff_usage_errors_exit_2_with_a_message(tmp_path, capsys, argv, message):
     make_store(tmp_path / "s", [{"t::a": 20.0}, {"t::a": 50.0}])
     assert exit_code([*argv, "--gen-store", str(tmp_path / "s")]) == 2  # never 1: that means "worse"
@@ -111,17 +127,20 @@ def test_diff_usage_errors_exit_2_with_a_message(tmp_path, capsys, argv, message
 
 def test_diff_auto_uses_the_seed_noise_stored_with_the_baseline(tmp_path, capsys):
     """Default --max-drift auto: the gate's margin test with the baseline's seed-noise SD, not a percentage."""
-    store = make_store(tmp_path / "s", [{"t::a": 20.0, "t::b": 20.0, "t::c": 20.0},
-                                        {"t::a": 20.5, "t::b": 23.0, "t::c": 30.0}])
+    store = make_store(
+        tmp_path / "s", [{"t::a": 20.0, "t::b": 20.0, "t::c": 20.0}, {"t::a": 20.5, "t::b": 23.0, "t::c": 30.0}]
+    )
     entry = {"value": 20.0, "n": 64, "lane": LANE, "noise_sd": 0.5}
     store.update_baselines("t", {"t::a": {"fid": {LANE: entry}}, "t::b": {"fid": {LANE: entry}}})
     assert main(["diff", "-2", "-1", "--gen-store", str(tmp_path / "s")]) == 1
     captured = capsys.readouterr()
     rows = {line.split()[0]: line for line in captured.out.splitlines() if line.startswith("t::")}
     assert captured.out.splitlines()[1].split()[-5:] == ["margin", "noise", "SD", "p", "verdict"]
-    assert "WORSE" not in rows["t::a"] and rows["t::a"].split()[-1] == "ok"        # +0.5: inside 0.375 + noise
-    assert "WORSE" in rows["t::b"] and "0.375" in rows["t::b"] and "0.5" in rows["t::b"]  # +3 = 5.25 SDs past the margin
-    assert "untested" in rows["t::c"] and "WORSE" not in rows["t::c"]             # +10% but no noise estimate
+    assert "WORSE" not in rows["t::a"] and rows["t::a"].split()[-1] == "ok"  # +0.5: inside 0.375 + noise
+    assert (
+        "WORSE" in rows["t::b"] and "0.375" in rows["t::b"] and "0.5" in rows["t::b"]
+    )  # +3 = 5.25 SDs past the margin
+    assert "untested" in rows["t::c"] and "WORSE" not in rows["t::c"]  # +10% but no noise estimate
     assert "1 metric(s) worse beyond the margin" in captured.err
 
 
@@ -148,8 +167,22 @@ def test_build_ref_with_random_inception_weights(tmp_path, capsys):
     for i in range(6):
         Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(images / f"{i}.png")
     store_dir = tmp_path / "store"
-    code = main(["build-ref", str(images), "--name", "x", "--weights", str(weights), "--gen-store", str(store_dir),
-                 "--gen-device", "cpu", "--batch-size", "4"])
+    code = main(
+        [
+            "build-ref",
+            str(images),
+            "--name",
+            "x",
+            "--weights",
+            str(weights),
+            "--gen-store",
+            str(store_dir),
+            "--gen-device",
+            "cpu",
+            "--batch-size",
+            "4",
+        ]
+    )
     assert code == 0
     npz, meta_path = store_dir / "refs" / "x.npz", store_dir / "refs" / "x.json"
     assert npz.is_file() and meta_path.is_file()
@@ -177,8 +210,9 @@ def test_console_script_help():
 
 
 def test_module_help():
-    done = subprocess.run([sys.executable, "-m", "pytest_genquality.cli", "diff", "--help"], capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest_genquality.cli", "diff", "--help"], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0 and "--max-drift" in done.stdout and "--gen-store" in done.stdout
 
 
@@ -204,8 +238,20 @@ def test_build_ref_with_a_domain_extractor(tmp_path, monkeypatch, capsys):
     for i, colour in enumerate([(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)]):
         Image.new("RGB", (8, 8), colour).save(images / f"{i}.png")
     monkeypatch.chdir(tmp_path)
-    code = main(["build-ref", "images", "--name", "colours", "--extractor", "my_features:MeanColour",
-                 "--gen-store", "store", "--gen-device", "cpu"])
+    code = main(
+        [
+            "build-ref",
+            "images",
+            "--name",
+            "colours",
+            "--extractor",
+            "my_features:MeanColour",
+            "--gen-store",
+            "store",
+            "--gen-device",
+            "cpu",
+        ]
+    )
     assert code == 0
     stats = Store(tmp_path / "store").load_reference("colours")
     assert stats.extractor_id == "mean-colour/cpu" and stats.n == 4
@@ -218,14 +264,31 @@ def test_build_ref_with_an_extractor_that_is_not_one(tmp_path, monkeypatch, caps
     (tmp_path / "images").mkdir()
     Image.new("RGB", (8, 8)).save(tmp_path / "images" / "0.png")
     monkeypatch.chdir(tmp_path)
-    assert main(["build-ref", "images", "--name", "x", "--extractor", "not_features:broken", "--gen-store", "store",
-                 "--gen-device", "cpu"]) == 2
+    assert (
+        main(
+            [
+                "build-ref",
+                "images",
+                "--name",
+                "x",
+                "--extractor",
+                "not_features:broken",
+                "--gen-store",
+                "store",
+                "--gen-device",
+                "cpu",
+            ]
+        )
+        == 2
+    )
     assert "needs a string .id" in capsys.readouterr().err
     assert main(["build-ref", "images", "--name", "x", "--extractor", "not_features", "--gen-store", "store"]) == 2
     assert "MODULE:NAME" in capsys.readouterr().err
 
 
-WARNING_EXTRACTOR_MODULE = EXTRACTOR_MODULE + '''
+WARNING_EXTRACTOR_MODULE = (
+    EXTRACTOR_MODULE
+    + '''
 
 class StandIn(MeanColour):
     """Warns as demo weights do."""
@@ -237,6 +300,7 @@ class StandIn(MeanColour):
         super().__init__(device)
         warnings.warn("seeded random stand-in weights: numbers match no published value", RandomWeightsWarning)
 '''
+)
 
 
 def test_build_ref_warns_in_one_line_about_a_reference_too_small_for_fid(tmp_path):
@@ -246,16 +310,42 @@ def test_build_ref_warns_in_one_line_about_a_reference_too_small_for_fid(tmp_pat
     for i, colour in enumerate([(255, 0, 0), (0, 255, 0), (0, 0, 255)]):
         Image.new("RGB", (8, 8), colour).save(images / f"{i}.png")
     # a real process: inside pytest, warnings are recorded by pytest and never printed
-    done = subprocess.run([sys.executable, "-m", "pytest_genquality.cli", "build-ref", "images", "--name", "tiny",
-                           "--extractor", "standin_features:StandIn", "--gen-store", "store", "--gen-device", "cpu",
-                           "--workers", "0"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest_genquality.cli",
+            "build-ref",
+            "images",
+            "--name",
+            "tiny",
+            "--extractor",
+            "standin_features:StandIn",
+            "--gen-store",
+            "store",
+            "--gen-device",
+            "cpu",
+            "--workers",
+            "0",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     err_lines = done.stderr.splitlines()
-    assert ("genquality build-ref: warning: seeded random stand-in weights: numbers match no published value"
-            in err_lines)
-    assert any(line.startswith("genquality build-ref: warning: reference 'tiny': n=3 images for 3 feature "
-                               "dimensions, so its covariance is singular") and "more than 3 images" in line
-               for line in err_lines), err_lines
+    assert (
+        "genquality build-ref: warning: seeded random stand-in weights: numbers match no published value" in err_lines
+    )
+    assert any(
+        line.startswith(
+            "genquality build-ref: warning: reference 'tiny': n=3 images for 3 feature "
+            "dimensions, so its covariance is singular"
+        )
+        and "more than 3 images" in line
+        for line in err_lines
+    ), err_lines
     assert len(err_lines) == 2, err_lines  # each warning one line: no file name, no source line
     assert Store(tmp_path / "store").load_reference("tiny").n == 3  # written: still usable for drift checks
 

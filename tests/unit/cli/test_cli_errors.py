@@ -17,8 +17,13 @@ from pytest_genquality.store import Store
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path, monkeypatch):
-    for name in ("GENQUALITY_STORE", "GENQUALITY_OFFLINE", "GENQUALITY_WEIGHTS_DIR", "GENQUALITY_DEVICE",
-                 "GENQUALITY_DEBUG"):
+    for name in (
+        "GENQUALITY_STORE",
+        "GENQUALITY_OFFLINE",
+        "GENQUALITY_WEIGHTS_DIR",
+        "GENQUALITY_DEVICE",
+        "GENQUALITY_DEBUG",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(torch.hub, "_hub_dir", None)
     torch.hub.set_dir(str(tmp_path / "hub"))  # no official file can be found by accident
@@ -48,11 +53,12 @@ def build_ref(tmp_path, *extra):
 
 def test_an_empty_folder_is_one_line(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
-    code, err = run(build_ref(tmp_path, str(tmp_path / "empty"), "--name", "x", "--weights", str(tmp_path / "w.pth")),
-                    capsys)
+    code, err = run(
+        build_ref(tmp_path, str(tmp_path / "empty"), "--name", "x", "--weights", str(tmp_path / "w.pth")), capsys
+    )
     assert code == 2
     assert err.count("\n") == 1 and "Traceback" not in err
-    assert f"images: no image files (.png, .jpg" in err and str(tmp_path / "empty") in err  # before the weights
+    assert "images: no image files (.png, .jpg" in err and str(tmp_path / "empty") in err  # before the weights
 
 
 class FakeInception:
@@ -104,10 +110,28 @@ def test_debug_shows_the_traceback(tmp_path):
 
 def test_the_console_has_no_traceback_for_user_errors(tmp_path):
     """The real process: stderr is one line, no chained urllib/torch frames."""
-    done = subprocess.run([sys.executable, "-m", "pytest_genquality.cli", "build-ref", str(images_dir(tmp_path)),
-                           "--name", "x", "--gen-store", str(tmp_path / "store"), "--gen-offline",
-                           "--gen-device", "cpu", "--weights", str(tmp_path / "absent.pth")],
-                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest_genquality.cli",
+            "build-ref",
+            str(images_dir(tmp_path)),
+            "--name",
+            "x",
+            "--gen-store",
+            str(tmp_path / "store"),
+            "--gen-offline",
+            "--gen-device",
+            "cpu",
+            "--weights",
+            str(tmp_path / "absent.pth"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
     assert done.returncode == 2, done.stderr
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     assert "absent.pth" in done.stderr and "--weights" in done.stderr

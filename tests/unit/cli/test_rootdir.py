@@ -21,8 +21,7 @@ def pytest_rootdir(folder):
     """What pytest itself decides, run in ``folder`` without arguments."""
     from _pytest.config.findpaths import determine_setup
 
-    return determine_setup(inifile=None, override_ini=None, args=[], rootdir_cmd_arg=None,
-                           invocation_dir=folder)[0]
+    return determine_setup(inifile=None, override_ini=None, args=[], rootdir_cmd_arg=None, invocation_dir=folder)[0]
 
 
 @pytest.mark.parametrize("layout", sorted(LAYOUTS))
@@ -34,8 +33,9 @@ def test_the_ini_folder_wins_as_in_pytest(tmp_path, layout):
     assert find_rootdir(start) == tmp_path / "project" == pytest_rootdir(start)
 
 
-@pytest.mark.parametrize("name, text", [("tox.ini", "[tox]\n"), ("setup.cfg", "[metadata]\n"),
-                                        ("pyproject.toml", "[tool.black]\n")])
+@pytest.mark.parametrize(
+    "name, text", [("tox.ini", "[tox]\n"), ("setup.cfg", "[metadata]\n"), ("pyproject.toml", "[tool.black]\n")]
+)
 def test_a_file_without_pytest_settings_is_passed_over(tmp_path, name, text):
     (tmp_path / "outer" / "inner" / "tests").mkdir(parents=True)
     (tmp_path / "outer" / "pytest.ini").write_text("[pytest]\n")
@@ -66,15 +66,18 @@ def test_build_ref_and_history_from_a_subfolder_use_the_root_store(tmp_path, mon
     project = tmp_path / "project"
     (project / "tests").mkdir(parents=True)
     (project / "pytest.ini").write_text("[pytest]\n")
-    Store(project / ".genquality").write_run([{"test": "t::root", "metric": "fid", "key": "fid", "value": 1.0,
-                                               "n": 4, "lane": "cpu", "verdict": "pass"}], {"commit": "abc1234"})
+    Store(project / ".genquality").write_run(
+        [{"test": "t::root", "metric": "fid", "key": "fid", "value": 1.0, "n": 4, "lane": "cpu", "verdict": "pass"}],
+        {"commit": "abc1234"},
+    )
     monkeypatch.chdir(project / "tests")
     try:
         assert main(["history"]) == 0
         assert "t::root" in capsys.readouterr().out
         # build-ref checks its name in the root store before any work
         Store(project / ".genquality").save_reference(
-            "coco", __import__("pytest_genquality").ReferenceStats.from_features([[0.0, 1], [1, 0]], extractor_id="x"))
+            "coco", __import__("pytest_genquality").ReferenceStats.from_features([[0.0, 1], [1, 0]], extractor_id="x")
+        )
         (project / "tests" / "imgs").mkdir()
         (project / "tests" / "imgs" / "a.png").write_bytes(b"")
         assert main(["build-ref", "imgs", "--name", "coco"]) == 2

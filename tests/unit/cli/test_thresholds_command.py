@@ -29,8 +29,12 @@ def test_one_block_bound_is_the_prediction_bound_of_a_fresh_block():
 def test_one_block_bound_fails_a_fresh_block_at_the_stated_rate():
     rng = np.random.default_rng(0)
     baseline, fresh = rng.normal(18.0, 3.8, size=(2, 200_000))
-    bounds = [from_seed_noise(value, 3.8 * math.sqrt(2), higher_is_better=False, distribution=False,
-                              false_fail=0.05).threshold for value in baseline[:20_000]]
+    bounds = [
+        from_seed_noise(
+            value, 3.8 * math.sqrt(2), higher_is_better=False, distribution=False, false_fail=0.05
+        ).threshold
+        for value in baseline[:20_000]
+    ]
     rate = np.mean(fresh[:20_000] > np.array(bounds))
     assert abs(rate - 0.05) < 4 * math.sqrt(0.05 * 0.95 / 20_000), rate
 
@@ -52,11 +56,13 @@ def test_rounding_never_tightens():
     assert rounded_outwards(25.0, higher_is_better=False) == 25.0
 
 
-CONFTEST = project_conftest(extra="""
+CONFTEST = project_conftest(
+    extra="""
 @pytest.fixture
 def block():
     return int(os.environ.get("TOY_BLOCK", "0"))
-""")
+"""
+)
 
 TESTS = """
 from toy import toy_images
@@ -93,7 +99,7 @@ def test_first_run_path_suggests_from_the_baselines_seed_noise(project, capsys):
     stored = json.loads((project.path / ".genquality" / "baselines" / "test_quality.py.json").read_text())
     fid = next(iter(stored["tests"]["test_quality.py::test_quality"]["fid@real"].values()))
     expected = rounded_outwards(fid["value"] + Z_995 * fid["noise_sd"] * math.sqrt(2), False)
-    assert f"fid@real" in out and f"->  <= {expected:g}" in out
+    assert "fid@real" in out and f"->  <= {expected:g}" in out
     assert "from 1 seed block (the baseline's) and the stored seed-noise SD" in out
     assert f"assert_fid_below(batch, ref, {expected:g})" in out
     assert "or in one call: assert_quality(batch, ref, fid_below=" in out and "recall_above=" in out

@@ -53,8 +53,14 @@ def test_status_lists_every_file_the_plugin_can_need(isolated, capsys):
     assert main(["weights", "status", "--gen-weights-dir", "/nowhere"]) == 1  # files are MISSING: a red CI step
     out, err = capsys.readouterr()
     assert "file(s) missing or corrupt: inception-fid, alexnet, vgg16" in err
-    for name in ("inception-fid", "alexnet", "vgg16", "lpips-lin-alex", "lpips-lin-vgg",
-                 "clip:openai/clip-vit-large-patch14"):
+    for name in (
+        "inception-fid",
+        "alexnet",
+        "vgg16",
+        "lpips-lin-alex",
+        "lpips-lin-vgg",
+        "clip:openai/clip-vit-large-patch14",
+    ):
         assert name in out, name
     assert f"looked in: /nowhere/{REGISTRY['inception-fid'].filename}" in out
     assert f"looked in: {isolated / 'checkpoints' / REGISTRY['alexnet'].filename}" in out
@@ -70,7 +76,9 @@ def test_status_checks_hashes(isolated, toy_registry, capsys):
     assert main(["weights", "status"]) == 1  # a corrupt file is worth a red CI step
     (isolated / "checkpoints" / toy_registry.filename).write_bytes(PAYLOAD)
     rows = by_name(weights_setup.status())
-    assert rows["toy-net"].state == "ok" and rows["toy-net"].found == str(isolated / "checkpoints" / toy_registry.filename)
+    assert rows["toy-net"].state == "ok" and rows["toy-net"].found == str(
+        isolated / "checkpoints" / toy_registry.filename
+    )
     assert rows["lpips-lin-alex"].state == "ok"  # the installed lpips package's file, sha256 known
 
 
@@ -78,7 +86,7 @@ def test_fetch_downloads_into_the_hub_cache(isolated, toy_registry, capsys):
     assert main(["weights", "fetch", "--no-clip"]) == 0
     target = isolated / "checkpoints" / toy_registry.filename
     assert target.read_bytes() == PAYLOAD
-    assert f"OK       toy-net" in capsys.readouterr().out
+    assert "OK       toy-net" in capsys.readouterr().out
     assert resolve_weights("toy-net", offline=True) == target  # the offline run that follows finds it
 
 
@@ -102,9 +110,11 @@ def test_fetch_without_network_says_so_in_one_clean_sentence(isolated, toy_regis
     assert main(["weights", "fetch", "--no-clip"]) == 1
     out = capsys.readouterr().out
     fix = next(line.strip() for line in out.splitlines() if "fix:" in line and "toy" in line)
-    assert fix == (f"fix: download failed (no network or the server is unreachable: Name or service not known); run "
-                   f"`genquality weights fetch` again where there is internet, or put {toy_registry.url} into "
-                   f"{isolated / 'checkpoints'}/")
+    assert fix == (
+        f"fix: download failed (no network or the server is unreachable: Name or service not known); run "
+        f"`genquality weights fetch` again where there is internet, or put {toy_registry.url} into "
+        f"{isolated / 'checkpoints'}/"
+    )
 
 
 def test_demo_files_can_never_pass_for_official_ones(tmp_path):
@@ -167,8 +177,21 @@ def test_build_ref_finds_a_demo_inception_in_the_weights_dir(tmp_path, capsys, m
     for i in range(3):
         Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(images / f"{i}.png")
     with pytest.warns(RandomWeightsWarning):
-        code = main(["build-ref", str(images), "--name", "demo", "--gen-weights-dir", str(tmp_path / "demo"),
-                     "--gen-store", str(tmp_path / "store"), "--gen-offline", "--gen-device", "cpu"])
+        code = main(
+            [
+                "build-ref",
+                str(images),
+                "--name",
+                "demo",
+                "--gen-weights-dir",
+                str(tmp_path / "demo"),
+                "--gen-store",
+                str(tmp_path / "store"),
+                "--gen-offline",
+                "--gen-device",
+                "cpu",
+            ]
+        )
     assert code == 0
     meta = json.loads((tmp_path / "store" / "refs" / "demo.json").read_text())
     assert meta["n"] == 3 and meta["extractor_id"].startswith("inception-fid:random-seed-0-")

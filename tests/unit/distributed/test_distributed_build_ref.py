@@ -17,6 +17,7 @@ import torch
 from pytest_genquality import settings
 from pytest_genquality.cli import main
 from pytest_genquality.store import Store
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "reference"))  # test_build_ref
 from test_build_ref import write_images
 
@@ -25,11 +26,20 @@ RANK_SCRIPT = Path(__file__).resolve().parent / "rank_build_ref.py"
 
 def torchrun(*args, nproc=2, timeout=300):
     """`torchrun --standalone --nproc-per-node=N ...` as a subprocess; returns the completed process."""
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}", *map(str, args)]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc-per-node={nproc}",
+        *map(str, args),
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
     for name in ("GENQUALITY_STORE", "GENQUALITY_DEVICE", "GENQUALITY_OFFLINE", "GENQUALITY_WEIGHTS_DIR"):
         env.pop(name, None)
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env, cwd=Path(__file__).resolve().parents[2])
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=timeout, env=env, cwd=Path(__file__).resolve().parents[2]
+    )
 
 
 @pytest.fixture
@@ -46,16 +56,34 @@ def test_two_ranks_equal_one_process_and_a_bad_file_fails_every_rank(tmp_path, s
     from pytest_genquality.features import build_random_inception_weights
 
     weights = build_random_inception_weights(tmp_path / "weights", seed=0)
-    write_images(tmp_path / "good", 7, size=32)             # batches of 2: rank 0 gets 3 (images 0,1,4,5), rank 1 gets 2
+    write_images(tmp_path / "good", 7, size=32)  # batches of 2: rank 0 gets 3 (images 0,1,4,5), rank 1 gets 2
     bad = write_images(tmp_path / "bad", 4, size=32)
-    bad[3].write_bytes(b"not a png")                         # in batch 1: rank 1's
+    bad[3].write_bytes(b"not a png")  # in batch 1: rank 1's
     common = ["--weights", str(weights), "--gen-device", "cpu", "--batch-size", "2", "--workers", "1"]
 
-    assert main(["build-ref", str(tmp_path / "good"), "--name", "real", "--gen-store", str(tmp_path / "one"),
-                 *common]) == 0
-    done = torchrun(RANK_SCRIPT, tmp_path,
-                    "build-ref", tmp_path / "good", "--name", "real", "--gen-store", tmp_path / "two", *common, "--",
-                    "build-ref", tmp_path / "bad", "--name", "broken", "--gen-store", tmp_path / "two", *common)
+    assert (
+        main(["build-ref", str(tmp_path / "good"), "--name", "real", "--gen-store", str(tmp_path / "one"), *common])
+        == 0
+    )
+    done = torchrun(
+        RANK_SCRIPT,
+        tmp_path,
+        "build-ref",
+        tmp_path / "good",
+        "--name",
+        "real",
+        "--gen-store",
+        tmp_path / "two",
+        *common,
+        "--",
+        "build-ref",
+        tmp_path / "bad",
+        "--name",
+        "broken",
+        "--gen-store",
+        tmp_path / "two",
+        *common,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     ranks = [json.loads((tmp_path / f"rank{rank}.json").read_text()) for rank in (0, 1)]
 

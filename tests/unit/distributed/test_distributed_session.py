@@ -7,7 +7,6 @@ between the ranks, and the same exit status on every rank. Toy extractor and gen
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,14 +14,16 @@ from pathlib import Path
 from test_distributed_build_ref import torchrun
 from toy import project_conftest
 
-CONFTEST = project_conftest(extra='''
+CONFTEST = project_conftest(
+    extra="""
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session):
     rank = os.environ.get("RANK", "single")
     (session.config.rootpath / f"status_{rank}.txt").write_text(str(int(session.exitstatus)))
-''')
+"""
+)
 
-TESTS = '''
+TESTS = """
 import os
 from pathlib import Path
 
@@ -48,7 +49,7 @@ def test_paired(generate):
 
 def test_fails_on_every_rank(generate, ref, extractor):
     assert_fid_below(generate(sample, seeds=range(10, 20), batch_size=4), ref, 1e-9, extractor=extractor)
-'''
+"""
 
 
 def make_project(folder: Path) -> Path:
@@ -61,8 +62,9 @@ def make_project(folder: Path) -> Path:
 
 def plain_pytest(folder: Path, *args):
     env = {k: v for k, v in os.environ.items() if not k.startswith("GENQUALITY_")}
-    return subprocess.run([sys.executable, "-m", "pytest", *args], cwd=folder, capture_output=True, text=True,
-                          timeout=300, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", *args], cwd=folder, capture_output=True, text=True, timeout=300, env=env
+    )
 
 
 def session_under_torchrun(folder: Path, *args):
@@ -75,14 +77,18 @@ def session_under_torchrun(folder: Path, *args):
 
 def recorded(folder: Path) -> list[list]:
     runs = sorted((folder / ".genquality" / "runs").glob("*.json"))
-    return [sorted((r["test"], r["key"], r["value"], r["n"], r["verdict"]) for r in json.loads(run.read_text())["results"])
-            for run in runs]
+    return [
+        sorted((r["test"], r["key"], r["value"], r["n"], r["verdict"]) for r in json.loads(run.read_text())["results"])
+        for run in runs
+    ]
 
 
 def baselines(folder: Path) -> dict:
     stored = json.loads((folder / ".genquality" / "baselines" / "test_quality.py.json").read_text())["tests"]
-    return {node: {key: [entry["value"] for entry in lanes.values()] for key, lanes in metrics.items()}
-            for node, metrics in stored.items()}
+    return {
+        node: {key: [entry["value"] for entry in lanes.values()] for key, lanes in metrics.items()}
+        for node, metrics in stored.items()
+    }
 
 
 def test_two_ranks_make_one_session_equal_to_one_process(tmp_path):
@@ -99,11 +105,11 @@ def test_two_ranks_make_one_session_equal_to_one_process(tmp_path):
 
     calls = {rank: (two / f"calls_{rank}.txt").read_text().split("\n") for rank in (0, 1)}
     assert calls[0][0] == "0 1 2 3 4 5" and calls[1][0] == "6 7 8 9 10 11"  # whole batches dealt round-robin
-    fid_calls = calls[0][:4] + calls[1][:3]                              # 7 batches of 6: 4 on rank 0, 3 on rank 1
+    fid_calls = calls[0][:4] + calls[1][:3]  # 7 batches of 6: 4 on rank 0, 3 on rank 1
     shared = sorted(int(seed) for line in fid_calls for seed in line.split())
-    assert shared == list(range(40))                                     # test_fid: every seed made once
+    assert shared == list(range(40))  # test_fid: every seed made once
 
-    assert recorded(two) == recorded(one) and len(recorded(two)) == 1    # one run file, the same values
+    assert recorded(two) == recorded(one) and len(recorded(two)) == 1  # one run file, the same values
     assert baselines(two) == baselines(one)
     assert set(baselines(two)) == {"test_quality.py::test_fid", "test_quality.py::test_paired"}
     images = list((two / ".genquality" / "baselines" / "images").rglob("*.png"))
@@ -113,10 +119,14 @@ def test_two_ranks_make_one_session_equal_to_one_process(tmp_path):
     done, statuses = session_under_torchrun(two)
     assert statuses == {"status_0": "1", "status_1": "1"}, done.stdout[-3000:] + done.stderr[-3000:]
     values = [[result[:4] for result in run] for run in recorded(two)]
-    assert len(values) == 2                                              # checked against the baselines: same values
+    assert len(values) == 2  # checked against the baselines: same values
     assert [value for value in values[1] if "test_paired" not in value[0]] == values[0]
     assert ("test_quality.py::test_paired", "max_abs@paired", 0.0, 8) in values[1]  # recorded once a baseline exists
-    assert [result[4] for result in recorded(two)[1]] == ["no-baseline", "pass", "pass"]  # it failed under --update-refs
+    assert [result[4] for result in recorded(two)[1]] == [
+        "no-baseline",
+        "pass",
+        "pass",
+    ]  # it failed under --update-refs
     assert done.stdout.count("1 failed, 2 passed") == 2
 
 
@@ -128,8 +138,9 @@ def test_a_recorder_that_is_not_the_writer_writes_nothing(tmp_path):
 
     store_dir = tmp_path / "store"
     for writer in (False, True):
-        recorder = Recorder(RunSettings(store_dir=store_dir, update_refs=True), Store(store_dir), "cpu", tmp_path,
-                            writer=writer)
+        recorder = Recorder(
+            RunSettings(store_dir=store_dir, update_refs=True), Store(store_dir), "cpu", tmp_path, writer=writer
+        )
         context = recorder.start_test("t.py::a", "t.py")
         context.pending_entries["fid@real"] = {"cpu": {"value": 1.0, "n": 4}}
         context.results.append(type("Result", (), {"as_dict": lambda self: {"test": "t.py::a", "value": 1.0}})())

@@ -14,9 +14,13 @@ FID_QUANTILE_99_5 = 29.25
 
 def suite_constants() -> dict:
     tree = ast.parse((EXAMPLES / "digits_suite" / "test_digits_quality.py").read_text())
-    return {node.targets[0].id: ast.literal_eval(node.value) for node in tree.body
-            if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
-            and node.targets[0].id.endswith(("_MAX", "_MIN"))}
+    return {
+        node.targets[0].id: ast.literal_eval(node.value)
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and isinstance(node.targets[0], ast.Name)
+        and node.targets[0].id.endswith(("_MAX", "_MIN"))
+    }
 
 
 def test_the_unchanged_model_passes_the_suite_on_almost_every_seed_block():

@@ -16,7 +16,13 @@ from pytest_genquality.features.weights import WeightsNotFoundError  # noqa: E40
 
 TINY_PROJECTION = 24  # clip_helpers' projection_dim
 WIDTHS = [(TINY_PROJECTION, 1024), (1024, 128), (128, 64), (64, 16), (16, 1)]
-LINEAR_INDICES = [0, 2, 4, 6, 7]  # the authors' nn.Sequential: Linear, Dropout, Linear, Dropout, Linear, Dropout, Linear, Linear
+LINEAR_INDICES = [
+    0,
+    2,
+    4,
+    6,
+    7,
+]  # the authors' nn.Sequential: Linear, Dropout, Linear, Dropout, Linear, Dropout, Linear, Linear
 
 
 def write_random_head(path, seed=0, input_dim=TINY_PROJECTION):
@@ -24,7 +30,7 @@ def write_random_head(path, seed=0, input_dim=TINY_PROJECTION):
     generator = torch.Generator().manual_seed(seed)
     state = {}
     for index, (width_in, width_out) in zip(LINEAR_INDICES, [(input_dim, 1024)] + WIDTHS[1:]):
-        state[f"layers.{index}.weight"] = torch.randn(width_out, width_in, generator=generator) / width_in ** 0.5
+        state[f"layers.{index}.weight"] = torch.randn(width_out, width_in, generator=generator) / width_in**0.5
         state[f"layers.{index}.bias"] = torch.randn(width_out, generator=generator) * 0.1
     torch.save(state, path)
     return path, state

@@ -6,7 +6,6 @@ architecture stands in (tests/dinov2_helpers.py). dgm-eval parity is in tests/pa
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
@@ -22,7 +21,9 @@ from pytest_genquality.reference import ReferenceStats  # noqa: E402
 
 
 def random_images(count: int, size: int, seed: int) -> torch.Tensor:
-    return torch.randint(0, 256, (count, 3, size, size), dtype=torch.uint8, generator=torch.Generator().manual_seed(seed))
+    return torch.randint(
+        0, 256, (count, 3, size, size), dtype=torch.uint8, generator=torch.Generator().manual_seed(seed)
+    )
 
 
 def smooth_images(count: int, size: int, seed: int, brightness: float = 1.0) -> torch.Tensor:
@@ -99,7 +100,9 @@ def test_missing_model_offline_names_the_cache_and_the_fix(monkeypatch, tmp_path
     monkeypatch.setenv("GENQUALITY_OFFLINE", "1")
     settings.configure(None)
     try:
-        with pytest.raises(DINOv2ModelNotFoundError, match=r"(?s)facebook/dinov2-large.*offline.*huggingface-cli download"):
+        with pytest.raises(
+            DINOv2ModelNotFoundError, match=r"(?s)facebook/dinov2-large.*offline.*huggingface-cli download"
+        ):
             DINOv2Embedder("facebook/dinov2-large")
     finally:
         settings.configure(None)
@@ -159,9 +162,30 @@ def test_build_ref_dinov2_and_clip_references_serve_assertions_by_name(pytester,
         image.save(images_dir / f"{seed}.png")
     store = str(pytester.path / ".genquality")
     for name, extractor, model in (("real-dino", "dinov2", model_dir), ("real-clip", "clip", clip_dir)):
-        assert main(["build-ref", str(images_dir), "--name", name, "--extractor", extractor, "--model", str(model),
-                     "--gen-store", store, "--gen-device", "cpu", "--batch-size", "16"]) == 0
-    pytester.makeconftest(project_conftest(extra=f"""
+        assert (
+            main(
+                [
+                    "build-ref",
+                    str(images_dir),
+                    "--name",
+                    name,
+                    "--extractor",
+                    extractor,
+                    "--model",
+                    str(model),
+                    "--gen-store",
+                    store,
+                    "--gen-device",
+                    "cpu",
+                    "--batch-size",
+                    "16",
+                ]
+            )
+            == 0
+        )
+    pytester.makeconftest(
+        project_conftest(
+            extra=f"""
 @pytest.fixture(scope="session")
 def dino():
     from pytest_genquality.features import DINOv2Embedder
@@ -171,17 +195,22 @@ def dino():
 def embedder():
     from pytest_genquality.features import CLIPEmbedder
     return CLIPEmbedder({str(clip_dir)!r})
-"""))
+"""
+        )
+    )
     pytester.makepyfile(test_refs=PROJECT_TESTS)
     pytester.runpytest("--update-refs").assert_outcomes(passed=2)
     pytester.runpytest().assert_outcomes(passed=2)
 
 
-@pytest.mark.parametrize("extra, message", [
-    (["--extractor", "clip", "--dims", "64"], "--dims only apply to --extractor inception"),
-    (["--extractor", "dinov2", "--resize", "tf1", "--weights", "w.pth"], "--weights, --resize only apply"),
-    (["--model", "facebook/dinov2-large"], "--model names a CLIP or DINOv2 checkpoint; Inception takes --weights"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--extractor", "clip", "--dims", "64"], "--dims only apply to --extractor inception"),
+        (["--extractor", "dinov2", "--resize", "tf1", "--weights", "w.pth"], "--weights, --resize only apply"),
+        (["--model", "facebook/dinov2-large"], "--model names a CLIP or DINOv2 checkpoint; Inception takes --weights"),
+    ],
+)
 def test_build_ref_refuses_options_the_extractor_does_not_take(tmp_path, capsys, extra, message):
     from pytest_genquality.cli import main
 

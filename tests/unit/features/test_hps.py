@@ -9,9 +9,11 @@ from pytest_genquality import ImageBatch  # noqa: E402
 from pytest_genquality.features import HPSv2  # noqa: E402
 from pytest_genquality.features.weights import WeightsNotFoundError  # noqa: E402
 
-TINY = {"embed_dim": 16,
-        "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "head_width": 16, "patch_size": 8},
-        "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1}}
+TINY = {
+    "embed_dim": 16,
+    "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "head_width": 16, "patch_size": 8},
+    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
+}
 PROMPTS = ["a red cat", "the dog on a mat", "an astronaut riding a horse, oil painting", "two cups", "a bowl of ramen"]
 
 
@@ -27,7 +29,9 @@ def checkpoint(tmp_path_factory):
 
 def images(n, height, width, seed=0):
     generator = torch.Generator().manual_seed(seed)
-    base = torch.randint(0, 256, (n, 3, max(height // 4, 1), max(width // 4, 1)), generator=generator, dtype=torch.uint8)
+    base = torch.randint(
+        0, 256, (n, 3, max(height // 4, 1), max(width // 4, 1)), generator=generator, dtype=torch.uint8
+    )
     return torch.nn.functional.interpolate(base.float(), size=(height, width), mode="bilinear").round().to(torch.uint8)
 
 
@@ -83,12 +87,19 @@ def test_missing_checkpoint_names_the_versions_file(tmp_path, monkeypatch):
     assert "https://huggingface.co/xswu/HPSv2/resolve/main/HPS_v2.1_compressed.pt" in str(caught.value)
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    ({"version": "v3"}, ValueError, "version: expected one of"),
-    ({"architecture": "ViT-Nope"}, ValueError, "architecture: 'ViT-Nope' is not an open_clip model name"),
-    ({"architecture": {"embed_dim": 16}}, TypeError, "architecture: expected an open_clip model name or a config dict"),
-    ({"architecture": dict(TINY, embed_dim=8)}, ValueError, "does not fit the open_clip open_clip-config-"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"version": "v3"}, ValueError, "version: expected one of"),
+        ({"architecture": "ViT-Nope"}, ValueError, "architecture: 'ViT-Nope' is not an open_clip model name"),
+        (
+            {"architecture": {"embed_dim": 16}},
+            TypeError,
+            "architecture: expected an open_clip model name or a config dict",
+        ),
+        ({"architecture": dict(TINY, embed_dim=8)}, ValueError, "does not fit the open_clip open_clip-config-"),
+    ],
+)
 def test_invalid_arguments_are_named(checkpoint, kwargs, error, match):
     with pytest.raises(error, match=match):
         HPSv2(checkpoint[0], **{"architecture": TINY, **kwargs})

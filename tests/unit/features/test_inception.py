@@ -79,6 +79,7 @@ def isolated_weights_search(tmp_path, monkeypatch):
 
 # --------------------------------------------------------------------------- outputs
 
+
 def test_features_have_documented_shapes_dtypes_and_device(extractor):
     features = extractor(random_images(3, 32, seed=1))
     assert set(features) == {"pool", "logits_unbiased"}
@@ -151,6 +152,7 @@ def test_iter_features_keeps_different_image_sizes_apart(extractor):
 
 # --------------------------------------------------------------------------- random weights
 
+
 def test_random_weights_file_is_named_and_loads_strictly(weights_path):
     assert weights_path.name == "pt_inception-random-seed-0.pth"
     state = torch.load(weights_path, weights_only=True)
@@ -165,8 +167,9 @@ def test_random_weights_are_seeded(weights_path, other_weights_path, tmp_path):
     first = torch.load(weights_path, weights_only=True)
     key = "Mixed_6b.branch7x7_2.conv.weight"
     assert torch.equal(first[key], again[key])
-    assert torch.allclose(first["Mixed_7c.branch_pool.bn.running_var"],
-                          again["Mixed_7c.branch_pool.bn.running_var"], rtol=1e-5)
+    assert torch.allclose(
+        first["Mixed_7c.branch_pool.bn.running_var"], again["Mixed_7c.branch_pool.bn.running_var"], rtol=1e-5
+    )
     assert not torch.equal(first[key], other[key])
 
 
@@ -201,6 +204,7 @@ def test_random_weights_give_non_degenerate_features(extractor):
 
 # --------------------------------------------------------------------------- ids and modes
 
+
 def test_id_names_architecture_weights_and_resize(extractors_by_mode, other_weights_path):
     ids = {mode: extractor.id for mode, extractor in extractors_by_mode.items()}
     assert len(set(ids.values())) == len(RESIZE_MODES)
@@ -230,8 +234,9 @@ def test_resize_modes_output_299_floats_in_range(mode, size):
     assert float(out.min()) >= -1 and float(out.max()) <= 1
 
 
-@pytest.mark.parametrize("mode, white", [("pytorch-fid", 1.0), ("tf1", 127 / 128), ("clean", 127 / 128),
-                                         ("torchmetrics", 127 / 128)])
+@pytest.mark.parametrize(
+    "mode, white", [("pytorch-fid", 1.0), ("tf1", 127 / 128), ("clean", 127 / 128), ("torchmetrics", 127 / 128)]
+)
 def test_resize_modes_normalise_black_and_white_like_their_peer(mode, white):
     images = torch.zeros(2, 3, 20, 24, dtype=torch.uint8)
     images[1] = 255
@@ -259,6 +264,7 @@ def test_torchmetrics_resize_is_antialiased():
 
 
 # --------------------------------------------------------------------------- dims (pytorch-fid --dims)
+
 
 @pytest.fixture(scope="module")
 def extractors_by_dims(weights_path):
@@ -294,35 +300,48 @@ def test_dims_features_are_spatial_means_of_the_block_outputs(extractors_by_dims
 
 # --------------------------------------------------------------------------- input errors
 
+
 def test_unknown_resize_mode_is_a_value_error_naming_the_argument(weights_path):
     with pytest.raises(ValueError, match=r"resize: unknown preprocessing mode 'bicubic'.*pytorch-fid"):
         InceptionFID(weights_path, resize="bicubic")
 
 
-@pytest.mark.parametrize("bad, error, pattern", [
-    (torch.rand(2, 3, 32, 32), TypeError, r"images: expected uint8 pixels 0..255, got dtype torch.float32"),
-    (torch.zeros(2, 1, 32, 32, dtype=torch.uint8), ValueError,
-     r"images: expected shape \[N, 3, H, W\].*\(2, 1, 32, 32\)"),
-    (torch.zeros(3, 32, 32, dtype=torch.uint8), ValueError, r"images: expected shape"),
-    (torch.zeros(0, 3, 32, 32, dtype=torch.uint8), ValueError, r"images: expected at least one"),
-    (np.zeros((2, 32, 32, 3), dtype=np.uint8), TypeError, r"images: .*ImageBatch.from_any"),
-    ("folder/of/images", TypeError, r"images: expected an ImageBatch.*str"),
-    ([], ValueError, r"images: got an empty iterable"),
-    ([torch.zeros(1, 3, 8, 8, dtype=torch.uint8), torch.rand(1, 3, 8, 8)], TypeError,
-     r"images\[1\]: expected uint8 pixels"),
-])
+@pytest.mark.parametrize(
+    "bad, error, pattern",
+    [
+        (torch.rand(2, 3, 32, 32), TypeError, r"images: expected uint8 pixels 0..255, got dtype torch.float32"),
+        (
+            torch.zeros(2, 1, 32, 32, dtype=torch.uint8),
+            ValueError,
+            r"images: expected shape \[N, 3, H, W\].*\(2, 1, 32, 32\)",
+        ),
+        (torch.zeros(3, 32, 32, dtype=torch.uint8), ValueError, r"images: expected shape"),
+        (torch.zeros(0, 3, 32, 32, dtype=torch.uint8), ValueError, r"images: expected at least one"),
+        (np.zeros((2, 32, 32, 3), dtype=np.uint8), TypeError, r"images: .*ImageBatch.from_any"),
+        ("folder/of/images", TypeError, r"images: expected an ImageBatch.*str"),
+        ([], ValueError, r"images: got an empty iterable"),
+        (
+            [torch.zeros(1, 3, 8, 8, dtype=torch.uint8), torch.rand(1, 3, 8, 8)],
+            TypeError,
+            r"images\[1\]: expected uint8 pixels",
+        ),
+    ],
+)
 def test_bad_images_are_rejected_with_the_argument_named(extractor, bad, error, pattern):
     with pytest.raises(error, match=pattern):
         extractor(bad)
 
 
-@pytest.mark.parametrize("kwargs, pattern", [
-    ({"batch_size": 0}, r"batch_size: expected a positive int, got 0"),
-    ({"batch_size": 2.5}, r"batch_size: expected a positive int, got 2.5"),
-    ({"device": "gpu-please"}, r"device: expected a torch device.*'gpu-please'"),
-    ({"dims": 1000}, r"dims: expected one of 64, 192, 768, 2048 \(pytorch-fid's --dims\), got 1000"),
-    ({"dims": "64"}, r"dims: expected one of .*got '64'"),
-])
+@pytest.mark.parametrize(
+    "kwargs, pattern",
+    [
+        ({"batch_size": 0}, r"batch_size: expected a positive int, got 0"),
+        ({"batch_size": 2.5}, r"batch_size: expected a positive int, got 2.5"),
+        ({"device": "gpu-please"}, r"device: expected a torch device.*'gpu-please'"),
+        ({"dims": 1000}, r"dims: expected one of 64, 192, 768, 2048 \(pytorch-fid's --dims\), got 1000"),
+        ({"dims": "64"}, r"dims: expected one of .*got '64'"),
+    ],
+)
 def test_bad_options_are_value_errors_naming_the_argument(weights_path, kwargs, pattern):
     with pytest.raises(ValueError, match=pattern):
         InceptionFID(weights_path, **kwargs)
@@ -341,6 +360,7 @@ def test_a_file_that_is_not_an_inception_state_dict_is_refused(tmp_path):
 
 # --------------------------------------------------------------------------- weights search
 
+
 def test_missing_weights_offline_name_the_file_and_url(isolated_weights_search):
     with pytest.raises(WeightsNotFoundError) as raised:
         InceptionFID(weights=None)
@@ -358,8 +378,7 @@ def test_official_name_in_hub_dir_is_found_and_hash_checked(isolated_weights_sea
         InceptionFID(weights=None)
 
 
-def test_official_name_in_weights_dir_is_found_first(isolated_weights_search, weights_path, tmp_path,
-                                                     monkeypatch):
+def test_official_name_in_weights_dir_is_found_first(isolated_weights_search, weights_path, tmp_path, monkeypatch):
     weights_dir = tmp_path / "weights"
     weights_dir.mkdir()
     (weights_dir / OFFICIAL_NAME).write_bytes(weights_path.read_bytes())

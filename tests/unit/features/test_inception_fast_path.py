@@ -50,8 +50,9 @@ def test_default_is_the_fp32_parity_path_unchanged(weights_path, images, fp32_ex
 
 
 @pytest.mark.parametrize("precision, bound", [("bf16", BF16_RELATIVE_ERROR), ("fp16", FP16_RELATIVE_ERROR)])
-def test_low_precision_features_are_close_to_fp32_and_named_in_the_id(weights_path, images, fp32_extractor,
-                                                                       fp32_features, precision, bound):
+def test_low_precision_features_are_close_to_fp32_and_named_in_the_id(
+    weights_path, images, fp32_extractor, fp32_features, precision, bound
+):
     from pytest_genquality.features.extractor_ids import comparable
 
     extractor = InceptionFID(weights_path, precision=precision)
@@ -65,13 +66,16 @@ def test_low_precision_features_are_close_to_fp32_and_named_in_the_id(weights_pa
     assert 0 < error < bound, f"{precision}: relative error {error:.3g}"
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    ({"precision": "int8"}, ValueError, "precision: expected one of 'fp32', 'bf16', 'fp16', got 'int8'"),
-    ({"precision": None}, ValueError, "precision: expected one of"),
-    ({"precision": torch.bfloat16}, ValueError, "precision: expected one of"),
-    ({"compile": "yes"}, TypeError, "compile: expected True or False, got 'yes'"),
-    ({"compile": 1}, TypeError, "compile: expected True or False"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"precision": "int8"}, ValueError, "precision: expected one of 'fp32', 'bf16', 'fp16', got 'int8'"),
+        ({"precision": None}, ValueError, "precision: expected one of"),
+        ({"precision": torch.bfloat16}, ValueError, "precision: expected one of"),
+        ({"compile": "yes"}, TypeError, "compile: expected True or False, got 'yes'"),
+        ({"compile": 1}, TypeError, "compile: expected True or False"),
+    ],
+)
 def test_bad_fast_path_options_are_named(weights_path, kwargs, error, match):
     with pytest.raises(error, match=match):
         InceptionFID(weights_path, **kwargs)

@@ -60,13 +60,20 @@ def test_a_separate_processor_is_used_as_the_authors_load_laions(clip_dir, tmp_p
     from transformers import CLIPImageProcessor, CLIPProcessor, CLIPTokenizer
 
     other = tmp_path / "other-processor"
-    CLIPProcessor(image_processor=CLIPImageProcessor(size={"shortest_edge": IMAGE_SIZE},
-                                                     crop_size={"height": IMAGE_SIZE, "width": IMAGE_SIZE},
-                                                     image_mean=[0.5, 0.5, 0.5], image_std=[0.5, 0.5, 0.5]),
-                  tokenizer=CLIPTokenizer.from_pretrained(clip_dir)).save_pretrained(other)
+    CLIPProcessor(
+        image_processor=CLIPImageProcessor(
+            size={"shortest_edge": IMAGE_SIZE},
+            crop_size={"height": IMAGE_SIZE, "width": IMAGE_SIZE},
+            image_mean=[0.5, 0.5, 0.5],
+            image_std=[0.5, 0.5, 0.5],
+        ),
+        tokenizer=CLIPTokenizer.from_pretrained(clip_dir),
+    ).save_pretrained(other)
     batch = images(len(PROMPTS), 48, 40, seed=1)
     with_other = PickScore(clip_dir, processor=other).score(batch, PROMPTS)
-    assert with_other.double() == pytest.approx(readme_scores(clip_dir, other, batch, PROMPTS).double(), rel=1e-4, abs=1e-4)
+    assert with_other.double() == pytest.approx(
+        readme_scores(clip_dir, other, batch, PROMPTS).double(), rel=1e-4, abs=1e-4
+    )
     assert not torch.allclose(with_other, PickScore(clip_dir).score(batch, PROMPTS))
     from_object = PickScore(clip_dir, processor=CLIPProcessor.from_pretrained(other)).score(batch, PROMPTS)
     assert torch.equal(from_object, with_other)
@@ -86,16 +93,21 @@ def test_prompts_come_from_the_batch_and_an_embedder_is_shared(clip_dir):
 
 def test_missing_model_offline_names_it(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(CLIPModelNotFoundError, match="CLIP model 'genquality-test/no-such-pickscore'.*offline mode forbids downloads"):
+    with pytest.raises(
+        CLIPModelNotFoundError, match="CLIP model 'genquality-test/no-such-pickscore'.*offline mode forbids downloads"
+    ):
         PickScore("genquality-test/no-such-pickscore", processor="genquality-test/no-such-processor")
 
 
-@pytest.mark.parametrize("prompts, error, match", [
-    (None, ValueError, "prompts: none given and the images carry none"),
-    ("a cat", TypeError, "prompts: expected a list of strings"),
-    (["a cat"], ValueError, "prompts: got 1 prompts for 2 images"),
-    ([3, 4], TypeError, "texts: expected strings"),
-])
+@pytest.mark.parametrize(
+    "prompts, error, match",
+    [
+        (None, ValueError, "prompts: none given and the images carry none"),
+        ("a cat", TypeError, "prompts: expected a list of strings"),
+        (["a cat"], ValueError, "prompts: got 1 prompts for 2 images"),
+        ([3, 4], TypeError, "texts: expected strings"),
+    ],
+)
 def test_invalid_prompts_are_named(clip_dir, prompts, error, match):
     with pytest.raises(error, match=match):
         PickScore(clip_dir).score(images(2, 32, 32), prompts)

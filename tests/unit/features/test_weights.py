@@ -8,8 +8,14 @@ import torch.hub
 
 from pytest_genquality import settings
 from pytest_genquality.features import weights
-from pytest_genquality.features.weights import (REGISTRY, WeightsHashMismatchError, WeightsNotFoundError, WeightsSpec,
-                                       resolve_weights, weights_label)
+from pytest_genquality.features.weights import (
+    REGISTRY,
+    WeightsHashMismatchError,
+    WeightsNotFoundError,
+    WeightsSpec,
+    resolve_weights,
+    weights_label,
+)
 
 PAYLOAD = b"pretend these are weights\n" * 10
 PREFIX = hashlib.sha256(PAYLOAD).hexdigest()[:8]

@@ -7,8 +7,13 @@ import os
 import pytest
 import torch
 
-from pytest_genquality.generation.device import (DeviceUnavailableError, enable_determinism, lane, resolve_device,
-                                      xdist_worker_index)
+from pytest_genquality.generation.device import (
+    DeviceUnavailableError,
+    enable_determinism,
+    lane,
+    resolve_device,
+    xdist_worker_index,
+)
 from pytest_genquality.generation.engine import make_generate
 
 TORCH = torch.__version__.split("+")[0]
@@ -19,18 +24,21 @@ def machine(cuda: int = 0, mps: bool = False) -> dict:
     return {"cuda_available": lambda: cuda > 0, "cuda_count": lambda: cuda, "mps_available": lambda: mps}
 
 
-@pytest.mark.parametrize("spec, hardware, expected", [
-    ("auto", machine(), "cpu"),
-    (None, machine(), "cpu"),
-    ("auto", machine(mps=True), "mps"),
-    ("auto", machine(cuda=2, mps=True), "cuda:0"),
-    ("cpu", machine(cuda=2), "cpu"),
-    (" CUDA ", machine(cuda=1), "cuda:0"),
-    ("cuda", machine(cuda=4), "cuda:0"),
-    ("cuda:3", machine(cuda=4), "cuda:3"),
-    ("mps", machine(mps=True), "mps"),
-    (torch.device("cuda", 1), machine(cuda=2), "cuda:1"),
-])
+@pytest.mark.parametrize(
+    "spec, hardware, expected",
+    [
+        ("auto", machine(), "cpu"),
+        (None, machine(), "cpu"),
+        ("auto", machine(mps=True), "mps"),
+        ("auto", machine(cuda=2, mps=True), "cuda:0"),
+        ("cpu", machine(cuda=2), "cpu"),
+        (" CUDA ", machine(cuda=1), "cuda:0"),
+        ("cuda", machine(cuda=4), "cuda:0"),
+        ("cuda:3", machine(cuda=4), "cuda:3"),
+        ("mps", machine(mps=True), "mps"),
+        (torch.device("cuda", 1), machine(cuda=2), "cuda:1"),
+    ],
+)
 def test_resolution_table(spec, hardware, expected):
     assert resolve_device(spec, **hardware) == torch.device(expected)
 
@@ -49,15 +57,28 @@ def test_worker_index_has_no_effect_on_cpu():
     assert resolve_device("auto", worker_index=3, **machine()) == torch.device("cpu")
 
 
-@pytest.mark.parametrize("spec, hardware, error, message", [
-    ("cuda", machine(), DeviceUnavailableError, r"--gen-device=cuda was requested but CUDA is not available.*--gen-device=cpu"),
-    ("cuda:0", machine(), DeviceUnavailableError, r"--gen-device=cuda:0 was requested but CUDA is not available"),
-    ("cuda:2", machine(cuda=2), DeviceUnavailableError, r"--gen-device=cuda:2 was requested but only 2 CUDA device\(s\) exist"),
-    ("mps", machine(), DeviceUnavailableError, r"--gen-device=mps was requested but MPS is not available"),
-    ("gpu", machine(cuda=1), ValueError, r"--gen-device: expected auto\|cpu\|cuda\|cuda:N\|mps, got 'gpu'"),
-    ("cuda:x", machine(cuda=1), ValueError, r"expected auto\|cpu"),
-    ("tpu", machine(), ValueError, r"got 'tpu'"),
-])
+@pytest.mark.parametrize(
+    "spec, hardware, error, message",
+    [
+        (
+            "cuda",
+            machine(),
+            DeviceUnavailableError,
+            r"--gen-device=cuda was requested but CUDA is not available.*--gen-device=cpu",
+        ),
+        ("cuda:0", machine(), DeviceUnavailableError, r"--gen-device=cuda:0 was requested but CUDA is not available"),
+        (
+            "cuda:2",
+            machine(cuda=2),
+            DeviceUnavailableError,
+            r"--gen-device=cuda:2 was requested but only 2 CUDA device\(s\) exist",
+        ),
+        ("mps", machine(), DeviceUnavailableError, r"--gen-device=mps was requested but MPS is not available"),
+        ("gpu", machine(cuda=1), ValueError, r"--gen-device: expected auto\|cpu\|cuda\|cuda:N\|mps, got 'gpu'"),
+        ("cuda:x", machine(cuda=1), ValueError, r"expected auto\|cpu"),
+        ("tpu", machine(), ValueError, r"got 'tpu'"),
+    ],
+)
 def test_usage_errors_say_what_was_asked_and_what_exists(spec, hardware, error, message):
     with pytest.raises(error, match=message):
         resolve_device(spec, **hardware)
@@ -74,8 +95,17 @@ def test_xdist_worker_index_without_xdist(monkeypatch):
     assert xdist_worker_index() is None
 
 
-@pytest.mark.parametrize("dtype, short", [(torch.float32, "fp32"), (torch.float16, "fp16"), (torch.bfloat16, "bf16"),
-                                          (torch.float64, "fp64"), ("torch.float16", "fp16"), (torch.int8, "int8")])
+@pytest.mark.parametrize(
+    "dtype, short",
+    [
+        (torch.float32, "fp32"),
+        (torch.float16, "fp16"),
+        (torch.bfloat16, "bf16"),
+        (torch.float64, "fp64"),
+        ("torch.float16", "fp16"),
+        (torch.int8, "int8"),
+    ],
+)
 def test_lane_format(dtype, short):
     assert lane("cpu", dtype) == f"cpu/cpu/{short}/torch-{TORCH}"
 

@@ -13,8 +13,16 @@ from pytest_genquality.generation.engine import expand_prompts, make_generate, s
 from tiny_models import tiny_ddim_pipeline, tiny_ddpm_pipeline, tiny_stable_diffusion_pipeline
 
 STEPS = 2
-PROMPTS = ["a red bicycle", "a bowl of ramen", "the sea at night", "a cat", "two dogs", "a tree",
-           "an old car", "the moon"]
+PROMPTS = [
+    "a red bicycle",
+    "a bowl of ramen",
+    "the sea at night",
+    "a cat",
+    "two dogs",
+    "a tree",
+    "an old car",
+    "the moon",
+]
 CPU = torch.device("cpu")
 
 
@@ -189,13 +197,16 @@ def test_callable_may_return_an_image_batch_or_pil(generate):
     assert int(generate(as_pil, seeds=[1, 2]).images.max()) == 7
 
 
-@pytest.mark.parametrize("output, error, message", [
-    (lambda n: torch.full((n, 3, 4, 4), float("nan")), ValueError, r"NaN"),
-    (lambda n: torch.rand(n + 1, 3, 4, 4), ValueError, r"seeds: got 2 seeds for 3 images"),
-    (lambda n: torch.rand(n, 4, 4), ValueError, r"expected 1 \(grayscale\), 3 \(RGB\) or 4 \(RGBA\) channels"),
-    (lambda n: torch.rand(n, 3, 4, 4) * 2, ValueError, r"outside value_range"),
-    (lambda n: "not images", TypeError, r"expected a tensor"),
-])
+@pytest.mark.parametrize(
+    "output, error, message",
+    [
+        (lambda n: torch.full((n, 3, 4, 4), float("nan")), ValueError, r"NaN"),
+        (lambda n: torch.rand(n + 1, 3, 4, 4), ValueError, r"seeds: got 2 seeds for 3 images"),
+        (lambda n: torch.rand(n, 4, 4), ValueError, r"expected 1 \(grayscale\), 3 \(RGB\) or 4 \(RGBA\) channels"),
+        (lambda n: torch.rand(n, 3, 4, 4) * 2, ValueError, r"outside value_range"),
+        (lambda n: "not images", TypeError, r"expected a tensor"),
+    ],
+)
 def test_bad_callable_output_is_a_clear_error_naming_the_adapter(generate, output, error, message):
     def broken_sampler(seeds, prompts, device):
         return output(len(seeds))
@@ -244,15 +255,18 @@ def test_sampler_module_with_seeds_forward_is_accepted(generate):
     assert batch.images.shape == (2, 3, 4, 4) and int(batch.images[0, 0, 0, 0]) == 128
 
 
-@pytest.mark.parametrize("kwargs, error, message", [
-    ({"seeds": [0], "generator": torch.Generator()}, TypeError, r"one generator per image"),
-    ({"seeds": [0], "prompt": "a cat"}, TypeError, r"prompts="),
-    ({"seeds": []}, ValueError, r"no seeds"),
-    ({"seeds": "0123"}, TypeError, r"iterable of ints"),
-    ({"seeds": [0.5]}, TypeError, r"expected ints"),
-    ({"seeds": [-1]}, ValueError, r"0..2\*\*63-1"),
-    ({"seeds": [0], "batch_size": 0}, ValueError, r"batch_size"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"seeds": [0], "generator": torch.Generator()}, TypeError, r"one generator per image"),
+        ({"seeds": [0], "prompt": "a cat"}, TypeError, r"prompts="),
+        ({"seeds": []}, ValueError, r"no seeds"),
+        ({"seeds": "0123"}, TypeError, r"iterable of ints"),
+        ({"seeds": [0.5]}, TypeError, r"expected ints"),
+        ({"seeds": [-1]}, ValueError, r"0..2\*\*63-1"),
+        ({"seeds": [0], "batch_size": 0}, ValueError, r"batch_size"),
+    ],
+)
 def test_argument_errors(generate, kwargs, error, message):
     with pytest.raises(error, match=message):
         generate(noise_callable, value_range=(-1, 1), **kwargs)

@@ -11,8 +11,13 @@ import pytest
 import torch
 
 from pytest_genquality.generation.engine import make_generate, seed_generators
-from pytest_genquality.generation.cache import (CorruptCacheEntryError, ImageCache, UnhashableModelError,
-                                                cache_key, model_fingerprint)
+from pytest_genquality.generation.cache import (
+    CorruptCacheEntryError,
+    ImageCache,
+    UnhashableModelError,
+    cache_key,
+    model_fingerprint,
+)
 from tiny_models import tiny_ddpm_pipeline, tiny_stable_diffusion_pipeline
 
 CPU = torch.device("cpu")
@@ -74,6 +79,7 @@ def test_callable_fingerprint_covers_code_closure_defaults_and_held_modules():
     def make(scale):
         def sampler(seeds, prompts, device, offset=0.0):
             return torch.full((len(seeds), 3, 2, 2), scale + offset)
+
         return sampler
 
     assert model_fingerprint(make(0.5)) == model_fingerprint(make(0.5))
@@ -124,8 +130,9 @@ def test_rerun_reads_the_cache_instead_of_generating(tmp_path):
     assert torch.equal(first.images, second.images)
     assert second.seeds == list(range(6))
     not_generated = {"cached", "seconds_per_image", "peak_memory_bytes"}  # a cache hit times nothing
-    assert {k: v for k, v in second.meta.items() if k not in not_generated} == \
-        {k: v for k, v in first.meta.items() if k not in not_generated}
+    assert {k: v for k, v in second.meta.items() if k not in not_generated} == {
+        k: v for k, v in first.meta.items() if k not in not_generated
+    }
 
 
 def test_a_changed_parameter_seeds_or_kwargs_is_a_miss(tmp_path):

@@ -31,13 +31,16 @@ def test_interval_covers_the_true_mean_at_its_level_with_few_runs():
     assert 0.935 <= covered / trials <= 0.965
 
 
-@pytest.mark.parametrize("values, kwargs, match", [
-    ([0.5], {}, "seconds_per_image: got 1 runs; expected at least 2"),
-    ([[0.5, 0.6], [0.5, 0.6]], {}, "seconds_per_image: expected a 1-D array"),
-    ([0.5, 0.0], {}, "seconds_per_image: contains 0.0; expected finite times > 0"),
-    ([0.5, np.nan], {}, "expected finite times > 0"),
-    ([0.5, 0.6], {"confidence": 1.0}, "confidence: expected a number strictly between 0 and 1"),
-])
+@pytest.mark.parametrize(
+    "values, kwargs, match",
+    [
+        ([0.5], {}, "seconds_per_image: got 1 runs; expected at least 2"),
+        ([[0.5, 0.6], [0.5, 0.6]], {}, "seconds_per_image: expected a 1-D array"),
+        ([0.5, 0.0], {}, "seconds_per_image: contains 0.0; expected finite times > 0"),
+        ([0.5, np.nan], {}, "expected finite times > 0"),
+        ([0.5, 0.6], {"confidence": 1.0}, "confidence: expected a number strictly between 0 and 1"),
+    ],
+)
 def test_invalid_timings_are_named(values, kwargs, match):
     with pytest.raises(ValueError, match=match):
         timing_noise(np.array(values), **kwargs)

@@ -55,7 +55,9 @@ def test_identity_and_symmetry():
     sigma1, mu1 = well_conditioned(32, 4)
     sigma2, mu2 = well_conditioned(32, 5)
     assert frechet_distance(mu1, sigma1, mu1, sigma1) == pytest.approx(0.0, abs=1e-10)  # round-off only
-    assert frechet_distance(mu1, sigma1, mu2, sigma2) == pytest.approx(frechet_distance(mu2, sigma2, mu1, sigma1), rel=1e-10)
+    assert frechet_distance(mu1, sigma1, mu2, sigma2) == pytest.approx(
+        frechet_distance(mu2, sigma2, mu1, sigma1), rel=1e-10
+    )
 
 
 @pytest.mark.parametrize("count", [5, 40, 63])
@@ -77,7 +79,9 @@ def test_subsets_helper_matches_direct_computation():
     # Two algebraic routes to the same number: they agree to ~1e-9 relative, the exact figure
     # depending on the BLAS kernels (1.0e-9 with a generic OpenBLAS, below 1e-10 with Haswell's).
     for indices in (np.arange(30), rng.permutation(60)[:25]):
-        assert subsets.distance(indices) == pytest.approx(frechet_distance_to_samples(mu, sigma, pooled[indices]), rel=1e-8)
+        assert subsets.distance(indices) == pytest.approx(
+            frechet_distance_to_samples(mu, sigma, pooled[indices]), rel=1e-8
+        )
 
 
 def test_float32_eigenvalues_for_the_noise_estimate_agree_and_bad_choices_are_named():
@@ -102,14 +106,22 @@ def test_fid_evidence_estimates_noise_with_the_float32_statistic(monkeypatch):
     monkeypatch.setattr(assertions_module, "_distribution_check", lambda *args, **kwargs: seen.update(kwargs))
     rows = np.random.default_rng(12).normal(size=(40, 8))
     reference = ReferenceStats.from_features(np.random.default_rng(13).normal(size=(200, 8)), extractor_id="x")
-    assertions_module.assert_fid_below(ImageBatch(torch.zeros(40, 3, 8, 8, dtype=torch.uint8) + torch.arange(40).view(40, 1, 1, 1)),
-                                       reference, 100.0, extractor=_FixedFeatures(rows))
+    assertions_module.assert_fid_below(
+        ImageBatch(torch.zeros(40, 3, 8, 8, dtype=torch.uint8) + torch.arange(40).view(40, 1, 1, 1)),
+        reference,
+        100.0,
+        extractor=_FixedFeatures(rows),
+    )
     noise_statistic = seen["make_noise_statistic"](rows)
     assert noise_statistic.__self__._eigenvalues == "float32"
-    evidence = assertions_module.DriftEvidence(rows, make_statistic=lambda pooled: FrechetSubsets(
-        reference.mu, reference.sigma, pooled).distance, make_noise_statistic=seen["make_noise_statistic"])
+    evidence = assertions_module.DriftEvidence(
+        rows,
+        make_statistic=lambda pooled: FrechetSubsets(reference.mu, reference.sigma, pooled).distance,
+        make_noise_statistic=seen["make_noise_statistic"],
+    )
     assert baseline_noise_sd(SPECS["fid"], evidence, rows) == pytest.approx(
-        baseline_noise_sd(SPECS["fid"], replace(evidence, make_noise_statistic=None), rows), rel=1e-2)
+        baseline_noise_sd(SPECS["fid"], replace(evidence, make_noise_statistic=None), rows), rel=1e-2
+    )
 
 
 class _FixedFeatures:
@@ -119,7 +131,7 @@ class _FixedFeatures:
         self.rows = rows
 
     def __call__(self, images):
-        return {"pool": torch.as_tensor(self.rows[:len(images)], dtype=torch.float32)}
+        return {"pool": torch.as_tensor(self.rows[: len(images)], dtype=torch.float32)}
 
 
 @pytest.mark.parametrize("given_root", [False, True])
@@ -134,7 +146,9 @@ def test_subset_distances_without_the_pooled_gram_agree(monkeypatch, given_root)
     pooled = rng.normal(size=(80, 24)) + 3.0
     subsets = FrechetSubsets(mu, sigma, pooled, sqrt_sigma_ref=sqrtm_psd(sigma) if given_root else None)
     for indices in (np.arange(40), rng.permutation(80)[:12]):  # d×d (40 >= 24), then n×n
-        assert subsets.distance(indices) == pytest.approx(frechet_distance_to_samples(mu, sigma, pooled[indices]), rel=1e-8)
+        assert subsets.distance(indices) == pytest.approx(
+            frechet_distance_to_samples(mu, sigma, pooled[indices]), rel=1e-8
+        )
 
 
 def test_fid_of_a_sample_with_itself_is_zero():
@@ -167,12 +181,15 @@ def test_round_off_negative_is_zero_but_material_negative_raises():
         frechet_distance(np.zeros(4), np.eye(4) * 10, np.zeros(4), not_psd * 100)
 
 
-@pytest.mark.parametrize("args,match", [
-    ((np.zeros((2, 2)), np.eye(2), np.zeros(2), np.eye(2)), "mu1: expected a 1-D mean vector"),
-    ((np.zeros(2), np.eye(3), np.zeros(2), np.eye(2)), "sigma1: expected a 2x2 covariance"),
-    ((np.zeros(2), np.eye(2), np.zeros(3), np.eye(3)), "mu1, mu2: dimensions differ"),
-    ((np.array([np.nan, 0]), np.eye(2), np.zeros(2), np.eye(2)), "mu1: contains NaN"),
-])
+@pytest.mark.parametrize(
+    "args,match",
+    [
+        ((np.zeros((2, 2)), np.eye(2), np.zeros(2), np.eye(2)), "mu1: expected a 1-D mean vector"),
+        ((np.zeros(2), np.eye(3), np.zeros(2), np.eye(2)), "sigma1: expected a 2x2 covariance"),
+        ((np.zeros(2), np.eye(2), np.zeros(3), np.eye(3)), "mu1, mu2: dimensions differ"),
+        ((np.array([np.nan, 0]), np.eye(2), np.zeros(2), np.eye(2)), "mu1: contains NaN"),
+    ],
+)
 def test_input_validation(args, match):
     with pytest.raises(ValueError, match=match):
         frechet_distance(*args)

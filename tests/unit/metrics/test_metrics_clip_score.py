@@ -35,14 +35,17 @@ def test_score_is_the_mean_cosine_times_100_and_ignores_row_scale():
     assert clip_score(torch.from_numpy(texts), torch.from_numpy(images)) == pytest.approx(expected, rel=1e-12)
 
 
-@pytest.mark.parametrize("img_emb, txt_emb, error, match", [
-    (np.ones((4, 8)), np.ones((5, 8)), ValueError, "txt_emb: has 5 rows but img_emb has 4"),
-    (np.ones((4, 8)), np.ones((4, 6)), ValueError, "txt_emb: has 6 feature dimensions but img_emb has 8"),
-    (np.zeros((4, 8)), np.ones((4, 8)), ValueError, "img_emb: row 0 is all zeros"),
-    (np.full((4, 8), np.nan), np.ones((4, 8)), ValueError, "img_emb: contains non-finite"),
-    (np.ones(8), np.ones(8), ValueError, "img_emb: expected a 2-D"),
-    (["a"], np.ones((1, 8)), TypeError, "img_emb: expected a numpy array"),
-])
+@pytest.mark.parametrize(
+    "img_emb, txt_emb, error, match",
+    [
+        (np.ones((4, 8)), np.ones((5, 8)), ValueError, "txt_emb: has 5 rows but img_emb has 4"),
+        (np.ones((4, 8)), np.ones((4, 6)), ValueError, "txt_emb: has 6 feature dimensions but img_emb has 8"),
+        (np.zeros((4, 8)), np.ones((4, 8)), ValueError, "img_emb: row 0 is all zeros"),
+        (np.full((4, 8), np.nan), np.ones((4, 8)), ValueError, "img_emb: contains non-finite"),
+        (np.ones(8), np.ones(8), ValueError, "img_emb: expected a 2-D"),
+        (["a"], np.ones((1, 8)), TypeError, "img_emb: expected a numpy array"),
+    ],
+)
 def test_invalid_inputs_are_named(img_emb, txt_emb, error, match):
     with pytest.raises(error, match=match):
         clip_score(img_emb, txt_emb)
@@ -93,7 +96,9 @@ def test_pair_with_only_a_tokenizer_uses_the_model_image_size(clip_dir):
     processor = CLIPProcessor.from_pretrained(clip_dir)
     with_tokenizer = CLIPEmbedder((CLIPModel.from_pretrained(clip_dir), processor.tokenizer))
     assert with_tokenizer.preprocess.crop_height == IMAGE_SIZE
-    assert with_tokenizer.embed_images(images()) == pytest.approx(CLIPEmbedder(clip_dir).embed_images(images()), abs=1e-6)
+    assert with_tokenizer.embed_images(images()) == pytest.approx(
+        CLIPEmbedder(clip_dir).embed_images(images()), abs=1e-6
+    )
 
 
 def test_different_weights_give_a_different_id(clip_dir, tmp_path):

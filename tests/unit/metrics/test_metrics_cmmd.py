@@ -15,7 +15,7 @@ def unit_rows(n, d=64, *, shift=0.0, seed=0):
 
 def paper_formula(x, y, sigma):
     """The reference code's mmd(): plain means of the three full kernel matrices."""
-    gamma = 1.0 / (2 * sigma ** 2)
+    gamma = 1.0 / (2 * sigma**2)
 
     def mean_k(p, q):
         return np.mean(np.exp(-gamma * ((p[:, None, :] - q[None, :, :]) ** 2).sum(-1)))
@@ -65,14 +65,17 @@ def test_blocks_give_the_same_value(monkeypatch):
     assert cmmd(x, y) == pytest.approx(whole, rel=1e-12)
 
 
-@pytest.mark.parametrize("emb_a, emb_b, kwargs, error, match", [
-    (np.zeros((10, 4)), np.zeros((10, 5)), {}, ValueError, "emb_b: has 5 feature dimensions but emb_a has 4"),
-    (np.zeros((1, 4)), np.zeros((10, 4)), {}, ValueError, "emb_a: got 1 rows; expected at least 2"),
-    (np.zeros((10, 4)), np.full((10, 4), np.nan), {}, ValueError, "emb_b: contains non-finite"),
-    (np.zeros((10, 4)), np.zeros((10, 4)), {"sigma": 0}, ValueError, "sigma: expected a finite number > 0"),
-    (np.zeros((10, 4)), np.zeros((10, 4)), {"estimator": "biased"}, ValueError, "estimator: expected one of"),
-    ("emb", np.zeros((10, 4)), {}, TypeError, "emb_a: expected a numpy array"),
-])
+@pytest.mark.parametrize(
+    "emb_a, emb_b, kwargs, error, match",
+    [
+        (np.zeros((10, 4)), np.zeros((10, 5)), {}, ValueError, "emb_b: has 5 feature dimensions but emb_a has 4"),
+        (np.zeros((1, 4)), np.zeros((10, 4)), {}, ValueError, "emb_a: got 1 rows; expected at least 2"),
+        (np.zeros((10, 4)), np.full((10, 4), np.nan), {}, ValueError, "emb_b: contains non-finite"),
+        (np.zeros((10, 4)), np.zeros((10, 4)), {"sigma": 0}, ValueError, "sigma: expected a finite number > 0"),
+        (np.zeros((10, 4)), np.zeros((10, 4)), {"estimator": "biased"}, ValueError, "estimator: expected one of"),
+        ("emb", np.zeros((10, 4)), {}, TypeError, "emb_a: expected a numpy array"),
+    ],
+)
 def test_invalid_inputs_are_named(emb_a, emb_b, kwargs, error, match):
     with pytest.raises(error, match=match):
         cmmd(emb_a, emb_b, **kwargs)

@@ -54,7 +54,9 @@ def test_matches_the_papers_fit_written_out():
     for size in sizes:
         subset = features[rng.permutation(count)[:size]].astype(np.float64)
         fids.append(pytorch_fid_formula(mu, sigma_ref, subset.mean(0), np.cov(subset, rowvar=False)))
-    (intercept, slope), *_ = np.linalg.lstsq(np.stack([np.ones(len(sizes)), 1.0 / sizes], 1), np.array(fids), rcond=None)
+    (intercept, slope), *_ = np.linalg.lstsq(
+        np.stack([np.ones(len(sizes)), 1.0 / sizes], 1), np.array(fids), rcond=None
+    )
 
     fit = fd_infinity(features, mu, sigma_ref, seed=seed)
     assert fit.subset_sizes == tuple(int(size) for size in sizes)
@@ -75,14 +77,19 @@ def test_low_rank_subsets_and_seeds():
     direct = frechet_distance(mu, sigma_ref, features.mean(0), np.cov(features, rowvar=False))
     assert first.fids[-1] == pytest.approx(direct, rel=1e-9)
     root = sqrtm_psd(sigma_ref)  # as ReferenceStats.sqrt_sigma holds it
-    assert fd_infinity(features, mu, sigma_ref, sqrt_sigma_ref=root).fd_infinity == pytest.approx(first.fd_infinity, rel=1e-9)
+    assert fd_infinity(features, mu, sigma_ref, sqrt_sigma_ref=root).fd_infinity == pytest.approx(
+        first.fd_infinity, rel=1e-9
+    )
 
 
-@pytest.mark.parametrize("count, expected", [
-    (50_000, tuple(int(n) for n in np.linspace(5000, 50_000, 15).astype(np.int32))),  # the paper's sizes
-    (100_000, tuple(int(n) for n in np.linspace(5000, 100_000, 15).astype(np.int32))),
-    (2000, tuple(int(n) for n in np.linspace(200, 2000, 15).astype(np.int64))),
-])
+@pytest.mark.parametrize(
+    "count, expected",
+    [
+        (50_000, tuple(int(n) for n in np.linspace(5000, 50_000, 15).astype(np.int32))),  # the paper's sizes
+        (100_000, tuple(int(n) for n in np.linspace(5000, 100_000, 15).astype(np.int32))),
+        (2000, tuple(int(n) for n in np.linspace(200, 2000, 15).astype(np.int64))),
+    ],
+)
 def test_default_subset_sizes(count, expected):
     assert default_subset_sizes(count) == expected
 
@@ -92,18 +99,40 @@ def test_default_subset_sizes_of_few_images_are_distinct():
     assert sizes[0] == 2 and sizes[-1] == 25 and len(set(sizes)) == len(sizes) >= 2
 
 
-@pytest.mark.parametrize("args, kwargs, error, match", [
-    ((np.zeros((2, 3)), np.zeros(3), np.eye(3)), {}, ValueError, "features: got 2 rows; expected at least 3"),
-    ((np.ones((20, 3)), np.zeros(4), np.eye(4)), {}, ValueError, "mu_ref: has 4 dimensions but features have 3"),
-    ((np.ones((20, 3)), np.zeros(3), np.eye(2)), {}, ValueError, "sigma_ref: expected a 3x3 covariance"),
-    ((np.ones((20, 3)), np.zeros(3), np.eye(3)), {"subset_sizes": [10, 30]}, ValueError,
-     "subset_sizes: 30 is more than the 20 generated images"),
-    ((np.ones((20, 3)), np.zeros(3), np.eye(3)), {"subset_sizes": [10, 10]}, ValueError, "at least 2 distinct sizes"),
-    ((np.ones((20, 3)), np.zeros(3), np.eye(3)), {"subset_sizes": [1, 10]}, ValueError, "subset_sizes: expected an int >= 2"),
-    ((np.ones((20, 3)), np.zeros(3), np.eye(3)), {"subset_sizes": 10}, TypeError, "subset_sizes: expected a sequence"),
-    ((np.ones((20, 3)), np.zeros(3), np.eye(3)), {"seed": -1}, ValueError, "seed: expected an int >= 0"),
-    ((np.full((20, 3), np.inf), np.zeros(3), np.eye(3)), {}, ValueError, "features: contains non-finite"),
-])
+@pytest.mark.parametrize(
+    "args, kwargs, error, match",
+    [
+        ((np.zeros((2, 3)), np.zeros(3), np.eye(3)), {}, ValueError, "features: got 2 rows; expected at least 3"),
+        ((np.ones((20, 3)), np.zeros(4), np.eye(4)), {}, ValueError, "mu_ref: has 4 dimensions but features have 3"),
+        ((np.ones((20, 3)), np.zeros(3), np.eye(2)), {}, ValueError, "sigma_ref: expected a 3x3 covariance"),
+        (
+            (np.ones((20, 3)), np.zeros(3), np.eye(3)),
+            {"subset_sizes": [10, 30]},
+            ValueError,
+            "subset_sizes: 30 is more than the 20 generated images",
+        ),
+        (
+            (np.ones((20, 3)), np.zeros(3), np.eye(3)),
+            {"subset_sizes": [10, 10]},
+            ValueError,
+            "at least 2 distinct sizes",
+        ),
+        (
+            (np.ones((20, 3)), np.zeros(3), np.eye(3)),
+            {"subset_sizes": [1, 10]},
+            ValueError,
+            "subset_sizes: expected an int >= 2",
+        ),
+        (
+            (np.ones((20, 3)), np.zeros(3), np.eye(3)),
+            {"subset_sizes": 10},
+            TypeError,
+            "subset_sizes: expected a sequence",
+        ),
+        ((np.ones((20, 3)), np.zeros(3), np.eye(3)), {"seed": -1}, ValueError, "seed: expected an int >= 0"),
+        ((np.full((20, 3), np.inf), np.zeros(3), np.eye(3)), {}, ValueError, "features: contains non-finite"),
+    ],
+)
 def test_invalid_inputs_are_named(args, kwargs, error, match):
     with pytest.raises(error, match=match):
         fd_infinity(*args, **kwargs)

@@ -35,14 +35,17 @@ def test_bounds_and_determinism_on_random_logits():
     assert inception_score(logits, seed=1) != (mean, std)
 
 
-@pytest.mark.parametrize("logits, kwargs, error, match", [
-    (np.zeros((5, 10)), {}, ValueError, "logits: got 5 rows; expected at least 10"),
-    (np.zeros((20, 1)), {}, ValueError, "logits: got 1 class column"),
-    (np.zeros((20, 10, 1)), {}, ValueError, "logits: expected a 2-D"),
-    (np.full((20, 10), np.nan), {}, ValueError, "logits: contains non-finite"),
-    (np.zeros((20, 10)), {"splits": 0}, ValueError, "splits: expected an int >= 1"),
-    ("logits", {}, TypeError, "logits: expected a numpy array or a torch tensor"),
-])
+@pytest.mark.parametrize(
+    "logits, kwargs, error, match",
+    [
+        (np.zeros((5, 10)), {}, ValueError, "logits: got 5 rows; expected at least 10"),
+        (np.zeros((20, 1)), {}, ValueError, "logits: got 1 class column"),
+        (np.zeros((20, 10, 1)), {}, ValueError, "logits: expected a 2-D"),
+        (np.full((20, 10), np.nan), {}, ValueError, "logits: contains non-finite"),
+        (np.zeros((20, 10)), {"splits": 0}, ValueError, "splits: expected an int >= 1"),
+        ("logits", {}, TypeError, "logits: expected a numpy array or a torch tensor"),
+    ],
+)
 def test_invalid_inputs_are_named(logits, kwargs, error, match):
     with pytest.raises(error, match=match):
         inception_score(logits, **kwargs)
@@ -66,8 +69,10 @@ def test_underflowing_probabilities_give_the_closed_form_not_nan(scale):
     logits[np.arange(90), labels] = scale
     logits[:, classes:] = -scale  # classes no sample uses: their marginal underflows too
     shuffled = labels[np.random.RandomState(seed).permutation(90)]
-    expected = [np.exp(_entropy_of_counts(np.bincount(shuffled[i * 90 // splits:(i + 1) * 90 // splits],
-                                                       minlength=classes))) for i in range(splits)]
+    expected = [
+        np.exp(_entropy_of_counts(np.bincount(shuffled[i * 90 // splits : (i + 1) * 90 // splits], minlength=classes)))
+        for i in range(splits)
+    ]
     mean, std = inception_score(logits, splits=splits, seed=seed)
     assert mean == pytest.approx(np.mean(expected), rel=1e-12)
     assert std == pytest.approx(np.std(expected), rel=1e-9, abs=1e-12)

@@ -21,8 +21,10 @@ def test_same_distribution_is_near_zero_and_a_shift_is_not():
 
 
 def test_grows_with_the_shift():
-    values = [kid(features(200, seed=1), features(200, shift=s, seed=2), subsets=5, subset_size=100)[0]
-              for s in (0.2, 0.5, 1.0)]
+    values = [
+        kid(features(200, seed=1), features(200, shift=s, seed=2), subsets=5, subset_size=100)[0]
+        for s in (0.2, 0.5, 1.0)
+    ]
     assert values[0] < values[1] < values[2]
 
 
@@ -41,8 +43,9 @@ def test_float32_torch_and_float64_numpy_agree():
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("tile_rows, tile_cols, gemm_cols", [(1000, 1000, 500), (7, 3, 2), (16, 5, 5), (4, 16, 3),
-                                                            (16, 16, 5)])
+@pytest.mark.parametrize(
+    "tile_rows, tile_cols, gemm_cols", [(1000, 1000, 500), (7, 3, 2), (16, 5, 5), (4, 16, 3), (16, 16, 5)]
+)
 def test_tiled_and_per_subset_paths_agree(monkeypatch, tile_rows, tile_cols, gemm_cols, dtype):
     """Every tile shape, including ones that straddle the diagonal band and set ends, and tiles
     filled in several products, gives the per-subset value (a pair counted twice or a self-pair
@@ -52,14 +55,18 @@ def test_tiled_and_per_subset_paths_agree(monkeypatch, tile_rows, tile_cols, gem
 
     a, b = features(120, seed=1).astype(dtype), features(90, shift=0.3, seed=2).astype(dtype)
     monkeypatch.setattr(kid_module, "_whole_set_is_cheaper", lambda *args: False)
-    per_subset = {precision: kid(a, b, subsets=50, subset_size=60, seed=3, precision=precision)
-                  for precision in ("float64", "mixed")}
+    per_subset = {
+        precision: kid(a, b, subsets=50, subset_size=60, seed=3, precision=precision)
+        for precision in ("float64", "mixed")
+    }
     monkeypatch.setattr(kid_module, "_whole_set_is_cheaper", lambda *args: True)
     monkeypatch.setattr(kid_module, "TILE_ROWS", tile_rows)
     monkeypatch.setattr(kid_module, "TILE_COLS", tile_cols)
     monkeypatch.setattr(kid_module, "GEMM_COLS", gemm_cols)
-    tiled = {precision: kid(a, b, subsets=50, subset_size=60, seed=3, precision=precision)
-             for precision in ("float64", "mixed")}
+    tiled = {
+        precision: kid(a, b, subsets=50, subset_size=60, seed=3, precision=precision)
+        for precision in ("float64", "mixed")
+    }
     assert tiled["float64"] == pytest.approx(per_subset["float64"], rel=1e-10)
     assert tiled["mixed"] == pytest.approx(per_subset["mixed"], rel=1e-7)  # float32 products, summed in another order
 
@@ -133,27 +140,33 @@ def test_subset_size_is_clipped_with_a_warning_and_carried_by_the_result():
     assert kid(a, b, subsets=3, subset_size=20).subset_size == 20
 
 
-@pytest.mark.parametrize("feats_a, feats_b, error, match", [
-    (np.zeros((10, 4)), np.zeros((10, 5)), ValueError, "feats_b: has 5 feature dimensions but feats_a has 4"),
-    (np.zeros((1, 4)), np.zeros((10, 4)), ValueError, "feats_a: got 1 rows; expected at least 2"),
-    (np.zeros(10), np.zeros((10, 4)), ValueError, "feats_a: expected a 2-D feature matrix"),
-    (np.full((10, 4), np.nan), np.zeros((10, 4)), ValueError, "feats_a: contains non-finite"),
-    (np.zeros((10, 4)), np.full((10, 4), np.inf), ValueError, "feats_b: contains non-finite"),
-    ([[0.0] * 4] * 10, np.zeros((10, 4)), TypeError, "feats_a: expected a numpy array or a torch tensor"),
-    (np.zeros((10, 4), dtype=bool), np.zeros((10, 4)), TypeError, "feats_a: expected real numbers"),
-])
+@pytest.mark.parametrize(
+    "feats_a, feats_b, error, match",
+    [
+        (np.zeros((10, 4)), np.zeros((10, 5)), ValueError, "feats_b: has 5 feature dimensions but feats_a has 4"),
+        (np.zeros((1, 4)), np.zeros((10, 4)), ValueError, "feats_a: got 1 rows; expected at least 2"),
+        (np.zeros(10), np.zeros((10, 4)), ValueError, "feats_a: expected a 2-D feature matrix"),
+        (np.full((10, 4), np.nan), np.zeros((10, 4)), ValueError, "feats_a: contains non-finite"),
+        (np.zeros((10, 4)), np.full((10, 4), np.inf), ValueError, "feats_b: contains non-finite"),
+        ([[0.0] * 4] * 10, np.zeros((10, 4)), TypeError, "feats_a: expected a numpy array or a torch tensor"),
+        (np.zeros((10, 4), dtype=bool), np.zeros((10, 4)), TypeError, "feats_a: expected real numbers"),
+    ],
+)
 def test_invalid_features_are_named(feats_a, feats_b, error, match):
     with pytest.raises(error, match=match):
         kid(feats_a, feats_b, subset_size=5)
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    ({"subsets": 0}, ValueError, "subsets: expected an int >= 1, got 0"),
-    ({"subset_size": 1}, ValueError, "subset_size: expected an int >= 2, got 1"),
-    ({"subsets": 2.5}, TypeError, "subsets: expected an int"),
-    ({"seed": -1}, ValueError, "seed: expected an int >= 0"),
-    ({"precision": "float32"}, ValueError, r"precision: expected one of \('mixed', 'float64'\), got 'float32'"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"subsets": 0}, ValueError, "subsets: expected an int >= 1, got 0"),
+        ({"subset_size": 1}, ValueError, "subset_size: expected an int >= 2, got 1"),
+        ({"subsets": 2.5}, TypeError, "subsets: expected an int"),
+        ({"seed": -1}, ValueError, "seed: expected an int >= 0"),
+        ({"precision": "float32"}, ValueError, r"precision: expected one of \('mixed', 'float64'\), got 'float32'"),
+    ],
+)
 def test_invalid_parameters_are_named(kwargs, error, match):
     with pytest.raises(error, match=match):
         kid(features(10), features(10), **kwargs)

@@ -42,8 +42,14 @@ def test_symmetric_and_per_pair(alexnet_file):
 def test_more_noise_is_farther(alexnet_file):
     clean = images(n=1, size=64, seed=5)
     generator = torch.Generator().manual_seed(6)
-    values = [lpips(clean, (clean.float() + torch.randn(clean.shape, generator=generator) * s)
-                    .round().clamp(0, 255).to(torch.uint8), weights=alexnet_file)[0] for s in (3, 15, 60)]
+    values = [
+        lpips(
+            clean,
+            (clean.float() + torch.randn(clean.shape, generator=generator) * s).round().clamp(0, 255).to(torch.uint8),
+            weights=alexnet_file,
+        )[0]
+        for s in (3, 15, 60)
+    ]
     assert values == sorted(values)
 
 
@@ -56,7 +62,9 @@ def test_missing_lpips_package_says_how_to_fix(alexnet_file, monkeypatch):
     import importlib.util
 
     real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "lpips" else real_find_spec(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "lpips" else real_find_spec(name, *a)
+    )
     with pytest.raises(FileNotFoundError, match="pip install lpips, or pass lin_weights=PATH"):
         lpips(images(), images(), weights=alexnet_file)
 
@@ -70,11 +78,14 @@ def test_wrong_files_are_named(alexnet_file, tmp_path):
         lpips(images(), images(), weights=wrong)
 
 
-@pytest.mark.parametrize("a, b, kwargs, error, match", [
-    (images(n=2), images(n=3), {}, ValueError, "b: has 3 images but a has 2"),
-    (images().float(), images(), {}, TypeError, "a: expected uint8 pixels"),
-    (images(), images(), {"net": "squeeze"}, ValueError, "net: expected one of"),
-])
+@pytest.mark.parametrize(
+    "a, b, kwargs, error, match",
+    [
+        (images(n=2), images(n=3), {}, ValueError, "b: has 3 images but a has 2"),
+        (images().float(), images(), {}, TypeError, "a: expected uint8 pixels"),
+        (images(), images(), {"net": "squeeze"}, ValueError, "net: expected one of"),
+    ],
+)
 def test_invalid_inputs_are_named(alexnet_file, a, b, kwargs, error, match):
     with pytest.raises(error, match=match):
         lpips(a, b, weights=alexnet_file, **kwargs)

@@ -19,7 +19,7 @@ def test_psnr_of_a_constant_offset_has_its_closed_form():
     values = psnr(a, b)
     assert values.shape == (2,)
     assert values[0] == np.inf
-    assert values[1] == pytest.approx(10 * np.log10(255 ** 2 / 25), rel=1e-12)
+    assert values[1] == pytest.approx(10 * np.log10(255**2 / 25), rel=1e-12)
     assert psnr(a, b, data_range=1.0)[1] == pytest.approx(10 * np.log10(1 / 25), rel=1e-12)
 
 
@@ -40,8 +40,13 @@ def test_metrics_are_symmetric_and_per_pair():
 def test_more_noise_means_lower_ssim_and_psnr():
     clean = images(n=1, size=32, seed=5)
     generator = torch.Generator().manual_seed(6)
-    noisy = [(clean.double() + torch.randn(clean.shape, generator=generator, dtype=torch.float64) * s)
-             .round().clamp(0, 255).to(torch.uint8) for s in (2, 8, 32)]
+    noisy = [
+        (clean.double() + torch.randn(clean.shape, generator=generator, dtype=torch.float64) * s)
+        .round()
+        .clamp(0, 255)
+        .to(torch.uint8)
+        for s in (2, 8, 32)
+    ]
     ssims = [ssim(clean, n)[0] for n in noisy]
     psnrs = [psnr(clean, n)[0] for n in noisy]
     assert ssims == sorted(ssims, reverse=True) and psnrs == sorted(psnrs, reverse=True)
@@ -53,18 +58,26 @@ def test_image_batches_are_accepted():
 
 
 @pytest.mark.parametrize("function", [psnr, ssim])
-@pytest.mark.parametrize("a, b, error, match", [
-    (images(n=3), images(n=4), ValueError, "b: has 4 images but a has 3"),
-    (images(size=24), images(size=16), ValueError, "b: images are"),
-    (images().float(), images(), ValueError, "data_range: a holds float pixels .* pass data_range=1.0"),
-    (images(), images().double() / 255, ValueError, "data_range: b holds float pixels"),
-    (images()[:, :1], images(), ValueError, r"b: images are \(3, 24, 24\) \(CxHxW\) but a images are \(1, 24, 24\)"),
-    (images()[0], images()[0], ValueError, r"a: expected images \[N, C, H, W\] \(C = 1 for grayscale\)"),
-    (images().long() * 2, images(), ValueError, r"a: integer pixels span \[0, 5\d\d\]"),
-    (images().bool(), images(), TypeError, "a: expected real pixel values"),
-    (images().double().fill_(float("nan")), images().double(), ValueError, "a: contains NaN"),
-    (np.zeros((4, 3, 8, 8), dtype=np.uint8), images(), TypeError, "a: expected an ImageBatch or a torch tensor"),
-])
+@pytest.mark.parametrize(
+    "a, b, error, match",
+    [
+        (images(n=3), images(n=4), ValueError, "b: has 4 images but a has 3"),
+        (images(size=24), images(size=16), ValueError, "b: images are"),
+        (images().float(), images(), ValueError, "data_range: a holds float pixels .* pass data_range=1.0"),
+        (images(), images().double() / 255, ValueError, "data_range: b holds float pixels"),
+        (
+            images()[:, :1],
+            images(),
+            ValueError,
+            r"b: images are \(3, 24, 24\) \(CxHxW\) but a images are \(1, 24, 24\)",
+        ),
+        (images()[0], images()[0], ValueError, r"a: expected images \[N, C, H, W\] \(C = 1 for grayscale\)"),
+        (images().long() * 2, images(), ValueError, r"a: integer pixels span \[0, 5\d\d\]"),
+        (images().bool(), images(), TypeError, "a: expected real pixel values"),
+        (images().double().fill_(float("nan")), images().double(), ValueError, "a: contains NaN"),
+        (np.zeros((4, 3, 8, 8), dtype=np.uint8), images(), TypeError, "a: expected an ImageBatch or a torch tensor"),
+    ],
+)
 def test_invalid_inputs_are_named(function, a, b, error, match):
     data_range = 1.0 if "NaN" in match else None
     with pytest.raises(error, match=match):
@@ -79,8 +92,9 @@ def test_float_pixels_with_their_data_range_equal_the_uint8_levels(function):
     expected = function(a, b)
     assert function(a.double() / 255, b.double() / 255, data_range=1.0) == pytest.approx(expected, rel=1e-10)
     if function is psnr:
-        assert function(a.double() / 127.5 - 1, b.double() / 127.5 - 1, data_range=2.0) == \
-            pytest.approx(expected, rel=1e-10)
+        assert function(a.double() / 127.5 - 1, b.double() / 127.5 - 1, data_range=2.0) == pytest.approx(
+            expected, rel=1e-10
+        )
     assert function(a.float() / 255, b.float() / 255, data_range=1.0) == pytest.approx(expected, rel=1e-5)
     assert np.array_equal(function(a.long(), b.long()), expected)
     assert function(a.long() * 4, b.long() * 4, data_range=1020) == pytest.approx(expected, rel=1e-12)  # 10-bit levels

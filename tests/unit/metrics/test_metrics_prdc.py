@@ -68,18 +68,22 @@ def test_strips_give_the_same_counts_as_one_block(monkeypatch):
 
 def test_float32_tensors_are_accepted():
     real, fake = features(80, seed=1), features(80, shift=0.2, seed=2)
-    assert precision_recall(torch.from_numpy(real).float(), torch.from_numpy(fake).float()) == \
-        pytest.approx(precision_recall(real.astype(np.float32), fake.astype(np.float32)))
+    assert precision_recall(torch.from_numpy(real).float(), torch.from_numpy(fake).float()) == pytest.approx(
+        precision_recall(real.astype(np.float32), fake.astype(np.float32))
+    )
 
 
 @pytest.mark.parametrize("function", [precision_recall, density_coverage])
-@pytest.mark.parametrize("real, fake, error, match", [
-    (np.zeros((10, 4)), np.zeros((10, 3)), ValueError, "fake: has 3 feature dimensions but real has 4"),
-    (np.zeros((5, 4)), np.zeros((10, 4)), ValueError, "real: got 5 rows; expected at least 6"),
-    (np.zeros((10, 4)), np.full((10, 4), np.nan), ValueError, "fake: contains non-finite"),
-    (np.zeros((10, 4, 1)), np.zeros((10, 4)), ValueError, "real: expected a 2-D feature matrix"),
-    (None, np.zeros((10, 4)), TypeError, "real: expected a numpy array or a torch tensor"),
-])
+@pytest.mark.parametrize(
+    "real, fake, error, match",
+    [
+        (np.zeros((10, 4)), np.zeros((10, 3)), ValueError, "fake: has 3 feature dimensions but real has 4"),
+        (np.zeros((5, 4)), np.zeros((10, 4)), ValueError, "real: got 5 rows; expected at least 6"),
+        (np.zeros((10, 4)), np.full((10, 4), np.nan), ValueError, "fake: contains non-finite"),
+        (np.zeros((10, 4, 1)), np.zeros((10, 4)), ValueError, "real: expected a 2-D feature matrix"),
+        (None, np.zeros((10, 4)), TypeError, "real: expected a numpy array or a torch tensor"),
+    ],
+)
 def test_invalid_inputs_are_named(function, real, fake, error, match):
     with pytest.raises(error, match=match):
         function(real, fake, k=5)
@@ -92,6 +96,7 @@ def test_invalid_k_is_named():
 
 def brute_force(real, fake, k):
     """Whole float64 distance matrices; exact on small-integer features, so ties are real ties."""
+
     def sq_distances(x, y):
         return ((x[:, None, :] - y[None, :, :]) ** 2).sum(axis=-1)
 
@@ -99,8 +104,12 @@ def brute_force(real, fake, k):
     fake_radii = np.sort(sq_distances(fake, fake), axis=1)[:, k]
     cross = sq_distances(real, fake)
     in_real_balls = cross < real_radii[:, None]
-    return (in_real_balls.any(axis=0).mean(), (cross < fake_radii[None, :]).any(axis=1).mean(),
-            in_real_balls.sum(axis=0).mean() / k, in_real_balls.any(axis=1).mean())
+    return (
+        in_real_balls.any(axis=0).mean(),
+        (cross < fake_radii[None, :]).any(axis=1).mean(),
+        in_real_balls.sum(axis=0).mean() / k,
+        in_real_balls.any(axis=1).mean(),
+    )
 
 
 @pytest.mark.parametrize("recomputed_share", [None, 1.0, 0.0])  # default, always pair by pair, always products
@@ -117,7 +126,9 @@ def test_float32_screen_decides_ties_like_float64(monkeypatch, recomputed_share,
     fake = rng.integers(0, levels, size=(140, d)).astype(np.float32) * 7.0
     fake[:20] = real[:20]  # exact duplicates across the sets
     expected = brute_force(real.astype(np.float64), fake.astype(np.float64), k)
-    assert (*precision_recall(real, fake, k=k), *density_coverage(real, fake, k=k)) == pytest.approx(expected, abs=1e-12)
+    assert (*precision_recall(real, fake, k=k), *density_coverage(real, fake, k=k)) == pytest.approx(
+        expected, abs=1e-12
+    )
 
 
 def test_large_offsets_leave_the_screen_undecided_but_not_wrong():
@@ -127,7 +138,9 @@ def test_large_offsets_leave_the_screen_undecided_but_not_wrong():
     real = 1e4 + rng.integers(0, 3, size=(120, 6)).astype(np.float64)
     fake = 1e4 + rng.integers(0, 3, size=(100, 6)).astype(np.float64)
     expected = brute_force(real, fake, 3)
-    assert (*precision_recall(real, fake, k=3), *density_coverage(real, fake, k=3)) == pytest.approx(expected, abs=1e-12)
+    assert (*precision_recall(real, fake, k=3), *density_coverage(real, fake, k=3)) == pytest.approx(
+        expected, abs=1e-12
+    )
 
 
 def test_radii_accept_a_plain_array_as_resampling_passes_them():

@@ -54,15 +54,18 @@ def test_less_diverse_is_lower_and_scale_does_not_matter():
     assert vendi_score(np.float32(spread)) == pytest.approx(vendi_score(spread), rel=1e-5)
 
 
-@pytest.mark.parametrize("features, kwargs, error, match", [
-    (np.zeros((5, 4)), {}, ValueError, "features: row 0 has norm 0"),
-    (np.zeros((5, 4)), {"kernel": "linear"}, ValueError, "features: every row is zero"),
-    (np.ones((5, 4)), {"kernel": "rbf"}, ValueError, "kernel: expected one of"),
-    (np.full((5, 4), np.nan), {}, ValueError, "features: contains non-finite"),
-    (np.ones(5), {}, ValueError, "features: expected a 2-D feature matrix"),
-    (np.ones((0, 4)), {}, ValueError, "features: got 0 rows"),
-    ([[1.0, 2.0]], {}, TypeError, "features: expected a numpy array or a torch tensor"),
-])
+@pytest.mark.parametrize(
+    "features, kwargs, error, match",
+    [
+        (np.zeros((5, 4)), {}, ValueError, "features: row 0 has norm 0"),
+        (np.zeros((5, 4)), {"kernel": "linear"}, ValueError, "features: every row is zero"),
+        (np.ones((5, 4)), {"kernel": "rbf"}, ValueError, "kernel: expected one of"),
+        (np.full((5, 4), np.nan), {}, ValueError, "features: contains non-finite"),
+        (np.ones(5), {}, ValueError, "features: expected a 2-D feature matrix"),
+        (np.ones((0, 4)), {}, ValueError, "features: got 0 rows"),
+        ([[1.0, 2.0]], {}, TypeError, "features: expected a numpy array or a torch tensor"),
+    ],
+)
 def test_invalid_inputs_are_named(features, kwargs, error, match):
     with pytest.raises(error, match=match):
         vendi_score(features, **kwargs)

@@ -44,8 +44,11 @@ def test_folder_zip_and_tar_give_the_reference_of_the_in_memory_images(tmp_path)
     extractor = ToyExtractor()
     images = np.stack([np.asarray(Image.open(path)) for path in files])
     expected = ReferenceStats.from_images(images, extractor)  # the long-standing in-memory path
-    for source, workers in ((tmp_path / "imgs", 0), (archive(tmp_path / "imgs", tmp_path / "a.zip"), 2),
-                            (archive(tmp_path / "imgs", tmp_path / "a.tar"), 1)):
+    for source, workers in (
+        (tmp_path / "imgs", 0),
+        (archive(tmp_path / "imgs", tmp_path / "a.zip"), 2),
+        (archive(tmp_path / "imgs", tmp_path / "a.tar"), 1),
+    ):
         stats = build_reference(source, extractor, batch_size=4, workers=workers, name="r")
         assert stats.n == 11 and stats.source == str(source)
         np.testing.assert_array_equal(stats.features, expected.features)
@@ -58,8 +61,10 @@ def test_mixed_sizes_are_batched_apart(tmp_path):
     write_images(tmp_path / "imgs" / "c", 2, size=24, seed=1)
     files = ImageFiles.open(tmp_path / "imgs")
     (runs,) = list(image_batches(files, [range(len(files))]))
-    assert [(indices, tuple(images.shape)) for indices, images in runs] == [([0, 1, 2], (3, 3, 16, 16)),
-                                                                           ([3, 4], (2, 3, 24, 24))]
+    assert [(indices, tuple(images.shape)) for indices, images in runs] == [
+        ([0, 1, 2], (3, 3, 16, 16)),
+        ([3, 4], (2, 3, 24, 24)),
+    ]
 
 
 def test_a_corrupt_file_is_named_and_nothing_is_returned(tmp_path):
@@ -69,11 +74,14 @@ def test_a_corrupt_file_is_named_and_nothing_is_returned(tmp_path):
         build_reference(tmp_path / "imgs", ToyExtractor(), batch_size=2, workers=2)
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda p: p / "absent", "does not exist"),
-    (lambda p: (p / "empty").mkdir() or p / "empty", "no image files"),
-    (lambda p: (p / "x.tar.gz").write_bytes(b"\x1f\x8b" + bytes(100)) and p / "x.tar.gz", "neither a folder"),
-])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda p: p / "absent", "does not exist"),
+        (lambda p: (p / "empty").mkdir() or p / "empty", "no image files"),
+        (lambda p: (p / "x.tar.gz").write_bytes(b"\x1f\x8b" + bytes(100)) and p / "x.tar.gz", "neither a folder"),
+    ],
+)
 def test_sources_that_are_not_image_sets(tmp_path, make, message):
     with pytest.raises(ValueError, match=message):
         ImageFiles.open(make(tmp_path))
@@ -112,8 +120,9 @@ def test_shards_deal_whole_batches_and_come_back_in_order():
     worlds = [distributed.World(rank, 3) for rank in range(3)]
     shares = [distributed.shard_indices(10, world, block=2) for world in worlds]
     assert shares == [[0, 1, 6, 7], [2, 3, 8, 9], [4, 5]]
-    assert distributed.in_original_order([[(i, f"x{i}") for i in share] for share in shares]) == \
-        [f"x{i}" for i in range(10)]
+    assert distributed.in_original_order([[(i, f"x{i}") for i in share] for share in shares]) == [
+        f"x{i}" for i in range(10)
+    ]
 
 
 def test_world_from_the_environment():
@@ -130,4 +139,3 @@ def test_build_ref_rejects_bad_numbers_as_usage_errors(tmp_path, capsys, option,
     with pytest.raises(SystemExit) as exit:
         main(["build-ref", str(tmp_path), "--name", "x", option, value])
     assert exit.value.code == 2 and option in capsys.readouterr().err
-

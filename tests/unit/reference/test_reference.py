@@ -4,7 +4,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from pytest_genquality.reference import reference_stats as reference_module
@@ -121,8 +120,13 @@ def test_save_load_round_trip(tmp_path):
         np.testing.assert_array_equal(loaded.sigma, stats.sigma)
         np.testing.assert_array_equal(loaded.matrix_sqrt(), stats.matrix_sqrt())  # from the user cache
         np.testing.assert_array_equal(loaded.features, rows.astype(np.float32))
-        assert (loaded.extractor_id, loaded.n, loaded.source, loaded.created, loaded.name) == \
-            (stats.extractor_id, 30, "here", stats.created, "mine")
+        assert (loaded.extractor_id, loaded.n, loaded.source, loaded.created, loaded.name) == (
+            stats.extractor_id,
+            30,
+            "here",
+            stats.created,
+            "mine",
+        )
     np.testing.assert_allclose(stats.matrix_sqrt() @ stats.matrix_sqrt(), stats.sigma, atol=1e-12)
 
 
@@ -160,7 +164,9 @@ def test_missing_file_names_build_ref(tmp_path, missing):
     rows = np.random.default_rng(3).standard_normal((10, 3))
     ReferenceStats.from_features(rows, extractor_id="x").save(tmp_path / "coco")
     (tmp_path / f"coco.{missing}").unlink()
-    with pytest.raises(FileNotFoundError, match=rf"coco\.{missing} does not exist.*genquality build-ref IMAGE_DIR --name coco"):
+    with pytest.raises(
+        FileNotFoundError, match=rf"coco\.{missing} does not exist.*genquality build-ref IMAGE_DIR --name coco"
+    ):
         ReferenceStats.load(tmp_path / "coco")
 
 
@@ -223,12 +229,14 @@ def test_the_matrix_square_root_is_cached_outside_the_store_by_sha256(tmp_path, 
     cached = sqrt_cache / f"{meta['npz_sha256']}.npy"
     assert cached.is_file() and not any((tmp_path / "store").rglob("*.npy"))
     monkeypatch.setattr(reference_module, "sqrtm_psd", lambda sigma: pytest.fail("recomputed despite the cache"))
-    np.testing.assert_array_equal(ReferenceStats.load(tmp_path / "store" / "refs" / "r").matrix_sqrt(),
-                                  stats.matrix_sqrt())
+    np.testing.assert_array_equal(
+        ReferenceStats.load(tmp_path / "store" / "refs" / "r").matrix_sqrt(), stats.matrix_sqrt()
+    )
     cached.write_bytes(b"garbage")  # a damaged cache entry is recomputed, never trusted
     monkeypatch.setattr(reference_module, "sqrtm_psd", sqrtm_psd)
-    np.testing.assert_allclose(ReferenceStats.load(tmp_path / "store" / "refs" / "r").matrix_sqrt(),
-                               stats.matrix_sqrt(), atol=1e-12)
+    np.testing.assert_allclose(
+        ReferenceStats.load(tmp_path / "store" / "refs" / "r").matrix_sqrt(), stats.matrix_sqrt(), atol=1e-12
+    )
     assert np.load(cached).shape == (6, 6)  # and rewritten
 
 
@@ -276,8 +284,11 @@ def test_a_batch_of_another_size_than_the_reference_warns(recwarn, outside_pytes
     reference = ReferenceStats.from_images(toy_images(range(64), size=16), ToyExtractor(), name="real")
     assert_fid_below(toy_images(range(100, 164), size=16), reference, 1e9, extractor=ToyExtractor())
     assert not [w for w in recwarn if issubclass(w.category, ImageSizeMismatchWarning)]
-    with pytest.warns(ImageSizeMismatchWarning, match=r"batch: images are 32x32 px but reference real was built "
-                                                      r"from 16x16 px images"):
+    with pytest.warns(
+        ImageSizeMismatchWarning,
+        match=r"batch: images are 32x32 px but reference real was built "
+        r"from 16x16 px images",
+    ):
         assert_fid_below(toy_images(range(100, 164), size=32), reference, 1e9, extractor=ToyExtractor())
     unknown = ReferenceStats(reference.mu, reference.sigma, reference.n, reference.extractor_id, name="old")
     assert unknown.image_size is None  # files of 0.2 and imported statistics: nothing recorded, no warning

@@ -10,8 +10,16 @@ LANE = "cpu/fp32"
 
 
 def result(test, metric, value, *, key=None, lane=LANE, higher_is_better=False, n=64, verdict="pass"):
-    return {"test": test, "metric": metric, "key": key or metric, "value": value, "n": n, "lane": lane,
-            "verdict": verdict, "higher_is_better": higher_is_better}
+    return {
+        "test": test,
+        "metric": metric,
+        "key": key or metric,
+        "value": value,
+        "n": n,
+        "lane": lane,
+        "verdict": verdict,
+        "higher_is_better": higher_is_better,
+    }
 
 
 def write_runs(store: Store, runs):
@@ -24,15 +32,36 @@ def write_runs(store: Store, runs):
 @pytest.fixture
 def store(tmp_path):
     store = Store(tmp_path / "store")
-    write_runs(store, [
-        ("aaaa111", False, [result("tests/test_q.py::test_fid", "fid", 20.0, key="fid@coco"),
-                            result("tests/test_q.py::test_clip", "clip_score", 0.30, higher_is_better=True)]),
-        ("bbbb222", True, [result("tests/test_q.py::test_fid", "fid", 21.5, key="fid@coco"),
-                           result("tests/test_q.py::test_clip", "clip_score", 0.31, higher_is_better=True),
-                           result("tests/test_other.py::test_kid", "kid", 0.01)]),
-        ("cccc333", False, [result("tests/test_q.py::test_fid", "fid", 19.0, key="fid@coco", verdict="improved"),
-                            result("tests/test_q.py::test_fid", "fid", 30.0, key="fid@coco", lane="cuda/fp16")]),
-    ])
+    write_runs(
+        store,
+        [
+            (
+                "aaaa111",
+                False,
+                [
+                    result("tests/test_q.py::test_fid", "fid", 20.0, key="fid@coco"),
+                    result("tests/test_q.py::test_clip", "clip_score", 0.30, higher_is_better=True),
+                ],
+            ),
+            (
+                "bbbb222",
+                True,
+                [
+                    result("tests/test_q.py::test_fid", "fid", 21.5, key="fid@coco"),
+                    result("tests/test_q.py::test_clip", "clip_score", 0.31, higher_is_better=True),
+                    result("tests/test_other.py::test_kid", "kid", 0.01),
+                ],
+            ),
+            (
+                "cccc333",
+                False,
+                [
+                    result("tests/test_q.py::test_fid", "fid", 19.0, key="fid@coco", verdict="improved"),
+                    result("tests/test_q.py::test_fid", "fid", 30.0, key="fid@coco", lane="cuda/fp16"),
+                ],
+            ),
+        ],
+    )
     return store
 
 
@@ -57,11 +86,13 @@ def test_series_oldest_to_newest_per_test_key_and_lane(store):
 
 def test_series_filters_by_test_glob_or_substring_and_metric(store):
     runs = loaded(store)
-    assert {k[0] for k in series(runs, test="tests/test_q.py::*")} == {"tests/test_q.py::test_fid",
-                                                                        "tests/test_q.py::test_clip"}
+    assert {k[0] for k in series(runs, test="tests/test_q.py::*")} == {
+        "tests/test_q.py::test_fid",
+        "tests/test_q.py::test_clip",
+    }
     assert {k[0] for k in series(runs, test="*kid")} == {"tests/test_other.py::test_kid"}
     assert {k[0] for k in series(runs, test="test_clip")} == {"tests/test_q.py::test_clip"}
-    assert {k[1] for k in series(runs, metric="fid")} == {"fid@coco"}      # by metric name
+    assert {k[1] for k in series(runs, metric="fid")} == {"fid@coco"}  # by metric name
     assert {k[1] for k in series(runs, metric="fid@coco")} == {"fid@coco"}  # or by key
     assert series(runs, metric="fid@other") == {}
     assert series(runs, test="nothing*") == {}
@@ -92,22 +123,39 @@ def run_of(*results):
     return {"results": list(results)}
 
 
-@pytest.mark.parametrize("max_drift, new_value, worse", [
-    (1.0, 21.0, False), (1.0, 21.01, True), ("5%", 20.9, False), ("5%", 21.2, True), (1.0, 10.0, False),
-])
+@pytest.mark.parametrize(
+    "max_drift, new_value, worse",
+    [
+        (1.0, 21.0, False),
+        (1.0, 21.01, True),
+        ("5%", 20.9, False),
+        ("5%", 21.2, True),
+        (1.0, 10.0, False),
+    ],
+)
 def test_diff_lower_is_better(max_drift, new_value, worse):
-    changes = diff(run_of(result("t::a", "fid", 20.0)), run_of(result("t::a", "fid", new_value)),
-                   max_drift=max_drift)
-    assert [(c.test, c.key, c.lane, c.old, c.new, c.worse) for c in changes] == \
-        [("t::a", "fid", LANE, 20.0, new_value, worse)]
+    changes = diff(run_of(result("t::a", "fid", 20.0)), run_of(result("t::a", "fid", new_value)), max_drift=max_drift)
+    assert [(c.test, c.key, c.lane, c.old, c.new, c.worse) for c in changes] == [
+        ("t::a", "fid", LANE, 20.0, new_value, worse)
+    ]
 
 
-@pytest.mark.parametrize("max_drift, new_value, worse", [
-    (0.01, 0.2905, False), (0.01, 0.285, True), ("5%", 0.286, False), ("5%", 0.28, True), (0.01, 0.9, False),
-])
+@pytest.mark.parametrize(
+    "max_drift, new_value, worse",
+    [
+        (0.01, 0.2905, False),
+        (0.01, 0.285, True),
+        ("5%", 0.286, False),
+        ("5%", 0.28, True),
+        (0.01, 0.9, False),
+    ],
+)
 def test_diff_higher_is_better(max_drift, new_value, worse):
-    changes = diff(run_of(result("t::c", "clip_score", 0.30, higher_is_better=True)),
-                   run_of(result("t::c", "clip_score", new_value, higher_is_better=True)), max_drift=max_drift)
+    changes = diff(
+        run_of(result("t::c", "clip_score", 0.30, higher_is_better=True)),
+        run_of(result("t::c", "clip_score", new_value, higher_is_better=True)),
+        max_drift=max_drift,
+    )
     assert changes[0].worse is worse and changes[0].higher_is_better
 
 
@@ -134,11 +182,14 @@ def with_noise(record, noise_sd, margin=None):
     return {**record, "noise": {"noise_sd": noise_sd, "margin": margin}}
 
 
-@pytest.mark.parametrize("new_value, worse, better", [
-    (20.0 + 0.75 + 2.7, False, False),   # 2.7 SDs past the 0.75-SD margin: p = 0.0035 > 0.0025
-    (20.0 + 0.75 + 2.9, True, False),    # 2.9 SDs past it: p = 0.0019
-    (20.0 - 0.75 - 2.9, False, True),    # the same improvement is reported, never failed
-])
+@pytest.mark.parametrize(
+    "new_value, worse, better",
+    [
+        (20.0 + 0.75 + 2.7, False, False),  # 2.7 SDs past the 0.75-SD margin: p = 0.0035 > 0.0025
+        (20.0 + 0.75 + 2.9, True, False),  # 2.9 SDs past it: p = 0.0019
+        (20.0 - 0.75 - 2.9, False, True),  # the same improvement is reported, never failed
+    ],
+)
 def test_diff_auto_is_the_gates_margin_rule(new_value, worse, better):
     old = run_of(result("t::a", "fid", 20.0))
     new = run_of(with_noise(result("t::a", "fid", new_value), 1.0))
@@ -148,19 +199,35 @@ def test_diff_auto_is_the_gates_margin_rule(new_value, worse, better):
 
 def test_diff_auto_takes_a_recorded_margin_and_the_stores_noise_and_skips_other_n():
     old = run_of(result("t::a", "recall", 0.50, higher_is_better=True), result("t::b", "fid", 20.0))
-    new = run_of(with_noise(result("t::a", "recall", 0.40, higher_is_better=True), 0.01, margin=0.2),
-                 result("t::b", "fid", 25.0, n=128))
+    new = run_of(
+        with_noise(result("t::a", "recall", 0.40, higher_is_better=True), 0.01, margin=0.2),
+        result("t::b", "fid", 25.0, n=128),
+    )
     changes = {c.test: c for c in diff(old, new, max_drift="auto", noise_sds={("t::b", "fid", LANE): 0.1})}
-    assert not changes["t::a"].worse and changes["t::a"].margin == 0.2       # 0.1 worse, inside the user's 0.2
+    assert not changes["t::a"].worse and changes["t::a"].margin == 0.2  # 0.1 worse, inside the user's 0.2
     assert not changes["t::b"].worse and changes["t::b"].note == "not compared: n 64 vs 128"
 
 
 def test_diff_lines_mark_worse():
-    changes = diff(run_of(result("t::a", "fid", 20.0), result("t::b", "fid", 20.0)),
-                   run_of(result("t::a", "fid", 25.0), result("t::b", "fid", 20.5)), max_drift=1)
+    changes = diff(
+        run_of(result("t::a", "fid", 20.0), result("t::b", "fid", 20.0)),
+        run_of(result("t::a", "fid", 25.0), result("t::b", "fid", 20.5)),
+        max_drift=1,
+    )
     lines = diff_lines(changes)
-    assert lines[0].split() == ["test", "metric", "lane", "old", "new", "delta", "margin", "noise", "SD", "p",
-                                "verdict"]  # every column has a header ("noise SD" is one)
+    assert lines[0].split() == [
+        "test",
+        "metric",
+        "lane",
+        "old",
+        "new",
+        "delta",
+        "margin",
+        "noise",
+        "SD",
+        "p",
+        "verdict",
+    ]  # every column has a header ("noise SD" is one)
     row_a = next(line for line in lines if line.startswith("t::a"))
     row_b = next(line for line in lines if line.startswith("t::b"))
     assert row_a.split()[-5:] == ["+5", "—", "—", "—", "WORSE"] and row_b.split()[-5:] == ["+0.5", "—", "—", "—", "ok"]
@@ -221,7 +288,9 @@ def test_plot_puts_every_series_on_the_shared_run_axis(store):
         assert list(kid.lines[0].get_xdata()) == [1]
         assert [tick.get_text() for tick in kid.get_xticklabels()] == ["aaaa111", "bbbb222+dirty", "cccc333"]
         fid_lines = {line.get_label(): list(line.get_xdata()) for line in by_title["fid@coco"].lines}
-        assert fid_lines == {f"tests/test_q.py::test_fid [{LANE}]": [0, 1, 2],
-                             "tests/test_q.py::test_fid [cuda/fp16]": [2]}
+        assert fid_lines == {
+            f"tests/test_q.py::test_fid [{LANE}]": [0, 1, 2],
+            "tests/test_q.py::test_fid [cuda/fp16]": [2],
+        }
     finally:
         plt.close(figure)

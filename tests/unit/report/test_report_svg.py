@@ -91,10 +91,13 @@ def test_threshold_and_baseline_labels_do_not_overlap_when_the_lines_are_close()
     assert apart_x or abs(threshold[2] - baseline[2]) >= 12, named
 
 
-@pytest.mark.parametrize("title", [
-    "coverage@shapes-real  [cpu/cpu/fp32/torch-2.5.1+cpu]",
-    "fid@coco-val-2k-with-a-long-reference-name  [cuda/NVIDIA H100 80GB HBM3/fp16/torch-2.14.1+cu124]",
-])
+@pytest.mark.parametrize(
+    "title",
+    [
+        "coverage@shapes-real  [cpu/cpu/fp32/torch-2.5.1+cpu]",
+        "fid@coco-val-2k-with-a-long-reference-name  [cuda/NVIDIA H100 80GB HBM3/fp16/torch-2.14.1+cu124]",
+    ],
+)
 def test_a_long_title_wraps_inside_the_chart_instead_of_being_cut(title):
     """Issue 22.12: 'coverage@shapes-real [cpu/cpu/fp32/torch-2' was cut at the chart's right edge."""
     from pytest_genquality.report.svg_chart import TITLE_CHAR_PX, WIDTH

@@ -10,8 +10,14 @@ from pytest_genquality import ImageBatch
 from pytest_genquality.checks.run_state import Recorder
 from pytest_genquality.settings import RunSettings, parse_thumb_size
 from pytest_genquality.store import Store
-from pytest_genquality.report.thumbnails import (HEAT_FULL_SCALE, MAX_THUMBNAILS, batch_thumbnails, decode_png,
-                                          difference_heatmap, downscale)
+from pytest_genquality.report.thumbnails import (
+    HEAT_FULL_SCALE,
+    MAX_THUMBNAILS,
+    batch_thumbnails,
+    decode_png,
+    difference_heatmap,
+    downscale,
+)
 
 
 def test_downscale_keeps_aspect_and_never_upscales():
@@ -43,14 +49,17 @@ def test_heat_map_is_black_for_identical_images_and_on_a_fixed_scale():
 
 
 def recorder(tmp_path, report: str | None, thumb: int = 96) -> Recorder:
-    settings = RunSettings(store_dir=tmp_path / "store", report_path=tmp_path / report if report else None,
-                           report_thumb=thumb)
+    settings = RunSettings(
+        store_dir=tmp_path / "store", report_path=tmp_path / report if report else None, report_thumb=thumb
+    )
     return Recorder(settings, Store(settings.store_dir), "cpu", tmp_path)
 
 
 def noise_batch(count: int, size: int) -> ImageBatch:
     """Random pixels: the worst case for PNG compression."""
-    images = torch.randint(0, 256, (count, 3, size, size), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    images = torch.randint(
+        0, 256, (count, 3, size, size), generator=torch.Generator().manual_seed(0), dtype=torch.uint8
+    )
     return ImageBatch(images, seeds=range(count), prompts=[f"prompt {i}" for i in range(count)])
 
 
@@ -60,7 +69,7 @@ def test_a_256_image_batch_keeps_64_small_images_of_a_few_mb(tmp_path):
     batch = noise_batch(256, 256)
     kept_by.keep_thumbnails(context, batch)
     kept_by.keep_thumbnails(context, batch)  # a second assertion on the same batch keeps nothing more
-    kept_by.finish_test(passed=False)        # failing tests keep their images: they are the ones to look at
+    kept_by.finish_test(passed=False)  # failing tests keep their images: they are the ones to look at
     kept = kept_by.thumbnails["t.py::test"]
     assert kept["total"] == 256 and len(kept["images"]) == MAX_THUMBNAILS
     assert [i["seed"] for i in kept["images"]] == list(range(64))

@@ -16,11 +16,17 @@ def test_threshold_is_direction_aware_and_equal_passes():
     assert not threshold_crossed(1e9, None, higher_is_better=False)
 
 
-@pytest.mark.parametrize("value, baseline, higher, mode, amount, verdict", [
-    (21.0, 20.0, False, "absolute", 1.0, "pass"), (21.01, 20.0, False, "absolute", 1.0, "fail"),
-    (18.99, 20.0, False, "absolute", 1.0, "improved"), (0.28, 0.30, True, "percent", 5.0, "fail"),
-    (0.32, 0.30, True, "percent", 5.0, "improved"), (-1.06, -1.0, True, "percent", 5.0, "fail"),
-])
+@pytest.mark.parametrize(
+    "value, baseline, higher, mode, amount, verdict",
+    [
+        (21.0, 20.0, False, "absolute", 1.0, "pass"),
+        (21.01, 20.0, False, "absolute", 1.0, "fail"),
+        (18.99, 20.0, False, "absolute", 1.0, "improved"),
+        (0.28, 0.30, True, "percent", 5.0, "fail"),
+        (0.32, 0.30, True, "percent", 5.0, "improved"),
+        (-1.06, -1.0, True, "percent", 5.0, "fail"),
+    ],
+)
 def test_tolerance_verdict(value, baseline, higher, mode, amount, verdict):
     got, worse_by, _ = tolerance_verdict(value, baseline, higher_is_better=higher, mode=mode, amount=amount)
     assert got == verdict and worse_by == worsening(value, baseline, higher_is_better=higher)
@@ -32,8 +38,9 @@ def test_the_check_and_diff_judge_recorded_values_alike(value, max_drift):
     """One rule: what the test decided is what `genquality diff` decides on the recorded values."""
     check = drift_verdict(SPECS["fid"], value, 20.0, max_drift, None)[0]
     record = {"test": "t::a", "metric": "fid", "key": "fid", "n": 64, "lane": "cpu", "higher_is_better": False}
-    change = diff({"results": [{**record, "value": 20.0}]}, {"results": [{**record, "value": value}]},
-                  max_drift=max_drift)[0]
+    change = diff(
+        {"results": [{**record, "value": 20.0}]}, {"results": [{**record, "value": value}]}, max_drift=max_drift
+    )[0]
     assert (change.worse, change.better) == (check == "fail", check == "improved")
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "benchmarks"))
 from drift_candidates import margin_z
-from pytest_genquality.stats.sequential import (efficacy_bounds, make_design, obrien_fleming_spending, power_spending)
+from pytest_genquality.stats.sequential import efficacy_bounds, make_design, obrien_fleming_spending, power_spending
 
 
 def test_one_look_is_the_fixed_n_test():

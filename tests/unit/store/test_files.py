@@ -12,8 +12,14 @@ import numpy as np
 import pytest
 
 from pytest_genquality.store import files
-from pytest_genquality.store.files import (StoreFileError, atomic_write_bytes, atomic_write_json, atomic_write_npz,
-                                     read_json, read_npz)
+from pytest_genquality.store.files import (
+    StoreFileError,
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_npz,
+    read_json,
+    read_npz,
+)
 
 
 def leftovers(folder: Path, target: Path) -> list[str]:
@@ -131,8 +137,9 @@ def test_sigkill_mid_write_leaves_the_previous_file(tmp_path, mode):
     """A real process writing 8 MB payloads in a loop is SIGKILLed inside its 3rd write."""
     path = tmp_path / "big.json"
     atomic_write_json(path, {"schema": 1, "i": 0, "filler": ""})
-    child = subprocess.Popen([sys.executable, "-c", WRITER, str(path), mode, "3"],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(path), mode, "3"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert child.stdout.readline().split() == ["inside", "write", "3"]
         temps = [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
@@ -151,16 +158,19 @@ def test_sigkill_mid_write_leaves_the_previous_file(tmp_path, mode):
             json.loads(temps[0].read_text())  # what a non-atomic write would have left
 
 
-@pytest.mark.parametrize("content, expected", [
-    (b'{"schema": 1, "tests": {"a": ', "corrupt or truncated .*line 1"),
-    (b"", "corrupt or truncated"),
-    (b"not json at all", "corrupt or truncated"),
-    (b'{"tests": {}}', "has no 'schema' field"),
-    (b'[1, 2, 3]', "has no 'schema' field"),
-    (b'{"schema": 99}', "has schema 99; this version of pytest-genquality reads schema 1"),
-    (b'{"schema": "1"}', "has schema '1'"),
-    (b'\xff\xfe\x00garbage', "is not UTF-8 text"),
-])
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        (b'{"schema": 1, "tests": {"a": ', "corrupt or truncated .*line 1"),
+        (b"", "corrupt or truncated"),
+        (b"not json at all", "corrupt or truncated"),
+        (b'{"tests": {}}', "has no 'schema' field"),
+        (b"[1, 2, 3]", "has no 'schema' field"),
+        (b'{"schema": 99}', "has schema 99; this version of pytest-genquality reads schema 1"),
+        (b'{"schema": "1"}', "has schema '1'"),
+        (b"\xff\xfe\x00garbage", "is not UTF-8 text"),
+    ],
+)
 def test_read_json_errors_name_the_file_and_leave_it_untouched(tmp_path, content, expected):
     path = tmp_path / "baselines" / "test_x.py.json"
     path.parent.mkdir()

@@ -9,15 +9,27 @@ import pytest
 ROOT = Path(__file__).resolve().parents[3]
 
 
-@pytest.mark.parametrize("module", [
-    "pytest_genquality.generation.engine", "pytest_genquality.generation.cache",
-    "pytest_genquality.generation.device", "pytest_genquality.generation.progress",
-    "pytest_genquality.store.files", "pytest_genquality.store.layout", "pytest_genquality.checks.run_state",
-    "pytest_genquality.store.provenance", "pytest_genquality.report.history",
-    "pytest_genquality.report.table", "pytest_genquality.report.model", "pytest_genquality.report.html",
-    "pytest_genquality.report.markdown", "pytest_genquality.report.thumbnails",
-    "pytest_genquality.report.svg_chart", "pytest_genquality.report.writer",
-])
+@pytest.mark.parametrize(
+    "module",
+    [
+        "pytest_genquality.generation.engine",
+        "pytest_genquality.generation.cache",
+        "pytest_genquality.generation.device",
+        "pytest_genquality.generation.progress",
+        "pytest_genquality.store.files",
+        "pytest_genquality.store.layout",
+        "pytest_genquality.checks.run_state",
+        "pytest_genquality.store.provenance",
+        "pytest_genquality.report.history",
+        "pytest_genquality.report.table",
+        "pytest_genquality.report.model",
+        "pytest_genquality.report.html",
+        "pytest_genquality.report.markdown",
+        "pytest_genquality.report.thumbnails",
+        "pytest_genquality.report.svg_chart",
+        "pytest_genquality.report.writer",
+    ],
+)
 def test_subpackage_modules_import(module):
     importlib.import_module(module)
 

@@ -32,10 +32,13 @@ def test_prepare_writes_a_gitignore_for_locks_and_cache_and_keeps_a_users_own(tm
 
 def test_update_baselines_merges_and_leaves_everything_else(tmp_path):
     store = Store(tmp_path)
-    store.update_baselines("tests/test_q.py", {
-        "tests/test_q.py::a": {"fid": {LANE: entry(10.0), OTHER_LANE: entry(11.0)}, "kid": {LANE: entry(0.1)}},
-        "tests/test_q.py::b": {"fid": {LANE: entry(20.0)}},
-    })
+    store.update_baselines(
+        "tests/test_q.py",
+        {
+            "tests/test_q.py::a": {"fid": {LANE: entry(10.0), OTHER_LANE: entry(11.0)}, "kid": {LANE: entry(0.1)}},
+            "tests/test_q.py::b": {"fid": {LANE: entry(20.0)}},
+        },
+    )
     store.update_baselines("tests/test_q.py", {"tests/test_q.py::a": {"fid": {LANE: entry(12.0)}}})
     tests = store.read_baselines("tests/test_q.py")
     assert tests["tests/test_q.py::a"]["fid"] == {LANE: entry(12.0), OTHER_LANE: entry(11.0)}
@@ -66,11 +69,14 @@ def test_remove_nodes_and_the_file_goes_when_empty(tmp_path):
     assert not store.baseline_file("t.py").exists() and store.read_baselines("t.py") == {}
 
 
-@pytest.mark.parametrize("content, message", [
-    ('{"schema": 1, "tests": {"t.py::a": ', "corrupt or truncated"),
-    ('{"schema": 1, "tests": []}', "no 'tests' mapping"),
-    ('{"schema": 2, "tests": {}}', "has schema 2"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ('{"schema": 1, "tests": {"t.py::a": ', "corrupt or truncated"),
+        ('{"schema": 1, "tests": []}', "no 'tests' mapping"),
+        ('{"schema": 2, "tests": {}}', "has schema 2"),
+    ],
+)
 def test_a_corrupt_baseline_file_raises_and_is_not_overwritten(tmp_path, content, message):
     store = Store(tmp_path)
     path = store.baseline_file("t.py")
@@ -160,9 +166,19 @@ def test_references(tmp_path):
 
 
 def test_node_dir_name_is_safe_readable_and_unique():
-    ids = ["tests/test_q.py::test_fid[a/b]", "tests/test_q.py::test_fid[a:b]", "tests/test_q.py::test_fid[a b]",
-           "tests/test_q.py::test_fid[a\\b]", "tests/test_q.py::test_fid[a*b]", "tests/test_q.py::test_fid[a?b]",
-           "tests/test_q.py::test_fid[..]", "tests/test_q.py::test_fid[é]", "x" * 500, "::", ".."]
+    ids = [
+        "tests/test_q.py::test_fid[a/b]",
+        "tests/test_q.py::test_fid[a:b]",
+        "tests/test_q.py::test_fid[a b]",
+        "tests/test_q.py::test_fid[a\\b]",
+        "tests/test_q.py::test_fid[a*b]",
+        "tests/test_q.py::test_fid[a?b]",
+        "tests/test_q.py::test_fid[..]",
+        "tests/test_q.py::test_fid[é]",
+        "x" * 500,
+        "::",
+        "..",
+    ]
     names = [node_dir_name(node) for node in ids]
     assert len(set(names)) == len(names)
     for name in names:
@@ -197,8 +213,27 @@ def test_concurrent_updates_of_different_nodes_lose_nothing(tmp_path):
         assert sorted(tests[f"tests/test_c.py::w{worker}"]) == sorted(f"m{i}" for i in range(20))
 
 
-@pytest.mark.parametrize("name", [".", "..", "...", ".hidden", "-flag", "x.npz", "x.json", "X.NPZ", "a/b", "../x",
-                                  "a\\b", "", " x", "x" * 129, "é", "x\n"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        ".",
+        "..",
+        "...",
+        ".hidden",
+        "-flag",
+        "x.npz",
+        "x.json",
+        "X.NPZ",
+        "a/b",
+        "../x",
+        "a\\b",
+        "",
+        " x",
+        "x" * 129,
+        "é",
+        "x\n",
+    ],
+)
 def test_bad_reference_names_are_refused(tmp_path, name):
     store = Store(tmp_path / "s")
     stats = ReferenceStats.from_features(np.random.default_rng(0).standard_normal((5, 3)), extractor_id="toy")

@@ -1,6 +1,6 @@
 """The drift gate on a real model: which evidence catches which regression of the digits DDPM, at what cost.
 
-The source of truth of the drift gate's numbers (DESIGN §7, "Evidence for the drift verdict").
+The source of truth of the drift gate's numbers (docs/drift_gate.md).
 Every arm of drift_real_arms.py (the committed model, six harmless changes, graded regressions)
 is generated once for seeds 0..S-1 and cached with its digit-classifier features and logits
 (benchmarks/.cache/drift_real/); every statistic is then evaluated offline on seed blocks:

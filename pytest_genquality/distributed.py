@@ -1,6 +1,6 @@
 """torch.distributed plumbing for runs launched by ``torchrun``: who am I, talk to the others.
 
-One process per device is the unit (DESIGN §2 "Scale"). ``torchrun`` sets ``RANK``,
+One process per device is the unit of scale-out (docs/scaling.md). ``torchrun`` sets ``RANK``,
 ``WORLD_SIZE``, ``LOCAL_RANK`` and the rendezvous address in each process's environment; a
 plain ``python``/``pytest`` process has none of them and is a world of one, for which every
 function here is a no-op and no process group is ever created (so nothing changes without

@@ -1,4 +1,4 @@
-"""The one workflow every quality assertion goes through (STYLE: one workflow, many metrics).
+"""The one workflow every quality assertion goes through (one workflow, many metrics).
 
     compute (the caller) -> record -> compare with the baseline of the same metric key,
     extractor id and lane -> verdict -> message

@@ -1,9 +1,9 @@
-"""Weights files of the learned image scores (LAION aesthetic head, HPSv2), found as DESIGN §5 says.
+"""Weights files of the learned image scores (LAION aesthetic head, HPSv2), found in the search order of features/weights.py.
 
 Search order: explicit path -> ``--gen-weights-dir`` (``GENQUALITY_WEIGHTS_DIR``) -> the torch hub
 checkpoint folder, the same places and the same ``WeightsNotFoundError`` message as ``weights.py``.
 Unlike the torch-hub files there, these are never downloaded: their publishers give no sha256 (the
-names carry no hash prefix), so a download could not be verified, and DESIGN §5 forbids unverified
+names carry no hash prefix), so a download could not be verified, and the weights policy (features/weights.py) forbids unverified
 or substituted weights. The error names the file, its URL and the command that puts it in place.
 Ids made from these files carry the sha256 prefix of the bytes actually loaded (``weights_label``).
 

@@ -1,6 +1,6 @@
 """Where pretrained weights come from, and the errors when they cannot be found.
 
-Search order (DESIGN §5): explicit path -> ``--gen-weights-dir`` -> torch hub cache
+Search order: explicit path -> ``--gen-weights-dir`` -> torch hub cache
 (``torch.hub.get_dir()/checkpoints``, where pytorch-fid and torchvision cache the very same
 files) -> download through torch hub, unless offline. Official files are verified by the
 torch-hub convention: the hex after the last ``-`` in the file name is a prefix of the

@@ -1,4 +1,4 @@
-"""The snapshot store on disk (DESIGN §6), meant to be committed with the tests.
+"""The snapshot store on disk, meant to be committed with the tests.
 
     refs/<name>.npz, refs/<name>.json          reference statistics + provenance
     baselines/<test file path>.json             node id -> metric key -> lane -> entry

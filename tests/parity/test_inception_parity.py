@@ -26,7 +26,7 @@ from pytest_genquality.features.resize import clean_bicubic_255
 from pytest_genquality.metrics.frechet import frechet_distance
 from pytest_genquality.features.weights import REGISTRY
 
-FEATURE_TOLERANCE_299 = 1e-4  # DESIGN §7: max |Δ| / max |reference|
+FEATURE_TOLERANCE_299 = 1e-4  # max |Δ| / max |reference|, the parity tolerance at 299 px
 FEATURE_TOLERANCE_RESIZED = 1e-3
 FID_TOLERANCE = 1e-4  # relative
 

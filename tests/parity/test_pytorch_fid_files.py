@@ -138,7 +138,7 @@ def test_fid_against_pytorch_fid_statistics_with_the_official_extractor(
     reference = ReferenceStats.load(npz)
     ours = fid(generated_batch(generated), reference, extractor=official)
     assert their_fid > 0
-    assert ours == pytest.approx(their_fid, rel=1e-3)  # DESIGN §7: 1e-3 with resize (64 -> 299 px)
+    assert ours == pytest.approx(their_fid, rel=1e-3)  # parity tolerance with resize (64 -> 299 px): 1e-3
 
 
 def test_random_weights_are_refused(pytorch_fid_statistics, random_weights):

@@ -1,4 +1,4 @@
-"""ImageBatch: every accepted input and every rejection of DESIGN §3."""
+"""ImageBatch: every accepted input and every rejection of bad input."""
 
 import numpy as np
 import pytest

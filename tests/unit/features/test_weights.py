@@ -1,4 +1,4 @@
-"""weights.py: search order, verification, offline refusal and the error text (DESIGN §5)."""
+"""weights.py: search order, verification, offline refusal and the error text."""
 
 import hashlib
 from pathlib import Path

@@ -1,4 +1,4 @@
-"""store.py: the on-disk snapshot store (DESIGN §6): merging, layout, runs and concurrency."""
+"""store.py: the on-disk snapshot store: merging, layout, runs and concurrency."""
 
 import json
 import multiprocessing

@@ -13,7 +13,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parents[1] / "pytest_genquality"
+PACKAGE = Path(__file__).resolve().parents[3] / "pytest_genquality"
 PKG = "pytest_genquality"
 
 # Highest first. A name is a subpackage or a top-level module; modules in one tuple share a layer.

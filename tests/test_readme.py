@@ -26,3 +26,15 @@ def test_the_first_screens_table_p_is_the_failure_message_p():
     fid_row = next(line for line in first_screen.splitlines() if "fid@digits-held-out" in line and "fail" in line)
     table_p = float(fid_row.split()[-2])
     assert f"{message_p:.2g}" == f"{table_p:.2g}", (message_p, table_p)
+
+
+def test_readme_is_the_first_hour_in_at_most_250_lines():
+    assert len(README.splitlines()) <= 250
+
+
+def test_every_docs_page_the_readme_links_exists():
+    root = Path(__file__).resolve().parents[1]
+    links = re.findall(r"\]\((docs/[^)#\s]+\.md)(?:#[^)]*)?\)", README)
+    assert links, "README links no docs/ page"
+    missing = [link for link in links if not (root / link).is_file()]
+    assert not missing, missing

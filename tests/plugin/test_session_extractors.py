@@ -1,6 +1,5 @@
 """The session's fixtures are the assertions' defaults; --update-refs loads what later runs need."""
 
-
 from toy import project_conftest
 
 OVERRIDE = project_conftest(

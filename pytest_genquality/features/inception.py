@@ -395,10 +395,16 @@ def random_fid_inception(seed: int = 0, *, calibration_images: int = 8) -> FIDIn
     calibration = resize_pytorch_fid(_calibration_images(calibration_images, generator))
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # one thread, one summation order: the same running statistics on every run
+    # The statistics are measured in float64 and then rounded to float32: float32 kernels of
+    # different CPUs (AVX2 vs AVX-512 blocking) disagree in the last bits, which changed the
+    # file's content hash, so the committed example baselines' extractor id did not reproduce on
+    # another machine; float64 differences of ~1e-16 vanish in the rounding.
+    network.double()
     try:
-        network(calibration)
+        network(calibration.double())
     finally:
         torch.set_num_threads(threads)
+        network.float()
     for module in network.modules():
         if isinstance(module, ConvBN):
             module.bn.momentum = 0.1  # torch's default, so the saved module state is ordinary
@@ -412,10 +418,10 @@ def build_random_inception_weights(path_or_dir: str | os.PathLike, seed: int = 0
     ``path_or_dir``: a directory (the file is ``pt_inception-random-seed-{seed}.pth`` in it) or a
     ``.pth`` path whose name contains ``random-seed-{seed}``, so that every extractor id made
     from it says so and its numbers are never mixed with official ones. The file is (re)written
-    atomically. Its tensors are reproducible on one torch build and CPU type, whatever the thread
-    count (the committed example baselines rely on it): the drawn parameters are bit-identical
-    for a seed and the batch-norm statistics are measured single-threaded. On other hardware the
-    statistics could differ in their last bits; ids carry a content hash, so such files stay apart.
+    atomically. Its tensors are reproducible on one torch build whatever the CPU and thread count
+    (the committed example baselines rely on it): the drawn parameters are bit-identical for a
+    seed and the batch-norm statistics are measured single-threaded in float64, then rounded to
+    float32. Ids carry a content hash, so a file that still came out different stays apart.
     """
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed: expected a non-negative int, got {seed!r}")

@@ -119,11 +119,17 @@ def add_module(fp: Fingerprint, module: torch.nn.Module) -> None:
         fp.tensor(name, buffer)
 
 
-def _is_pipeline(obj: Any) -> bool:
-    import sys
+def is_diffusion_pipeline(obj: Any) -> bool:
+    """A diffusers pipeline, recognised by its class lineage rather than ``isinstance``.
 
-    diffusers = sys.modules.get("diffusers")
-    return diffusers is not None and isinstance(obj, diffusers.DiffusionPipeline)
+    ``isinstance`` against ``sys.modules["diffusers"].DiffusionPipeline`` is False for a pipeline
+    built before diffusers was re-imported (a test runner that restores ``sys.modules``, or
+    ``importlib.reload``): the pipeline was then driven as a plain callable and fingerprinted
+    by its repr, so its cached images were never found again.
+    """
+    return any(
+        cls.__name__ == "DiffusionPipeline" and cls.__module__.startswith("diffusers.") for cls in type(obj).__mro__
+    )
 
 
 # Config bookkeeping that does not change what a model computes, and is not stable across runs:
@@ -192,7 +198,7 @@ def _referenced_globals(function: types.FunctionType) -> dict[str, Any]:
 
 def _worth_following(value: Any, module_name: str) -> bool:
     """Globals that decide the output: weights, data, and user code of the same module."""
-    if isinstance(value, (torch.Tensor, np.ndarray, torch.nn.Module)) or _is_pipeline(value):
+    if isinstance(value, (torch.Tensor, np.ndarray, torch.nn.Module)) or is_diffusion_pipeline(value):
         return True
     if isinstance(value, types.FunctionType):
         return value.__module__ == module_name
@@ -225,7 +231,7 @@ def add_value(fp: Fingerprint, name: str, value: Any, depth: int = 0) -> None:
         add_module(fp, value)
     elif isinstance(value, (torch.Tensor, np.ndarray)):
         fp.tensor(name, value)
-    elif _is_pipeline(value):
+    elif is_diffusion_pipeline(value):
         add_pipeline(fp, value)
     elif isinstance(value, (list, tuple, set, frozenset)):
         items = sorted(value, key=repr) if isinstance(value, (set, frozenset)) else value
@@ -266,7 +272,7 @@ def add_object(fp: Fingerprint, name: str, value: Any, depth: int) -> None:
 def model_fingerprint(model: Any) -> str:
     """sha256 hex of everything that decides what ``model`` generates (see the module docstring)."""
     fp = Fingerprint()
-    if _is_pipeline(model):
+    if is_diffusion_pipeline(model):
         add_pipeline(fp, model)
     else:
         add_value(fp, "model", model)

@@ -55,7 +55,7 @@ from ..batch import ImageBatch, SeedGrowth
 from ..distributed import World
 from .device import enable_determinism, lane
 from .efficiency import peak_device_memory
-from .cache import ImageCache, UnhashableModelError, canonical, cache_key, model_fingerprint
+from .cache import ImageCache, UnhashableModelError, canonical, cache_key, is_diffusion_pipeline, model_fingerprint
 from .progress import ProgressSink, progress_bar
 
 RESERVED_KWARGS = {
@@ -259,21 +259,9 @@ def _takes_seeds(module: torch.nn.Module) -> bool:
     return names[:3] == ["seeds", "prompts", "device"]
 
 
-def _is_diffusion_pipeline(model: Any) -> bool:
-    """A diffusers pipeline, recognised by its class lineage rather than ``isinstance``.
-
-    ``isinstance`` against ``sys.modules["diffusers"].DiffusionPipeline`` is False for a pipeline
-    built before diffusers was re-imported (a test runner that restores ``sys.modules``, or
-    ``importlib.reload``), and the pipeline was then driven as a plain callable.
-    """
-    return any(
-        cls.__name__ == "DiffusionPipeline" and cls.__module__.startswith("diffusers.") for cls in type(model).__mro__
-    )
-
-
 def adapter_for(model: Any):
     """The adapter that knows how to drive ``model``, or a TypeError saying how to wrap it."""
-    if _is_diffusion_pipeline(model):
+    if is_diffusion_pipeline(model):
         return DiffusersAdapter(model)
     if isinstance(model, torch.nn.Module) and not _takes_seeds(model):
         raise TypeError(

@@ -291,6 +291,20 @@ def _check_margin_inputs(baseline, current, worse_sign, margin, paired) -> None:
         )
 
 
+def reassignment(rng: np.random.Generator, n_base: int, n_pooled: int, *, paired: bool):
+    """One random re-assignment of pooled rows (baseline rows first): (current side, baseline side).
+
+    ``paired``: row i and row n_base + i come from one seed and swap sides with probability 1/2;
+    otherwise the pool is re-split at random into the original sizes.
+    """
+    if paired:
+        index = np.arange(n_base)
+        swap = rng.random(n_base) < 0.5
+        return np.where(swap, index, index + n_base), np.where(swap, index + n_base, index)
+    order = rng.permutation(n_pooled)
+    return order[n_base:], order[:n_base]
+
+
 def margin_test(
     baseline,
     current,
@@ -364,16 +378,9 @@ def margin_test(
     if shortcut is not None:
         return shortcut
     rng = np.random.default_rng(seed)
-    seed_index = np.arange(n_base)
 
     def draw_null() -> float:
-        if paired:
-            swap = rng.random(n_base) < 0.5
-            current_side = np.where(swap, seed_index, seed_index + n_base)
-            baseline_side = np.where(swap, seed_index + n_base, seed_index)
-        else:
-            order = rng.permutation(pooled.shape[0])
-            current_side, baseline_side = order[n_base:], order[:n_base]
+        current_side, baseline_side = reassignment(rng, n_base, pooled.shape[0], paired=paired)
         return worse_sign * (statistic(current_side) - statistic(baseline_side))
 
     method = "paired-permutation" if paired else "permutation"

@@ -25,6 +25,8 @@ from typing import Callable
 
 import numpy as np
 
+from .drift import reassignment
+
 SWAPS = 40  # re-assignments behind the null SD: its relative error is about 1 / sqrt(2 * 40) = 11 %
 
 
@@ -41,15 +43,9 @@ def swap_null_sd(
     if swaps < 2:
         raise ValueError(f"swaps: need at least 2 re-assignments for an SD, got {swaps}")
     rng = np.random.default_rng(seed)
-    index = np.arange(n)
     draws = np.empty(swaps)
     for i in range(swaps):
-        if paired:
-            swap = rng.random(n) < 0.5
-            current, baseline = np.where(swap, index, index + n), np.where(swap, index + n, index)
-        else:
-            order = rng.permutation(2 * n)
-            current, baseline = order[n:], order[:n]
+        current, baseline = reassignment(rng, n, 2 * n, paired=paired)
         draws[i] = statistic(current) - statistic(baseline)
     return float(np.std(draws, ddof=1))
 
